@@ -1,0 +1,1 @@
+"""keel: one shared core and five product backends."""

@@ -1,0 +1,3 @@
+from keel.cli import app
+
+app(prog_name="keel")

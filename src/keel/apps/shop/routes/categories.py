@@ -1,0 +1,38 @@
+from fastapi import APIRouter, Response
+
+from keel.apps.shop.deps import AdminUser
+from keel.apps.shop.models import Category
+from keel.apps.shop.schemas import CategoryCreate, CategoryOut, CategoryUpdate
+from keel.apps.shop.services import catalog
+from keel.core.db import DbSession
+from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from keel.core.params import IntId
+
+router = APIRouter(prefix="/api/categories", tags=["categories"])
+_ADMIN_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict)
+
+
+@router.get("", response_model=list[CategoryOut])
+async def list_categories(session: DbSession) -> list[Category]:
+    return await catalog.list_categories(session)
+
+
+@router.get("/{category_id}", response_model=CategoryOut, responses=error_responses(NotFound))
+async def get_category(category_id: IntId, session: DbSession) -> Category:
+    return await catalog.get_category(session, category_id)
+
+
+@router.post("", status_code=201, response_model=CategoryOut, responses=_ADMIN_ERRORS)
+async def create_category(data: CategoryCreate, _admin: AdminUser, session: DbSession) -> Category:
+    return await catalog.create_category(session, data)
+
+
+@router.put("/{category_id}", response_model=CategoryOut, responses=_ADMIN_ERRORS)
+async def update_category(category_id: IntId, data: CategoryUpdate, _admin: AdminUser, session: DbSession) -> Category:
+    return await catalog.update_category(session, category_id, data)
+
+
+@router.delete("/{category_id}", status_code=204, response_class=Response, responses=_ADMIN_ERRORS)
+async def delete_category(category_id: IntId, _admin: AdminUser, session: DbSession) -> None:
+    """Its products stay on sale without a category."""
+    await catalog.delete_category(session, category_id)

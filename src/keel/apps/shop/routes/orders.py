@@ -1,0 +1,82 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from keel.apps.shop.deps import AdminUser, CurrentUser
+from keel.apps.shop.models import Order
+from keel.apps.shop.schemas import (
+    OrderCreate,
+    OrderOut,
+    OrderStatus,
+    OrderSummaryOut,
+    PaymentRequest,
+)
+from keel.apps.shop.services import orders
+from keel.core.db import DbSession, run_transaction
+from keel.core.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    error_responses,
+)
+from keel.core.pagination import OffsetParams
+from keel.core.params import IntId
+
+router = APIRouter(prefix="/api/orders", tags=["orders"])
+_MOVE_ERRORS = error_responses(Unauthorized, NotFound, Conflict)
+
+
+@router.post("", status_code=201, response_model=OrderOut, responses=error_responses(BadRequest, Unauthorized, NotFound, Conflict))
+@router.post("/", status_code=201, response_model=OrderOut, include_in_schema=False)
+async def create_order(data: OrderCreate, user: CurrentUser, request: Request, session: DbSession) -> Order:
+    """Check and take the stock, snapshot the prices and write the order, all in one
+    transaction; a write conflict is retried and, if it persists, answered 409."""
+    user_id = user.id  # read before the transaction, which may roll back and expire `user`
+    return await run_transaction(
+        session,
+        lambda: orders.create_order(session, user_id, data),
+        attempts=request.app.state.settings.transaction_retries,
+    )
+
+
+@router.get("", response_model=list[OrderSummaryOut], responses=error_responses(Unauthorized))
+@router.get("/", response_model=list[OrderSummaryOut], include_in_schema=False)
+async def list_orders(
+    user: CurrentUser,
+    session: DbSession,
+    page: OffsetParams,
+    status: Annotated[OrderStatus | None, Query()] = None,
+) -> list[OrderSummaryOut]:
+    """The signed-in user's orders, newest first; item_count is the number of units."""
+    return await orders.list_orders(session, user.id, page, status)
+
+
+@router.get("/{order_id}", response_model=OrderOut, responses=error_responses(Unauthorized, NotFound))
+async def get_order(order_id: IntId, user: CurrentUser, session: DbSession) -> Order:
+    return await orders.get_order(session, order_id, user)
+
+
+@router.post("/{order_id}/pay", response_model=OrderOut, responses=_MOVE_ERRORS)
+async def pay_order(order_id: IntId, user: CurrentUser, session: DbSession, data: PaymentRequest | None = None) -> Order:
+    """Simulated payment: always approved. Only the buyer pays, and only a pending order."""
+    order = await orders.get_order(session, order_id, user, owner_only=True)
+    changes = {"payment_method": data.payment_method} if data and data.payment_method else {}
+    return await orders.transition(session, order, "pay", **changes)
+
+
+@router.post("/{order_id}/ship", response_model=OrderOut, responses={**_MOVE_ERRORS, **error_responses(Forbidden)})
+async def ship_order(order_id: IntId, admin: AdminUser, session: DbSession) -> Order:
+    return await orders.transition(session, await orders.get_order(session, order_id, admin), "ship")
+
+
+@router.post("/{order_id}/deliver", response_model=OrderOut, responses={**_MOVE_ERRORS, **error_responses(Forbidden)})
+async def deliver_order(order_id: IntId, admin: AdminUser, session: DbSession) -> Order:
+    return await orders.transition(session, await orders.get_order(session, order_id, admin), "deliver")
+
+
+@router.post("/{order_id}/cancel", response_model=OrderOut, responses=_MOVE_ERRORS)
+async def cancel_order(order_id: IntId, user: CurrentUser, session: DbSession) -> Order:
+    """The buyer (or an admin) cancels a pending or paid order; its stock goes back on sale."""
+    return await orders.transition(session, await orders.get_order(session, order_id, user), "cancel")

@@ -1,0 +1,61 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from keel.apps.shop.deps import AdminUser
+from keel.apps.shop.models import Product
+from keel.apps.shop.schemas import (
+    BestsellerOut,
+    ProductCreate,
+    ProductDetailOut,
+    ProductOut,
+    ProductSort,
+    ProductUpdate,
+)
+from keel.apps.shop.services import catalog
+from keel.core.db import DbSession
+from keel.core.errors import Forbidden, NotFound, Unauthorized, error_responses
+from keel.core.pagination import OffsetParams
+from keel.core.params import IntId
+
+router = APIRouter(prefix="/api/products", tags=["products"])
+_ADMIN_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
+
+
+@router.get("", response_model=list[ProductOut])
+@router.get("/", response_model=list[ProductOut], include_in_schema=False)
+async def list_products(
+    session: DbSession,
+    page: OffsetParams,
+    category: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$", description="Category name (or id)")] = None,
+    sort_by: Annotated[ProductSort | None, Query(description="Order of the list; default is by id")] = None,
+) -> list[Product]:
+    return await catalog.list_products(session, page, category=category, sort=sort_by)
+
+
+@router.get("/bestsellers", response_model=list[BestsellerOut])
+async def bestsellers(session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 5) -> list[BestsellerOut]:
+    """Products ranked by units sold in orders that were paid and not cancelled."""
+    ranked = await catalog.bestsellers(session, limit)
+    return [BestsellerOut.model_validate({**ProductOut.model_validate(p).model_dump(), "total_sold": sold}) for p, sold in ranked]
+
+
+@router.get("/{product_id}", response_model=ProductDetailOut, responses=error_responses(NotFound))
+async def get_product(product_id: IntId, session: DbSession) -> Product:
+    return await catalog.get_product(session, product_id)
+
+
+@router.post("", status_code=201, response_model=ProductDetailOut, responses=_ADMIN_ERRORS)
+async def create_product(data: ProductCreate, _admin: AdminUser, session: DbSession) -> Product:
+    return await catalog.create_product(session, data)
+
+
+@router.put("/{product_id}", response_model=ProductDetailOut, responses=_ADMIN_ERRORS)
+async def update_product(product_id: IntId, data: ProductUpdate, _admin: AdminUser, session: DbSession) -> Product:
+    return await catalog.update_product(session, product_id, data)
+
+
+@router.delete("/{product_id}", status_code=204, response_class=Response, responses=_ADMIN_ERRORS)
+async def delete_product(product_id: IntId, _admin: AdminUser, session: DbSession) -> None:
+    """A product that was ever ordered is archived (hidden, kept for order history)."""
+    await catalog.delete_product(session, product_id)

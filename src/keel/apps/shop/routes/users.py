@@ -1,0 +1,20 @@
+from fastapi import APIRouter
+
+from keel.apps.shop.deps import CurrentUser
+from keel.apps.shop.models import User
+from keel.apps.shop.schemas import UserProfile, UserProfileUpdate
+from keel.apps.shop.services import accounts
+from keel.core.db import DbSession
+from keel.core.errors import Conflict, Unauthorized, error_responses
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.get("/me/profile", response_model=UserProfile, responses=error_responses(Unauthorized))
+async def get_profile(user: CurrentUser) -> User:
+    return user
+
+
+@router.put("/me/profile", response_model=UserProfile, responses=error_responses(Unauthorized, Conflict))
+async def update_profile(data: UserProfileUpdate, user: CurrentUser, session: DbSession) -> User:
+    return await accounts.update_profile(session, user, data)

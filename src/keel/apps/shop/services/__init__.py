@@ -1,0 +1,1 @@
+"""The shop's rules: routes parse and authorise, these decide. They flush, never commit."""

@@ -1,0 +1,68 @@
+"""The registration object each app exports: everything the server and the CLI need to know."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.core.db import Database
+from keel.core.errors import install_error_handlers
+from keel.core.security.tokens import TokenService
+from keel.settings import Settings
+
+SeedFunction = Callable[[AsyncSession, Settings], Awaitable[None]]
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Stable ids (tag-function) keep generated clients' method names from drifting.
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+@dataclass(frozen=True)
+class KeelApp:
+    slug: str
+    title: str
+    description: str
+    routers: Sequence[APIRouter]
+    metadata: MetaData
+    migrations: Path
+    seed: SeedFunction | None = None
+    version: str = "1.0.0"
+    on_startup: Sequence[Hook] = field(default_factory=tuple)
+    on_shutdown: Sequence[Hook] = field(default_factory=tuple)
+
+    def database(self, settings: Settings, **options: bool) -> Database:
+        return Database(
+            settings.database_url(self.slug),
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            **options,
+        )
+
+    def build(self, settings: Settings, database: Database | None = None) -> FastAPI:
+        """The app's own FastAPI instance, with its own OpenAPI, reachable at any mount point."""
+        api = FastAPI(
+            title=self.title,
+            description=self.description,
+            version=self.version,
+            generate_unique_id_function=_operation_id,
+        )
+        api.state.slug = self.slug
+        api.state.settings = settings
+        api.state.database = database or self.database(settings)
+        api.state.tokens = TokenService(
+            audience=self.slug,
+            secret=settings.secret_key,
+            access_ttl=timedelta(minutes=settings.access_token_minutes),
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+        )
+        install_error_handlers(api)
+        for router in self.routers:
+            api.include_router(router)
+        return api

@@ -1,0 +1,172 @@
+"""Databases: an engine per app, the session a request owns, portable column types, and the
+retry that turns write conflicts into either success or a clear 409."""
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy import JSON, DateTime, MetaData, event, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+from keel.core.errors import Conflict
+
+# Constraint names that read well in migrations and error messages, the same on every dialect.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONColumn = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC everywhere (SQLite and MySQL keep no zone), always read back aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: UTCDateTime(), dict[str, Any]: JSONColumn}
+
+
+class Database:
+    """One app's database: its engine and a session factory."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20, null_pool: bool = False):
+        self.url = url
+        options: dict[str, Any] = {"pool_pre_ping": False}
+        if null_pool:
+            options["poolclass"] = NullPool
+        elif not url.startswith("sqlite"):
+            options.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
+        if url.startswith("mysql"):
+            url = url if "charset=" in url else f"{url}{'&' if '?' in url else '?'}charset=utf8mb4"
+            # READ COMMITTED: conditional updates see the latest committed stock, as on PostgreSQL.
+            options["isolation_level"] = "READ COMMITTED"
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"timeout": 30}
+        self.engine: AsyncEngine = create_async_engine(url, **options)
+        if url.startswith("sqlite"):
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers proceed beside the one writer; foreign keys are off unless asked for.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def request_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request owns the transaction: commit when the route returned, roll back when it raised.
+
+    Scoped to the route function, so the commit happens before the response is sent and a
+    failed commit is answered as an error, not after a success the client already saw.
+    """
+    async with request_database(request).sessionmaker() as session:
+        yield session
+        await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+# PostgreSQL serialization failure and deadlock; MySQL/MariaDB deadlock and lock wait timeout;
+# TiDB's write conflicts in optimistic mode.
+_PG_CONFLICT_STATES = {"40001", "40P01"}
+_MYSQL_CONFLICT_CODES = {1213, 1205, 9007, 8002, 8022, 8028}
+
+
+def is_write_conflict(error: DBAPIError) -> bool:
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _PG_CONFLICT_STATES:
+        return True
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_CONFLICT_CODES:
+        return True
+    return "database is locked" in str(orig)
+
+
+T = TypeVar("T")
+
+
+async def run_transaction(
+    session: AsyncSession,
+    work: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+    conflict_detail: str = "The data changed while we were writing it; please retry",
+) -> T:
+    """Run `work` and commit, re-running it from a clean transaction on a write conflict.
+
+    The whole transaction is re-run because MySQL and TiDB roll it all back on a deadlock.
+    After `attempts` conflicts the caller gets a 409, never a 500.
+    """
+    for attempt in range(attempts):
+        try:
+            result = await work()
+            await session.commit()
+            return result
+        except DBAPIError as error:
+            await session.rollback()
+            if not is_write_conflict(error):
+                raise
+            if attempt + 1 < attempts:
+                await asyncio.sleep(random.uniform(0.005, 0.02) * (2**attempt))
+        except BaseException:
+            await session.rollback()
+            raise
+    raise Conflict(conflict_detail)

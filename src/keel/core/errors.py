@@ -1,0 +1,114 @@
+"""Domain errors carry their HTTP status; one set of handlers renders every error as JSON."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from keel.core.observability import current_request_id
+
+log = logging.getLogger("keel.errors")
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+class KeelError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+
+class BadRequest(KeelError):
+    status_code = 400
+
+
+class Unauthorized(KeelError):
+    status_code = 401
+
+    def __init__(self, detail: str = "Not authenticated"):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(KeelError):
+    status_code = 403
+
+
+class NotFound(KeelError):
+    status_code = 404
+
+
+class Conflict(KeelError):
+    status_code = 409
+
+
+class PayloadTooLarge(KeelError):
+    status_code = 413
+
+
+class UnsupportedMediaType(KeelError):
+    status_code = 415
+
+
+class Unprocessable(KeelError):
+    """Well-formed input that breaks a rule no schema can express."""
+
+    status_code = 422
+
+
+class TooManyRequests(KeelError):
+    status_code = 429
+
+
+def error_responses(*errors: type[KeelError]) -> dict[int | str, dict[str, object]]:
+    """The `responses=` entry that documents which domain errors a route may answer."""
+    return {e.status_code: {"model": ErrorDetail, "description": e.__name__} for e in errors}
+
+
+async def _keel_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, KeelError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the schemas let through (out of range, bad encoding): the
+    # input was wrong, so it is the client's error, and it is logged so the schema can be tightened.
+    log.warning("database refused a value", extra={"error": str(getattr(exc, "orig", exc))[:500]})
+    return JSONResponse({"detail": "A value is out of range or not allowed"}, status_code=422)
+
+
+async def _unhandled_error(_request: Request, exc: Exception) -> JSONResponse:
+    request_id = current_request_id()
+    # A mounted app's handler answers first and re-raises; the server's handler sees the
+    # same error again and must not log it twice.
+    if not getattr(exc, "_keel_logged", False):
+        log.error("unhandled error", exc_info=exc)
+        exc._keel_logged = True  # type: ignore[attr-defined]
+    return JSONResponse(
+        {"detail": "Internal server error", "request_id": request_id}, status_code=500
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(KeelError, _keel_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # FastAPI's own 422 keeps its list shape, which clients already parse.
+    app.add_exception_handler(RequestValidationError, request_validation_exception_handler)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(Exception, _unhandled_error)

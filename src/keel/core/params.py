@@ -1,0 +1,28 @@
+"""Request parameter and body building blocks shared by every app's schemas and routes."""
+
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, field_validator
+
+# Identifiers fit a 32-bit INT on every dialect; anything larger is a client error, not a crash.
+MAX_INT_ID = 2**31 - 1
+IntId = Annotated[int, Path(ge=1, le=MAX_INT_ID)]
+
+
+def reject_nul(value: Any) -> Any:
+    # PostgreSQL refuses NUL in text; rejecting it here gives the client a 422 that says so.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+class Schema(BaseModel):
+    """Base of request bodies: no NUL characters in any text field."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return reject_nul(value)

@@ -1,0 +1,88 @@
+"""The ASGI application: every registered app under `/<slug>` (or one app at the root),
+`/health` and `/metrics` beside them, and the observability middleware around it all."""
+
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
+
+from keel.apps import APP_SLUGS, load_app
+from keel.core.db import Database
+from keel.core.errors import install_error_handlers
+from keel.core.observability import ObservabilityMiddleware, configure_logging, metrics_payload
+from keel.settings import Settings, get_settings
+
+
+def build_server(settings: Settings, *, only: str | None = None, databases: dict[str, Database] | None = None) -> ASGIApp:
+    """`only` serves that one app at the root, so a client written against its spec's paths
+    works unchanged; otherwise every app is mounted under its slug."""
+    slugs = (only,) if only else APP_SLUGS
+    registrations = {slug: load_app(slug) for slug in slugs}
+    apps: dict[str, FastAPI] = {
+        slug: registration.build(settings, (databases or {}).get(slug))
+        for slug, registration in registrations.items()
+    }
+
+    async def health(_request: Request) -> JSONResponse:
+        report: dict[str, dict[str, object]] = {}
+        for slug, api in apps.items():
+            database: Database = api.state.database
+            started = time.perf_counter()
+            try:
+                await database.ping()
+                status: object = "ok"
+            except Exception as error:  # a health check reports failures, it never raises them
+                status = f"error: {type(error).__name__}"
+            report[slug] = {
+                "database": status,
+                "dialect": database.dialect,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        healthy = all(entry["database"] == "ok" for entry in report.values())
+        return JSONResponse({"status": "ok" if healthy else "degraded", "apps": report}, status_code=200 if healthy else 503)
+
+    async def metrics(_request: Request) -> Response:
+        body, content_type = metrics_payload()
+        return Response(body, media_type=content_type)
+
+    async def index(_request: Request) -> JSONResponse:
+        return JSONResponse({"apps": {slug: {"docs": f"/{slug}/docs", "openapi": f"/{slug}/openapi.json"} for slug in apps}})
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Mounted apps get no lifespan of their own from Starlette, so their hooks run here.
+        for slug, api in apps.items():
+            for hook in registrations[slug].on_startup:
+                await hook(api)
+        try:
+            yield
+        finally:
+            for slug, api in apps.items():
+                for hook in registrations[slug].on_shutdown:
+                    await hook(api)
+                await api.state.database.dispose()
+
+    routes: list[Route | Mount] = [Route("/health", health), Route("/metrics", metrics)]
+    if only:
+        routes.append(Mount("", apps[only]))
+    else:
+        routes.append(Route("/", index))
+        routes += [Mount(f"/{slug}", api) for slug, api in apps.items()]
+    outer = Starlette(routes=routes, lifespan=lifespan)
+    outer.state.apps = apps
+    install_error_handlers(outer)  # type: ignore[arg-type]
+    return ObservabilityMiddleware(outer, access_log_enabled=settings.access_log)
+
+
+def create_app() -> ASGIApp:
+    """The factory uvicorn's workers call; `keel serve` passes its choice of app by environment."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return build_server(settings, only=os.environ.get("KEEL_SERVE_APP") or None)

@@ -1,0 +1,75 @@
+"""Every setting keel reads, in one place: environment variables prefixed `KEEL_` (or a `.env`)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "keel-development-secret-change-me-0123456789"
+DEFAULT_ADMIN_PASSWORD = "admin12345"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    # Access logs are one JSON line per request; a benchmark may turn them off.
+    access_log: bool = True
+
+    secret_key: str = Field(DEFAULT_SECRET_KEY, min_length=32)
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(30, ge=1, le=365)
+
+    admin_email: str = "admin@example.com"
+    admin_password: str = DEFAULT_ADMIN_PASSWORD
+
+    # One database per app; unset means an SQLite file in data_dir.
+    shop_database_url: str | None = None
+    fitness_database_url: str | None = None
+    coach_database_url: str | None = None
+    queue_database_url: str | None = None
+    badge_database_url: str | None = None
+    database_pool_size: int = Field(10, ge=1)
+    database_max_overflow: int = Field(20, ge=0)
+
+    # Write conflicts and deadlocks are retried this many times before a 409.
+    transaction_retries: int = Field(4, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> "Settings":
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ValueError("KEEL_SECRET_KEY must be set to a private value in production")
+        return self
+
+    def database_url(self, slug: str) -> str:
+        url = getattr(self, f"{slug}_database_url", None)
+        if url:
+            return normalize_database_url(url)
+        return f"sqlite+aiosqlite:///{self.data_dir / f'{slug}.db'}"
+
+
+# Users write the URL their database documents; keel needs the async driver spelled out.
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+asyncmy",
+    "mariadb": "mysql+asyncmy",
+    "tidb": "mysql+asyncmy",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def normalize_database_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    return f"{_ASYNC_DRIVERS.get(scheme, scheme)}://{rest}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
