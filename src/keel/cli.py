@@ -17,7 +17,9 @@ from keel.settings import DEFAULT_ADMIN_PASSWORD, get_settings
 app = typer.Typer(help="keel: the backend for five apps, one shared core.", no_args_is_help=True)
 log = logging.getLogger("keel.cli")
 
-AppOption = Annotated[str | None, typer.Option("--app", help=f"One of: {', '.join(APP_SLUGS)}. Default: all.")]
+AppOption = Annotated[
+    str | None, typer.Option("--app", help=f"One of: {', '.join(APP_SLUGS)}. Default: all.")
+]
 
 
 def _slugs(slug: str | None) -> tuple[str, ...]:

@@ -20,7 +20,9 @@ from keel.core.observability import ObservabilityMiddleware, configure_logging, 
 from keel.settings import Settings, get_settings
 
 
-def build_server(settings: Settings, *, only: str | None = None, databases: dict[str, Database] | None = None) -> ASGIApp:
+def build_server(
+    settings: Settings, *, only: str | None = None, databases: dict[str, Database] | None = None
+) -> ASGIApp:
     """`only` serves that one app at the root, so a client written against its spec's paths
     works unchanged; otherwise every app is mounted under its slug."""
     slugs = (only,) if only else APP_SLUGS
@@ -46,14 +48,18 @@ def build_server(settings: Settings, *, only: str | None = None, databases: dict
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             }
         healthy = all(entry["database"] == "ok" for entry in report.values())
-        return JSONResponse({"status": "ok" if healthy else "degraded", "apps": report}, status_code=200 if healthy else 503)
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "apps": report}, status_code=200 if healthy else 503
+        )
 
     async def metrics(_request: Request) -> Response:
         body, content_type = metrics_payload()
         return Response(body, media_type=content_type)
 
     async def index(_request: Request) -> JSONResponse:
-        return JSONResponse({"apps": {slug: {"docs": f"/{slug}/docs", "openapi": f"/{slug}/openapi.json"} for slug in apps}})
+        return JSONResponse(
+            {"apps": {slug: {"docs": f"/{slug}/docs", "openapi": f"/{slug}/openapi.json"} for slug in apps}}
+        )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -100,9 +100,7 @@ async def _unhandled_error(_request: Request, exc: Exception) -> JSONResponse:
     if not getattr(exc, "_keel_logged", False):
         log.error("unhandled error", exc_info=exc)
         exc._keel_logged = True  # type: ignore[attr-defined]
-    return JSONResponse(
-        {"detail": "Internal server error", "request_id": request_id}, status_code=500
-    )
+    return JSONResponse({"detail": "Internal server error", "request_id": request_id}, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -22,9 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _request_id: ContextVar[str | None] = ContextVar("keel_request_id", default=None)
 
-REQUESTS = Counter(
-    "keel_http_requests_total", "HTTP requests answered", ["app", "route", "method", "status"]
-)
+REQUESTS = Counter("keel_http_requests_total", "HTTP requests answered", ["app", "route", "method", "status"])
 LATENCY = Histogram(
     "keel_http_request_duration_seconds",
     "Time to answer an HTTP request",

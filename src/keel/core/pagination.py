@@ -58,9 +58,13 @@ class Page(BaseModel, Generic[T]):
     total_pages: int
 
 
-async def fetch_page(session: AsyncSession, statement: Select[Any], request: PageRequest) -> tuple[list[Any], int]:
+async def fetch_page(
+    session: AsyncSession, statement: Select[Any], request: PageRequest
+) -> tuple[list[Any], int]:
     """The rows of one page and the total across all pages."""
-    total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
+    total = (
+        await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
+    ).scalar_one()
     rows = (await session.execute(statement.limit(request.limit).offset(request.offset))).all()
     return list(rows), total
 

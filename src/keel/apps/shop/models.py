@@ -61,7 +61,9 @@ class Product(TimestampMixin, Base):
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     stock: Mapped[int] = mapped_column(default=0, server_default="0")
     image_url: Mapped[str | None] = mapped_column(String(2048))
-    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"), index=True)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True
+    )
     # Products that were ordered are archived rather than deleted, so order history keeps them.
     deleted_at: Mapped[datetime | None]
 

@@ -12,9 +12,15 @@ from keel.core.params import MAX_INT_ID, Schema
 # Money is Decimal inside; on the wire it is a JSON number, as the spec's `price: float` says.
 # Two decimal places print back exactly as they were stored.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
-Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2), PlainSerializer(float, return_type=float, when_used="json")]
+Price = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=10, decimal_places=2),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
 
-Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^(https?://|/)\S+$")]
@@ -28,6 +34,7 @@ RowId = Annotated[int, Field(ge=1, le=MAX_INT_ID)]
 
 
 # --- users ---------------------------------------------------------------------------------
+
 
 class UserCreate(Schema):
     username: Username
@@ -109,11 +116,14 @@ class UserProfileUpdate(Schema):
 
     username: Username | None = None
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{3,32}$")] | None = None
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{3,32}$")] | None
+    ) = None
     default_shipping_address: ShippingAddress | None = None
 
 
 # --- catalogue -----------------------------------------------------------------------------
+
 
 class CategoryOut(ORM):
     id: int
@@ -178,6 +188,7 @@ class ProductUpdate(Schema):
 
 # --- orders --------------------------------------------------------------------------------
 
+
 class OrderStatus(StrEnum):
     pending_payment = "pending_payment"
     paid = "paid"
@@ -230,4 +241,6 @@ class OrderSummaryOut(BaseModel):
 
 
 class PaymentRequest(Schema):
-    payment_method: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    payment_method: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None
+    ) = None

@@ -31,10 +31,14 @@ PRODUCTS = [
 ]
 
 
-async def _ensure_user(session: AsyncSession, username: str, email: str, password: str, *, is_admin: bool) -> None:
+async def _ensure_user(
+    session: AsyncSession, username: str, email: str, password: str, *, is_admin: bool
+) -> None:
     if (await session.execute(select(User.id).where(User.email == email))).first():
         return
-    session.add(User(username=username, email=email, hashed_password=await hash_password(password), is_admin=is_admin))
+    session.add(
+        User(username=username, email=email, hashed_password=await hash_password(password), is_admin=is_admin)
+    )
 
 
 async def seed(session: AsyncSession, settings: Settings) -> None:
@@ -49,9 +53,14 @@ async def seed(session: AsyncSession, settings: Settings) -> None:
     existing = set((await session.scalars(select(Product.name))).all())
     for name, category, price, stock, description in PRODUCTS:
         if name not in existing:
-            session.add(Product(
-                name=name, description=description, price=Decimal(price), stock=stock,
-                category_id=categories[category].id,
-                image_url=f"https://placehold.co/600x400?text={name.replace(' ', '+')}",
-            ))
+            session.add(
+                Product(
+                    name=name,
+                    description=description,
+                    price=Decimal(price),
+                    stock=stock,
+                    category_id=categories[category].id,
+                    image_url=f"https://placehold.co/600x400?text={name.replace(' ', '+')}",
+                )
+            )
     await session.flush()

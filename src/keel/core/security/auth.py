@@ -43,14 +43,24 @@ def request_access_claims(request: Request) -> AccessClaims:
 
 
 class Authenticator(Generic[U]):
-    def __init__(self, *, user_model: type[U], refresh_model: type, revoked_model: type, admin_attr: str = "is_admin"):
+    def __init__(
+        self, *, user_model: type[U], refresh_model: type, revoked_model: type, admin_attr: str = "is_admin"
+    ):
         self.user_model: Any = user_model
         self.refresh_model: Any = refresh_model
         self.revoked_model: Any = revoked_model
         self.admin_attr = admin_attr
         self._user_id_type = self.user_model.__table__.c.id.type.python_type
 
-    async def issue(self, session: AsyncSession, tokens: TokenService, user_id: Any, *, device: str | None = None, family_id: str | None = None) -> IssuedTokens:
+    async def issue(
+        self,
+        session: AsyncSession,
+        tokens: TokenService,
+        user_id: Any,
+        *,
+        device: str | None = None,
+        family_id: str | None = None,
+    ) -> IssuedTokens:
         access, _ = tokens.issue_access(str(user_id))
         raw, digest = new_refresh_token()
         now = utcnow()
@@ -71,7 +81,9 @@ class Authenticator(Generic[U]):
         """Trade a refresh token for a new pair. A token that was already used is a sign it was
         stolen: its whole family is revoked, so the thief and the owner both sign in again."""
         model = self.refresh_model
-        row = (await session.execute(select(model).where(model.token_hash == hash_refresh_token(raw)))).scalar_one_or_none()
+        row = (
+            await session.execute(select(model).where(model.token_hash == hash_refresh_token(raw)))
+        ).scalar_one_or_none()
         now = utcnow()
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             raise Unauthorized("Invalid refresh token")
@@ -89,23 +101,34 @@ class Authenticator(Generic[U]):
     async def revoke_family(self, session: AsyncSession, family_id: str) -> None:
         model = self.refresh_model
         await session.execute(
-            update(model).where(model.family_id == family_id, model.revoked_at.is_(None)).values(revoked_at=utcnow())
+            update(model)
+            .where(model.family_id == family_id, model.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
         )
 
     async def revoke_all(self, session: AsyncSession, user_id: Any) -> None:
         model = self.refresh_model
         await session.execute(
-            update(model).where(model.user_id == user_id, model.revoked_at.is_(None)).values(revoked_at=utcnow())
+            update(model)
+            .where(model.user_id == user_id, model.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
         )
 
-    async def logout(self, session: AsyncSession, claims: AccessClaims, refresh_token: str | None = None) -> None:
+    async def logout(
+        self, session: AsyncSession, claims: AccessClaims, refresh_token: str | None = None
+    ) -> None:
         """Revoke the access token that made the request and, when given, its refresh family."""
         session.add(self.revoked_model(jti=claims.jti, expires_at=claims.exp))
         if refresh_token:
             model = self.refresh_model
-            family = (await session.execute(
-                select(model.family_id).where(model.token_hash == hash_refresh_token(refresh_token), model.user_id == self._user_id_type(claims.sub))
-            )).scalar_one_or_none()
+            family = (
+                await session.execute(
+                    select(model.family_id).where(
+                        model.token_hash == hash_refresh_token(refresh_token),
+                        model.user_id == self._user_id_type(claims.sub),
+                    )
+                )
+            ).scalar_one_or_none()
             if family:
                 await self.revoke_family(session, family)
         await session.flush()
@@ -120,7 +143,9 @@ class Authenticator(Generic[U]):
             raise Unauthorized("Invalid token") from None
         # One round trip: the user and whether this token was signed out.
         revoked = exists().where(self.revoked_model.jti == claims.jti)
-        row = (await session.execute(select(self.user_model, revoked).where(self.user_model.id == user_id))).first()
+        row = (
+            await session.execute(select(self.user_model, revoked).where(self.user_model.id == user_id))
+        ).first()
         if row is None:
             raise Unauthorized("User no longer exists")
         user, is_revoked = row

@@ -50,7 +50,9 @@ async def refresh(data: RefreshRequest, request: Request, session: DbSession) ->
 
 
 @router.post("/logout", response_model=Message, responses=error_responses(Unauthorized))
-async def logout(request: Request, _user: CurrentUser, session: DbSession, data: LogoutRequest | None = None) -> Message:
+async def logout(
+    request: Request, _user: CurrentUser, session: DbSession, data: LogoutRequest | None = None
+) -> Message:
     """Revoke this access token and, when it is sent, the refresh token's whole family."""
     await auth.logout(session, request_access_claims(request), data.refresh_token if data else None)
     return Message(message="Logged out")

@@ -28,7 +28,9 @@ async def create_category(data: CategoryCreate, _admin: AdminUser, session: DbSe
 
 
 @router.put("/{category_id}", response_model=CategoryOut, responses=_ADMIN_ERRORS)
-async def update_category(category_id: IntId, data: CategoryUpdate, _admin: AdminUser, session: DbSession) -> Category:
+async def update_category(
+    category_id: IntId, data: CategoryUpdate, _admin: AdminUser, session: DbSession
+) -> Category:
     return await catalog.update_category(session, category_id, data)
 
 

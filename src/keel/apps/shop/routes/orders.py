@@ -28,7 +28,12 @@ router = APIRouter(prefix="/api/orders", tags=["orders"])
 _MOVE_ERRORS = error_responses(Unauthorized, NotFound, Conflict)
 
 
-@router.post("", status_code=201, response_model=OrderOut, responses=error_responses(BadRequest, Unauthorized, NotFound, Conflict))
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderOut,
+    responses=error_responses(BadRequest, Unauthorized, NotFound, Conflict),
+)
 @router.post("/", status_code=201, response_model=OrderOut, include_in_schema=False)
 async def create_order(data: OrderCreate, user: CurrentUser, request: Request, session: DbSession) -> Order:
     """Check and take the stock, snapshot the prices and write the order, all in one
@@ -59,19 +64,25 @@ async def get_order(order_id: IntId, user: CurrentUser, session: DbSession) -> O
 
 
 @router.post("/{order_id}/pay", response_model=OrderOut, responses=_MOVE_ERRORS)
-async def pay_order(order_id: IntId, user: CurrentUser, session: DbSession, data: PaymentRequest | None = None) -> Order:
+async def pay_order(
+    order_id: IntId, user: CurrentUser, session: DbSession, data: PaymentRequest | None = None
+) -> Order:
     """Simulated payment: always approved. Only the buyer pays, and only a pending order."""
     order = await orders.get_order(session, order_id, user, owner_only=True)
     changes = {"payment_method": data.payment_method} if data and data.payment_method else {}
     return await orders.transition(session, order, "pay", **changes)
 
 
-@router.post("/{order_id}/ship", response_model=OrderOut, responses={**_MOVE_ERRORS, **error_responses(Forbidden)})
+@router.post(
+    "/{order_id}/ship", response_model=OrderOut, responses={**_MOVE_ERRORS, **error_responses(Forbidden)}
+)
 async def ship_order(order_id: IntId, admin: AdminUser, session: DbSession) -> Order:
     return await orders.transition(session, await orders.get_order(session, order_id, admin), "ship")
 
 
-@router.post("/{order_id}/deliver", response_model=OrderOut, responses={**_MOVE_ERRORS, **error_responses(Forbidden)})
+@router.post(
+    "/{order_id}/deliver", response_model=OrderOut, responses={**_MOVE_ERRORS, **error_responses(Forbidden)}
+)
 async def deliver_order(order_id: IntId, admin: AdminUser, session: DbSession) -> Order:
     return await orders.transition(session, await orders.get_order(session, order_id, admin), "deliver")
 

@@ -27,17 +27,24 @@ _ADMIN_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
 async def list_products(
     session: DbSession,
     page: OffsetParams,
-    category: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$", description="Category name (or id)")] = None,
+    category: Annotated[
+        str | None, Query(max_length=255, pattern=r"^[^\x00]*$", description="Category name (or id)")
+    ] = None,
     sort_by: Annotated[ProductSort | None, Query(description="Order of the list; default is by id")] = None,
 ) -> list[Product]:
     return await catalog.list_products(session, page, category=category, sort=sort_by)
 
 
 @router.get("/bestsellers", response_model=list[BestsellerOut])
-async def bestsellers(session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 5) -> list[BestsellerOut]:
+async def bestsellers(
+    session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 5
+) -> list[BestsellerOut]:
     """Products ranked by units sold in orders that were paid and not cancelled."""
     ranked = await catalog.bestsellers(session, limit)
-    return [BestsellerOut.model_validate({**ProductOut.model_validate(p).model_dump(), "total_sold": sold}) for p, sold in ranked]
+    return [
+        BestsellerOut.model_validate({**ProductOut.model_validate(p).model_dump(), "total_sold": sold})
+        for p, sold in ranked
+    ]
 
 
 @router.get("/{product_id}", response_model=ProductDetailOut, responses=error_responses(NotFound))
@@ -51,7 +58,9 @@ async def create_product(data: ProductCreate, _admin: AdminUser, session: DbSess
 
 
 @router.put("/{product_id}", response_model=ProductDetailOut, responses=_ADMIN_ERRORS)
-async def update_product(product_id: IntId, data: ProductUpdate, _admin: AdminUser, session: DbSession) -> Product:
+async def update_product(
+    product_id: IntId, data: ProductUpdate, _admin: AdminUser, session: DbSession
+) -> Product:
     return await catalog.update_product(session, product_id, data)
 
 

@@ -16,7 +16,13 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def _taken(session: AsyncSession, *, username: str | None = None, email: str | None = None, exclude_id: int | None = None) -> str | None:
+async def _taken(
+    session: AsyncSession,
+    *,
+    username: str | None = None,
+    email: str | None = None,
+    exclude_id: int | None = None,
+) -> str | None:
     conditions = []
     if username is not None:
         conditions.append(func.lower(User.username) == username.lower())
@@ -28,14 +34,21 @@ async def _taken(session: AsyncSession, *, username: str | None = None, email: s
     row = (await session.execute(statement.limit(1))).first()
     if row is None:
         return None
-    return "Email already registered" if email is not None and row.email == email else "Username already taken"
+    return (
+        "Email already registered" if email is not None and row.email == email else "Username already taken"
+    )
 
 
 async def register(session: AsyncSession, data: UserCreate, *, is_admin: bool = False) -> User:
     email = normalize_email(str(data.email))
     if problem := await _taken(session, username=data.username, email=email):
         raise Conflict(problem)
-    user = User(username=data.username, email=email, hashed_password=await hash_password(data.password), is_admin=is_admin)
+    user = User(
+        username=data.username,
+        email=email,
+        hashed_password=await hash_password(data.password),
+        is_admin=is_admin,
+    )
     session.add(user)
     try:
         await session.flush()
@@ -46,7 +59,9 @@ async def register(session: AsyncSession, data: UserCreate, *, is_admin: bool = 
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User:
-    user = (await session.execute(select(User).where(User.email == normalize_email(email)))).scalar_one_or_none()
+    user = (
+        await session.execute(select(User).where(User.email == normalize_email(email)))
+    ).scalar_one_or_none()
     # Verify even when there is no such user, so the answer takes as long either way.
     if not await verify_password(password, user.hashed_password if user else None) or user is None:
         raise Unauthorized("Incorrect email or password")

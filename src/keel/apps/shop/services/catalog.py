@@ -35,7 +35,9 @@ def _live_products() -> Select[tuple[Product]]:
     return select(Product).where(Product.deleted_at.is_(None))
 
 
-async def list_products(session: AsyncSession, page: Offset, *, category: str | None, sort: ProductSort | None) -> list[Product]:
+async def list_products(
+    session: AsyncSession, page: Offset, *, category: str | None, sort: ProductSort | None
+) -> list[Product]:
     statement = _live_products()
     if category is not None:
         # The spec's filter is a category name; a numeric value is taken as its id as well.
@@ -48,7 +50,11 @@ async def list_products(session: AsyncSession, page: Offset, *, category: str | 
 
 
 async def get_product(session: AsyncSession, product_id: int) -> Product:
-    product = (await session.scalars(_live_products().where(Product.id == product_id).options(joinedload(Product.category)))).one_or_none()
+    product = (
+        await session.scalars(
+            _live_products().where(Product.id == product_id).options(joinedload(Product.category))
+        )
+    ).one_or_none()
     if product is None:
         raise NotFound("Product not found")
     return product
@@ -99,7 +105,9 @@ async def update_product(session: AsyncSession, product_id: int, data: ProductUp
 
 async def delete_product(session: AsyncSession, product_id: int) -> None:
     product = await get_product(session, product_id)
-    ordered = (await session.execute(select(OrderItem.id).where(OrderItem.product_id == product_id).limit(1))).first()
+    ordered = (
+        await session.execute(select(OrderItem.id).where(OrderItem.product_id == product_id).limit(1))
+    ).first()
     if ordered:
         product.deleted_at = utcnow()
     else:
@@ -140,7 +148,9 @@ async def create_category(session: AsyncSession, data: CategoryCreate) -> Catego
 async def update_category(session: AsyncSession, category_id: int, data: CategoryUpdate) -> Category:
     category = await get_category(session, category_id)
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("name") is not None and await _name_taken(session, changes["name"], exclude_id=category_id):
+    if changes.get("name") is not None and await _name_taken(
+        session, changes["name"], exclude_id=category_id
+    ):
         raise Conflict(f"Category {changes['name']!r} already exists")
     if "name" in changes and changes["name"] is None:
         del changes["name"]

@@ -24,7 +24,9 @@ def merge_lines(data: OrderCreate) -> dict[int, int]:
         quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
     for product_id, quantity in quantities.items():
         if quantity > MAX_QUANTITY:
-            raise Unprocessable(f"Quantity of product {product_id} adds up to {quantity}; at most {MAX_QUANTITY} per order")
+            raise Unprocessable(
+                f"Quantity of product {product_id} adds up to {quantity}; at most {MAX_QUANTITY} per order"
+            )
     return quantities
 
 
@@ -39,10 +41,16 @@ async def _take_stock(session: AsyncSession, product_id: int, quantity: int) -> 
     )
     if taken.rowcount == 1:
         return
-    row = (await session.execute(select(Product.name, Product.stock).where(Product.id == product_id, Product.deleted_at.is_(None)))).first()
+    row = (
+        await session.execute(
+            select(Product.name, Product.stock).where(Product.id == product_id, Product.deleted_at.is_(None))
+        )
+    ).first()
     if row is None:
         raise NotFound(f"Product {product_id} not found")
-    raise BadRequest(f"Insufficient stock for product {product_id} ({row.name}): {row.stock} left, {quantity} requested")
+    raise BadRequest(
+        f"Insufficient stock for product {product_id} ({row.name}): {row.stock} left, {quantity} requested"
+    )
 
 
 async def create_order(session: AsyncSession, user_id: int, data: OrderCreate) -> Order:
@@ -52,15 +60,26 @@ async def create_order(session: AsyncSession, user_id: int, data: OrderCreate) -
     for product_id in product_ids:
         await _take_stock(session, product_id, quantities[product_id])
     # Read after the update: the rows are locked now, so the price is the one this sale took.
-    products = (await session.execute(select(Product.id, Product.name, Product.price).where(Product.id.in_(product_ids)))).all()
+    products = (
+        await session.execute(
+            select(Product.id, Product.name, Product.price).where(Product.id.in_(product_ids))
+        )
+    ).all()
     by_id = {row.id: row for row in products}
     items = [
-        OrderItem(product_id=pid, product_name=by_id[pid].name, quantity=quantities[pid], price_at_purchase=by_id[pid].price)
+        OrderItem(
+            product_id=pid,
+            product_name=by_id[pid].name,
+            quantity=quantities[pid],
+            price_at_purchase=by_id[pid].price,
+        )
         for pid in product_ids
     ]
     order = Order(
         user_id=user_id,
-        total_amount=sum((Decimal(item.price_at_purchase) * item.quantity for item in items), Decimal("0.00")),
+        total_amount=sum(
+            (Decimal(item.price_at_purchase) * item.quantity for item in items), Decimal("0.00")
+        ),
         status=OrderStatus.pending_payment,
         shipping_address=data.shipping_address.model_dump(),
         payment_method=data.payment_method,
@@ -71,7 +90,9 @@ async def create_order(session: AsyncSession, user_id: int, data: OrderCreate) -
     return order
 
 
-async def list_orders(session: AsyncSession, user_id: int, page: Offset, status: OrderStatus | None) -> list[OrderSummaryOut]:
+async def list_orders(
+    session: AsyncSession, user_id: int, page: Offset, status: OrderStatus | None
+) -> list[OrderSummaryOut]:
     item_count = func.coalesce(func.sum(OrderItem.quantity), 0).label("item_count")
     statement = (
         select(Order.id, Order.total_amount, Order.status, Order.created_at, item_count)
@@ -89,7 +110,12 @@ async def list_orders(session: AsyncSession, user_id: int, page: Offset, status:
 
 async def load_order(session: AsyncSession, order_id: int, *, owner_id: int | None) -> Order:
     """The order with its items, freshly read; `owner_id` None means any owner."""
-    statement = select(Order).where(Order.id == order_id).options(selectinload(Order.items)).execution_options(populate_existing=True)
+    statement = (
+        select(Order)
+        .where(Order.id == order_id)
+        .options(selectinload(Order.items))
+        .execution_options(populate_existing=True)
+    )
     if owner_id is not None:
         statement = statement.where(Order.user_id == owner_id)
     order = (await session.scalars(statement)).one_or_none()
@@ -100,7 +126,9 @@ async def load_order(session: AsyncSession, order_id: int, *, owner_id: int | No
 
 async def get_order(session: AsyncSession, order_id: int, viewer: User, *, owner_only: bool = False) -> Order:
     """Another user's order is invisible (404); an admin sees every order unless `owner_only`."""
-    return await load_order(session, order_id, owner_id=None if viewer.is_admin and not owner_only else viewer.id)
+    return await load_order(
+        session, order_id, owner_id=None if viewer.is_admin and not owner_only else viewer.id
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +142,9 @@ TRANSITIONS = {
     "pay": Transition((OrderStatus.pending_payment,), OrderStatus.paid, "paid_at"),
     "ship": Transition((OrderStatus.paid,), OrderStatus.shipped, "shipped_at"),
     "deliver": Transition((OrderStatus.shipped,), OrderStatus.delivered, "delivered_at"),
-    "cancel": Transition((OrderStatus.pending_payment, OrderStatus.paid), OrderStatus.cancelled, "cancelled_at"),
+    "cancel": Transition(
+        (OrderStatus.pending_payment, OrderStatus.paid), OrderStatus.cancelled, "cancelled_at"
+    ),
 }
 
 
@@ -132,7 +162,9 @@ async def transition(session: AsyncSession, order: Order, action: str, **changes
     if moved.rowcount != 1:
         current = await session.scalar(select(Order.status).where(Order.id == order.id))
         allowed = " or ".join(source.value for source in rule.sources)
-        raise Conflict(f"Cannot {action} order {order.id}: it is {current}, and only an order that is {allowed} can be")
+        raise Conflict(
+            f"Cannot {action} order {order.id}: it is {current}, and only an order that is {allowed} can be"
+        )
     if rule.target is OrderStatus.cancelled:
         for item in sorted(order.items, key=lambda line: line.product_id):
             await session.execute(
@@ -142,4 +174,3 @@ async def transition(session: AsyncSession, order: Order, action: str, **changes
                 .execution_options(synchronize_session=False)
             )
     return await load_order(session, order.id, owner_id=None)
-
