@@ -46,8 +46,7 @@ def upgrade() -> None:
         sa.Column("expires_at", keel.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("jti", name=op.f("pk_revoked_tokens")),
     )
-    with op.batch_alter_table("revoked_tokens", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_revoked_tokens_expires_at"), ["expires_at"], unique=False)
+    op.create_index(op.f("ix_revoked_tokens_expires_at"), "revoked_tokens", ["expires_at"], unique=False)
 
     op.create_table(
         "users",
@@ -109,10 +108,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_orders_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
     )
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_orders_status"), ["status"], unique=False)
-        batch_op.create_index(batch_op.f("ix_orders_user_id"), ["user_id"], unique=False)
-        batch_op.create_index("ix_orders_user_id_created_at", ["user_id", "created_at"], unique=False)
+    op.create_index(op.f("ix_orders_status"), "orders", ["status"], unique=False)
+    op.create_index(op.f("ix_orders_user_id"), "orders", ["user_id"], unique=False)
+    op.create_index(op.f("ix_orders_user_id_created_at"), "orders", ["user_id", "created_at"], unique=False)
 
     op.create_table(
         "products",
@@ -145,9 +143,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
     )
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_products_category_id"), ["category_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_products_name"), ["name"], unique=False)
+    op.create_index(op.f("ix_products_category_id"), "products", ["category_id"], unique=False)
+    op.create_index(op.f("ix_products_name"), "products", ["name"], unique=False)
 
     op.create_table(
         "refresh_tokens",
@@ -166,9 +163,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
     )
-    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_refresh_tokens_family_id"), ["family_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_refresh_tokens_user_id"), ["user_id"], unique=False)
+    op.create_index(op.f("ix_refresh_tokens_family_id"), "refresh_tokens", ["family_id"], unique=False)
+    op.create_index(op.f("ix_refresh_tokens_user_id"), "refresh_tokens", ["user_id"], unique=False)
 
     op.create_table(
         "order_items",
@@ -192,36 +188,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_items")),
     )
-    with op.batch_alter_table("order_items", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_order_items_order_id"), ["order_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_order_items_product_id"), ["product_id"], unique=False)
+    op.create_index(op.f("ix_order_items_order_id"), "order_items", ["order_id"], unique=False)
+    op.create_index(op.f("ix_order_items_product_id"), "order_items", ["product_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("order_items", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_order_items_product_id"))
-        batch_op.drop_index(batch_op.f("ix_order_items_order_id"))
-
+    # Indexes and constraints go with their tables.
     op.drop_table("order_items")
-    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_refresh_tokens_user_id"))
-        batch_op.drop_index(batch_op.f("ix_refresh_tokens_family_id"))
-
     op.drop_table("refresh_tokens")
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_products_name"))
-        batch_op.drop_index(batch_op.f("ix_products_category_id"))
-
     op.drop_table("products")
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_index("ix_orders_user_id_created_at")
-        batch_op.drop_index(batch_op.f("ix_orders_user_id"))
-        batch_op.drop_index(batch_op.f("ix_orders_status"))
-
     op.drop_table("orders")
     op.drop_table("users")
-    with op.batch_alter_table("revoked_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_revoked_tokens_expires_at"))
-
     op.drop_table("revoked_tokens")
     op.drop_table("categories")

@@ -19,6 +19,7 @@ from keel.apps.shop.schemas import (
 from keel.core.db import utcnow
 from keel.core.errors import Conflict, NotFound
 from keel.core.pagination import Offset
+from keel.core.params import MAX_INT_ID
 
 _SORTS = {
     ProductSort.price_asc: (Product.price.asc(), Product.id.asc()),
@@ -42,7 +43,9 @@ async def list_products(
     if category is not None:
         # The spec's filter is a category name; a numeric value is taken as its id as well.
         match = Category.name == category
-        if category.isdigit():
+        # ASCII digits only ("²".isdigit() is true but int() refuses it), and only ids that fit
+        # the column: a longer number can name a category but cannot be an id.
+        if category.isascii() and category.isdigit() and 1 <= int(category) <= MAX_INT_ID:
             match = match | (Category.id == int(category))
         statement = statement.join(Category, Product.category_id == Category.id).where(match)
     statement = statement.order_by(*_SORTS[sort]) if sort else statement.order_by(Product.id)
@@ -85,7 +88,10 @@ async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
     product = Product(**data.model_dump())
     session.add(product)
     await session.flush()
-    return await get_product(session, product.id)
+    product_id = product.id
+    # Read back what was stored (MariaDB keeps whole seconds), so the 201 shows what GET will.
+    session.expire(product)
+    return await get_product(session, product_id)
 
 
 async def update_product(session: AsyncSession, product_id: int, data: ProductUpdate) -> Product:

@@ -1,0 +1,75 @@
+"""Builders for shop test data, through the API wherever the API can make it."""
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from keel.apps.shop.models import User
+from keel.core.db import Database
+
+_counter = itertools.count(1)
+PASSWORD = "correct-horse-battery"
+ADDRESS = {"recipient": "Mei Lin", "line1": "1 Xinyi Rd", "city": "Taipei", "country": "TW"}
+
+
+@dataclass
+class Account:
+    id: int
+    username: str
+    email: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def register(client: httpx.AsyncClient, **overrides: Any) -> httpx.Response:
+    n = next(_counter)
+    body = {"username": f"user{n}", "email": f"user{n}@example.com", "password": PASSWORD, **overrides}
+    return await client.post("/api/auth/register", json=body)
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return await client.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def account(client: httpx.AsyncClient, database: Database | None = None, *, admin: bool = False) -> Account:
+    created = await register(client)
+    assert created.status_code == 201, created.text
+    user = created.json()
+    if admin:
+        # No API makes an admin (only `keel seed` does), so the builder promotes one directly.
+        assert database is not None
+        async with database.engine.begin() as connection:
+            await connection.execute(update(User).where(User.id == user["id"]).values(is_admin=True))
+    tokens = (await login(client, user["email"])).json()
+    return Account(user["id"], user["username"], user["email"], tokens["access_token"], tokens["refresh_token"])
+
+
+async def category(client: httpx.AsyncClient, admin: Account, name: str | None = None) -> dict[str, Any]:
+    response = await client.post(
+        "/api/categories", json={"name": name or f"Category {next(_counter)}"}, headers=admin.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def product(client: httpx.AsyncClient, admin: Account, **overrides: Any) -> dict[str, Any]:
+    body = {"name": f"Product {next(_counter)}", "price": "10.00", "stock": 50, **overrides}
+    response = await client.post("/api/products", json=body, headers=admin.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def order(client: httpx.AsyncClient, buyer: Account, *lines: tuple[int, int]) -> httpx.Response:
+    body = {
+        "items": [{"product_id": pid, "quantity": qty} for pid, qty in lines],
+        "shipping_address": ADDRESS,
+        "payment_method": "card",
+    }
+    return await client.post("/api/orders", json=body, headers=buyer.headers)

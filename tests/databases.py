@@ -1,0 +1,85 @@
+"""The database dialects the suite runs on, and how to get a fresh, migrated database on each.
+
+SQLite always runs. PostgreSQL and MariaDB run when reachable on their usual loopback ports
+(override with KEEL_TEST_POSTGRES_URL / KEEL_TEST_MARIADB_URL); with KEEL_REQUIRE_SERVICES=1
+an unreachable server fails the run instead of skipping.
+"""
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from keel.core.app import KeelApp
+from keel.core.db import Database
+from keel.core.migrations import upgrade_async
+
+SERVER_URLS = {
+    "postgresql": os.environ.get("KEEL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"),
+    "mariadb": os.environ.get("KEEL_TEST_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306"),
+}
+DIALECTS = ("sqlite", "postgresql", "mariadb")
+# Test runs side by side (a developer's and CI's, or parallel workers) each get their own databases.
+RUN_ID = os.getpid()
+
+
+def require_reachable(dialect: str) -> None:
+    if dialect == "sqlite":
+        return
+    parts = urlsplit(SERVER_URLS[dialect])
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+    except OSError:
+        message = f"{dialect} is not reachable at {parts.hostname}:{parts.port}"
+        if os.environ.get("KEEL_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " and KEEL_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip(message)
+
+
+async def _on_server(dialect: str, *statements: str) -> None:
+    server = SERVER_URLS[dialect]
+    admin_url = f"{server}/postgres" if dialect == "postgresql" else server
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+    await engine.dispose()
+
+
+def _quoted(dialect: str, name: str) -> str:
+    return f'"{name}"' if dialect == "postgresql" else f"`{name}`"
+
+
+async def fresh_database(dialect: str, name: str, tmp_dir: Path) -> str:
+    """Create an empty database for this run (its name suffixed with the run id); its URL."""
+    name = f"{name}_{RUN_ID}"
+    if dialect == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_dir / f'{name}.db'}"
+    quoted = _quoted(dialect, name)
+    force = " WITH (FORCE)" if dialect == "postgresql" else ""
+    charset = " CHARACTER SET utf8mb4" if dialect == "mariadb" else ""
+    await _on_server(dialect, f"DROP DATABASE IF EXISTS {quoted}{force}", f"CREATE DATABASE {quoted}{charset}")
+    return f"{SERVER_URLS[dialect]}/{name}"
+
+
+async def drop_database(dialect: str, url: str) -> None:
+    if dialect != "sqlite":
+        force = " WITH (FORCE)" if dialect == "postgresql" else ""
+        await _on_server(dialect, f"DROP DATABASE IF EXISTS {_quoted(dialect, url.rsplit('/', 1)[1])}{force}")
+
+
+async def migrated_database(dialect: str, keel_app: KeelApp, tmp_dir: Path, suffix: str = "") -> str:
+    url = await fresh_database(dialect, f"keel_test_{keel_app.slug}{suffix}", tmp_dir)
+    await upgrade_async(keel_app, url)
+    return url
+
+
+async def empty_tables(database: Database, metadata: MetaData) -> None:
+    """Remove every row, children before parents, so the next test starts clean."""
+    async with database.engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            await connection.execute(table.delete())
