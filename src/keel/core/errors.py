@@ -1,6 +1,7 @@
 """Domain errors carry their HTTP status; one set of handlers renders every error as JSON."""
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -26,6 +27,9 @@ class KeelError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail}
 
 
 class BadRequest(KeelError):
@@ -60,9 +64,17 @@ class UnsupportedMediaType(KeelError):
 
 
 class Unprocessable(KeelError):
-    """Well-formed input that breaks a rule no schema can express."""
+    """Well-formed input that breaks a rule no schema can express. Rendered in FastAPI's
+    422 list shape, so a client parses every 422 the same way."""
 
     status_code = 422
+
+    def __init__(self, detail: str, *, loc: tuple[str | int, ...] = ("body",)):
+        super().__init__(detail)
+        self.loc = loc
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": [{"type": "value_error", "loc": list(self.loc), "msg": self.detail, "input": None}]}
 
 
 class TooManyRequests(KeelError):
@@ -76,7 +88,7 @@ def error_responses(*errors: type[KeelError]) -> dict[int | str, dict[str, objec
 
 async def _keel_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KeelError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -90,7 +102,8 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     # The database refused a value the schemas let through (out of range, bad encoding): the
     # input was wrong, so it is the client's error, and it is logged so the schema can be tightened.
     log.warning("database refused a value", extra={"error": str(getattr(exc, "orig", exc))[:500]})
-    return JSONResponse({"detail": "A value is out of range or not allowed"}, status_code=422)
+    refused = Unprocessable("A value is out of range or not allowed", loc=("request",))
+    return JSONResponse(refused.body(), status_code=422)
 
 
 async def _unhandled_error(_request: Request, exc: Exception) -> JSONResponse:

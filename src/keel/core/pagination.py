@@ -11,6 +11,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_LIMIT = 100
+# Beyond any real list, and within every dialect's OFFSET range.
+MAX_OFFSET = 2**31 - 1
 T = TypeVar("T")
 
 
@@ -21,7 +23,7 @@ class Offset:
 
 
 def _offset(
-    skip: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    skip: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows to return")] = 10,
 ) -> Offset:
     return Offset(skip, limit)
@@ -41,7 +43,7 @@ class PageRequest:
 
 
 def _page(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_OFFSET // MAX_LIMIT, description="Page number, from 1")] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = 20,
 ) -> PageRequest:
     return PageRequest(page, limit)

@@ -25,7 +25,8 @@ def merge_lines(data: OrderCreate) -> dict[int, int]:
     for product_id, quantity in quantities.items():
         if quantity > MAX_QUANTITY:
             raise Unprocessable(
-                f"Quantity of product {product_id} adds up to {quantity}; at most {MAX_QUANTITY} per order"
+                f"Quantity of product {product_id} adds up to {quantity}; at most {MAX_QUANTITY} per order",
+                loc=("body", "items"),
             )
     return quantities
 
