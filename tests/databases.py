@@ -62,7 +62,9 @@ async def fresh_database(dialect: str, name: str, tmp_dir: Path) -> str:
     quoted = _quoted(dialect, name)
     force = " WITH (FORCE)" if dialect == "postgresql" else ""
     charset = " CHARACTER SET utf8mb4" if dialect == "mariadb" else ""
-    await _on_server(dialect, f"DROP DATABASE IF EXISTS {quoted}{force}", f"CREATE DATABASE {quoted}{charset}")
+    await _on_server(
+        dialect, f"DROP DATABASE IF EXISTS {quoted}{force}", f"CREATE DATABASE {quoted}{charset}"
+    )
     return f"{SERVER_URLS[dialect]}/{name}"
 
 

@@ -33,7 +33,13 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def serving(env: dict[str, str], *args: str) -> Iterator[str]:
     port = _free_port()
-    process = subprocess.Popen([*KEEL, "serve", "--port", str(port), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [*KEEL, "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -62,9 +68,13 @@ def test_seed_is_idempotent_and_gives_the_documented_demo_data(env: dict[str, st
         assert all(product["stock"] >= 50 for product in products)
         assert len({product["category_id"] for product in products}) >= 3
         assert len(httpx.get(f"{base}/api/categories").json()) == 3
-        demo = httpx.post(f"{base}/api/auth/login", json={"email": "user@example.com", "password": "password123"})
+        demo = httpx.post(
+            f"{base}/api/auth/login", json={"email": "user@example.com", "password": "password123"}
+        )
         assert demo.status_code == 200
-        admin = httpx.post(f"{base}/api/auth/login", json={"email": "admin@example.com", "password": "admin12345"})
+        admin = httpx.post(
+            f"{base}/api/auth/login", json={"email": "admin@example.com", "password": "admin12345"}
+        )
         assert admin.json()["user"]["is_admin"] is True
 
 
@@ -82,6 +92,8 @@ def test_openapi_prints_the_apps_document(env: dict[str, str]) -> None:
 
 
 def test_an_unknown_app_is_refused_clearly(env: dict[str, str]) -> None:
-    result = subprocess.run([*KEEL, "migrate", "--app", "nope"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*KEEL, "migrate", "--app", "nope"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "unknown app 'nope'" in result.stderr

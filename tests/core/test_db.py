@@ -14,16 +14,22 @@ from keel.core.errors import Conflict
 async def _provoke_deadlock(database: Database) -> DBAPIError:
     """Two transactions take two rows in opposite orders; the server kills one of them."""
     async with database.engine.begin() as connection:
-        await connection.execute(text("CREATE TABLE IF NOT EXISTS keel_deadlock_probe (id INTEGER PRIMARY KEY, n INTEGER)"))
+        await connection.execute(
+            text("CREATE TABLE IF NOT EXISTS keel_deadlock_probe (id INTEGER PRIMARY KEY, n INTEGER)")
+        )
         await connection.execute(text("DELETE FROM keel_deadlock_probe"))
         await connection.execute(text("INSERT INTO keel_deadlock_probe (id, n) VALUES (1, 0), (2, 0)"))
     both_hold_their_first_row = asyncio.Barrier(2)
 
     async def lock(first: int, second: int) -> None:
         async with database.engine.begin() as connection:
-            await connection.execute(text("UPDATE keel_deadlock_probe SET n = n + 1 WHERE id = :id"), {"id": first})
+            await connection.execute(
+                text("UPDATE keel_deadlock_probe SET n = n + 1 WHERE id = :id"), {"id": first}
+            )
             await both_hold_their_first_row.wait()
-            await connection.execute(text("UPDATE keel_deadlock_probe SET n = n + 1 WHERE id = :id"), {"id": second})
+            await connection.execute(
+                text("UPDATE keel_deadlock_probe SET n = n + 1 WHERE id = :id"), {"id": second}
+            )
 
     results = await asyncio.gather(lock(1, 2), lock(2, 1), return_exceptions=True)
     async with database.engine.begin() as connection:
@@ -34,7 +40,9 @@ async def _provoke_deadlock(database: Database) -> DBAPIError:
     return errors[0]
 
 
-async def test_a_real_deadlock_is_recognised_as_a_write_conflict(shop_database: Database, dialect: str) -> None:
+async def test_a_real_deadlock_is_recognised_as_a_write_conflict(
+    shop_database: Database, dialect: str
+) -> None:
     if dialect == "sqlite":
         pytest.skip("SQLite has one writer at a time and cannot deadlock this way")
     assert is_write_conflict(await _provoke_deadlock(shop_database))

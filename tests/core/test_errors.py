@@ -39,10 +39,17 @@ async def conflict(body: Body) -> None:
 @pytest.fixture
 async def probe(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     registration = KeelApp(
-        slug="probe", title="probe", description="", routers=[router], metadata=None, migrations=tmp_path  # type: ignore[arg-type]
+        slug="probe",
+        title="probe",
+        description="",
+        routers=[router],
+        metadata=None,
+        migrations=tmp_path,  # type: ignore[arg-type]
     )
     app = ObservabilityMiddleware(registration.build(settings), access_log_enabled=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://probe.test"
+    ) as client:
         yield client
 
 

@@ -20,7 +20,9 @@ def _differences(connection, slug: str) -> list:
 
 
 @pytest.mark.parametrize("slug", APP_SLUGS)
-async def test_migrations_walk_up_and_down_and_match_the_models(slug: str, dialect: str, data_dir: Path) -> None:
+async def test_migrations_walk_up_and_down_and_match_the_models(
+    slug: str, dialect: str, data_dir: Path
+) -> None:
     keel_app = load_app(slug)
     url = await fresh_database(dialect, f"keel_test_migrations_{slug}", data_dir)
     engine = create_async_engine(url)

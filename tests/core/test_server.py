@@ -13,7 +13,9 @@ from keel.settings import Settings
 @pytest.fixture
 async def combined(shop_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     server = build_server(settings, databases={"shop": shop_database})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="http://keel.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://keel.test"
+    ) as client:
         yield client
 
 
@@ -41,7 +43,9 @@ async def test_health_reports_each_database_with_timing(combined: httpx.AsyncCli
 async def test_health_is_503_when_a_database_is_down(settings: Settings) -> None:
     unreachable = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     server = build_server(settings, databases={"shop": unreachable})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="http://keel.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://keel.test"
+    ) as client:
         response = await client.get("/health")
     assert response.status_code == 503
     assert response.json()["status"] == "degraded"
@@ -52,7 +56,10 @@ async def test_health_is_503_when_a_database_is_down(settings: Settings) -> None
 async def test_metrics_count_requests_by_app_route_template_and_status(combined: httpx.AsyncClient) -> None:
     await combined.get("/shop/api/products/424242")
     text = (await combined.get("/metrics")).text
-    assert 'keel_http_requests_total{app="shop",method="GET",route="/api/products/{product_id}",status="404"}' in text
+    assert (
+        'keel_http_requests_total{app="shop",method="GET",route="/api/products/{product_id}",status="404"}'
+        in text
+    )
     assert "keel_http_request_duration_seconds_bucket" in text
 
 

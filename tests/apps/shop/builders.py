@@ -38,7 +38,9 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
     return await client.post("/api/auth/login", json={"email": email, "password": password})
 
 
-async def account(client: httpx.AsyncClient, database: Database | None = None, *, admin: bool = False) -> Account:
+async def account(
+    client: httpx.AsyncClient, database: Database | None = None, *, admin: bool = False
+) -> Account:
     created = await register(client)
     assert created.status_code == 201, created.text
     user = created.json()
@@ -48,7 +50,9 @@ async def account(client: httpx.AsyncClient, database: Database | None = None, *
         async with database.engine.begin() as connection:
             await connection.execute(update(User).where(User.id == user["id"]).values(is_admin=True))
     tokens = (await login(client, user["email"])).json()
-    return Account(user["id"], user["username"], user["email"], tokens["access_token"], tokens["refresh_token"])
+    return Account(
+        user["id"], user["username"], user["email"], tokens["access_token"], tokens["refresh_token"]
+    )
 
 
 async def category(client: httpx.AsyncClient, admin: Account, name: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,12 @@ async def test_register_answers_201_with_the_user_and_a_message(shop: httpx.Asyn
     body = response.json()
     assert body["username"] == "mei"
     assert body["email"] == "mei@example.com"
-    assert body["user"] == {"id": body["id"], "username": "mei", "email": "mei@example.com", "is_admin": False}
+    assert body["user"] == {
+        "id": body["id"],
+        "username": "mei",
+        "email": "mei@example.com",
+        "is_admin": False,
+    }
     assert body["message"]
     assert "password" not in response.text and "hashed" not in response.text
 
@@ -74,18 +79,28 @@ async def test_me_needs_a_valid_token(shop: httpx.AsyncClient, settings, buyer: 
     base = {"sub": str(buyer.id), "iat": now, "jti": "x" * 32, "typ": "access"}
     forged = {
         # A token for another app (same secret, other audience) is refused here.
-        "other audience": jwt.encode({**base, "aud": "queue", "exp": now + timedelta(minutes=5)}, settings.secret_key),
-        "expired": jwt.encode({**base, "aud": "shop", "exp": now - timedelta(seconds=1)}, settings.secret_key),
+        "other audience": jwt.encode(
+            {**base, "aud": "queue", "exp": now + timedelta(minutes=5)}, settings.secret_key
+        ),
+        "expired": jwt.encode(
+            {**base, "aud": "shop", "exp": now - timedelta(seconds=1)}, settings.secret_key
+        ),
         "wrong key": jwt.encode({**base, "aud": "shop", "exp": now + timedelta(minutes=5)}, "k" * 48),
-        "alg none": jwt.encode({**base, "aud": "shop", "exp": now + timedelta(minutes=5)}, None, algorithm="none"),
+        "alg none": jwt.encode(
+            {**base, "aud": "shop", "exp": now + timedelta(minutes=5)}, None, algorithm="none"
+        ),
     }
     for name, token in forged.items():
         response = await shop.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, name
 
 
-async def test_logout_revokes_the_access_token_and_the_refresh_family(shop: httpx.AsyncClient, buyer: Account) -> None:
-    response = await shop.post("/api/auth/logout", headers=buyer.headers, json={"refresh_token": buyer.refresh_token})
+async def test_logout_revokes_the_access_token_and_the_refresh_family(
+    shop: httpx.AsyncClient, buyer: Account
+) -> None:
+    response = await shop.post(
+        "/api/auth/logout", headers=buyer.headers, json={"refresh_token": buyer.refresh_token}
+    )
     assert response.status_code == 200
     assert response.json()["message"]
     assert (await shop.get("/api/auth/me", headers=buyer.headers)).status_code == 401
@@ -93,18 +108,26 @@ async def test_logout_revokes_the_access_token_and_the_refresh_family(shop: http
     assert refreshed.status_code == 401
 
 
-async def test_logout_without_a_body_revokes_only_the_access_token(shop: httpx.AsyncClient, buyer: Account) -> None:
+async def test_logout_without_a_body_revokes_only_the_access_token(
+    shop: httpx.AsyncClient, buyer: Account
+) -> None:
     assert (await shop.post("/api/auth/logout", headers=buyer.headers)).status_code == 200
     assert (await shop.get("/api/auth/me", headers=buyer.headers)).status_code == 401
-    assert (await shop.post("/api/auth/refresh", json={"refresh_token": buyer.refresh_token})).status_code == 200
+    assert (
+        await shop.post("/api/auth/refresh", json={"refresh_token": buyer.refresh_token})
+    ).status_code == 200
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_whole_family(shop: httpx.AsyncClient, buyer: Account) -> None:
+async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
+    shop: httpx.AsyncClient, buyer: Account
+) -> None:
     first = await shop.post("/api/auth/refresh", json={"refresh_token": buyer.refresh_token})
     assert first.status_code == 200
     rotated = first.json()
     assert rotated["refresh_token"] != buyer.refresh_token
-    assert (await shop.get("/api/auth/me", headers={"Authorization": f"Bearer {rotated['access_token']}"})).status_code == 200
+    assert (
+        await shop.get("/api/auth/me", headers={"Authorization": f"Bearer {rotated['access_token']}"})
+    ).status_code == 200
     # The old token again: taken as stolen, so the newer one dies with it.
     replay = await shop.post("/api/auth/refresh", json={"refresh_token": buyer.refresh_token})
     assert replay.status_code == 401

@@ -10,7 +10,9 @@ from tests.apps.shop import builders
 from tests.apps.shop.builders import Account
 
 
-async def test_100_concurrent_orders_for_10_units_sell_exactly_10(shop: httpx.AsyncClient, admin: Account) -> None:
+async def test_100_concurrent_orders_for_10_units_sell_exactly_10(
+    shop: httpx.AsyncClient, admin: Account
+) -> None:
     buyers = [await builders.account(shop) for _ in range(5)]
     hoodie = await builders.product(shop, admin, name="Limited Hoodie", stock=10)
 
@@ -28,14 +30,18 @@ async def test_100_concurrent_orders_for_10_units_sell_exactly_10(shop: httpx.As
     assert sum(len(page.json()) for page in placed) == 10
 
 
-async def test_concurrent_orders_over_shared_products_never_deadlock(shop: httpx.AsyncClient, admin: Account) -> None:
+async def test_concurrent_orders_over_shared_products_never_deadlock(
+    shop: httpx.AsyncClient, admin: Account
+) -> None:
     """Orders naming the same products in opposite orders lock rows in one order (by id)."""
     buyer = await builders.account(shop)
     a = await builders.product(shop, admin, stock=1000)
     b = await builders.product(shop, admin, stock=1000)
     responses = await asyncio.gather(
         *(
-            builders.order(shop, buyer, *(((a["id"], 1), (b["id"], 1)) if i % 2 else ((b["id"], 1), (a["id"], 1))))
+            builders.order(
+                shop, buyer, *(((a["id"], 1), (b["id"], 1)) if i % 2 else ((b["id"], 1), (a["id"], 1)))
+            )
             for i in range(40)
         )
     )
@@ -44,7 +50,9 @@ async def test_concurrent_orders_over_shared_products_never_deadlock(shop: httpx
     assert (await shop.get(f"/api/products/{b['id']}")).json()["stock"] == 960
 
 
-async def test_concurrent_cancels_give_stock_back_once(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_concurrent_cancels_give_stock_back_once(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     tee = await builders.product(shop, admin, stock=10)
     order_id = (await builders.order(shop, buyer, (tee["id"], 3))).json()["id"]
     responses = await asyncio.gather(

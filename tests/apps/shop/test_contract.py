@@ -51,7 +51,9 @@ async def live_shop(dialect: str, data_dir: Path, settings: Settings) -> AsyncIt
         await session.commit()
     await seeding.dispose()
 
-    config = uvicorn.Config(app=None, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app=None, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=_serve, args=(server, url, settings), daemon=True)
     thread.start()
@@ -75,7 +77,9 @@ def admin_headers(live_shop: LiveServer) -> dict[str, str]:
 
 
 # The document only: requests go to the live server's base URL.
-schema = schemathesis.openapi.from_dict(load_app("shop").build(Settings(), Database("sqlite+aiosqlite://")).openapi())
+schema = schemathesis.openapi.from_dict(
+    load_app("shop").build(Settings(), Database("sqlite+aiosqlite://")).openapi()
+)
 
 
 @schema.parametrize()

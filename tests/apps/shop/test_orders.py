@@ -11,7 +11,9 @@ async def stock_of(shop: httpx.AsyncClient, product_id: int) -> int:
     return (await shop.get(f"/api/products/{product_id}")).json()["stock"]
 
 
-async def test_an_order_takes_stock_and_snapshots_prices(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_an_order_takes_stock_and_snapshots_prices(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     tee = await builders.product(shop, admin, price="19.99", stock=10)
     mug = await builders.product(shop, admin, price="0.10", stock=5)
     response = await builders.order(shop, buyer, (tee["id"], 2), (mug["id"], 3))
@@ -35,7 +37,9 @@ async def test_an_order_takes_stock_and_snapshots_prices(shop: httpx.AsyncClient
     assert {line["price_at_purchase"] for line in again["items"]} == {19.99, 0.1}
 
 
-async def test_the_same_product_twice_is_merged_into_one_line(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_the_same_product_twice_is_merged_into_one_line(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     tee = await builders.product(shop, admin, price="5.00", stock=10)
     response = await builders.order(shop, buyer, (tee["id"], 2), (tee["id"], 3))
     assert response.status_code == 201
@@ -44,7 +48,9 @@ async def test_the_same_product_twice_is_merged_into_one_line(shop: httpx.AsyncC
     assert await stock_of(shop, tee["id"]) == 5
 
 
-async def test_an_unknown_product_is_404_naming_it_and_nothing_is_written(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_an_unknown_product_is_404_naming_it_and_nothing_is_written(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     tee = await builders.product(shop, admin, stock=10)
     response = await builders.order(shop, buyer, (tee["id"], 1), (999_999, 1))
     assert response.status_code == 404
@@ -53,7 +59,9 @@ async def test_an_unknown_product_is_404_naming_it_and_nothing_is_written(shop: 
     assert (await shop.get("/api/orders", headers=buyer.headers)).json() == []
 
 
-async def test_insufficient_stock_is_400_naming_the_product_and_nothing_is_written(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_insufficient_stock_is_400_naming_the_product_and_nothing_is_written(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     plenty = await builders.product(shop, admin, stock=100)
     scarce = await builders.product(shop, admin, name="Last Hoodie", stock=1)
     # The plentiful product's stock is taken first (lower id); the rollback must give it back.
@@ -82,7 +90,9 @@ async def test_malformed_orders_are_422(shop: httpx.AsyncClient, buyer: Account,
     assert isinstance(response.json()["detail"], list)
 
 
-async def test_merged_quantities_above_1000_are_422(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_merged_quantities_above_1000_are_422(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     tee = await builders.product(shop, admin, stock=5000)
     response = await builders.order(shop, buyer, (tee["id"], 600), (tee["id"], 600))
     assert response.status_code == 422
@@ -93,13 +103,19 @@ async def test_merged_quantities_above_1000_are_422(shop: httpx.AsyncClient, adm
 
 
 async def test_orders_need_a_signed_in_user(shop: httpx.AsyncClient) -> None:
-    body = {"items": [{"product_id": 1, "quantity": 1}], "shipping_address": ADDRESS, "payment_method": "card"}
+    body = {
+        "items": [{"product_id": 1, "quantity": 1}],
+        "shipping_address": ADDRESS,
+        "payment_method": "card",
+    }
     assert (await shop.post("/api/orders", json=body)).status_code == 401
     assert (await shop.get("/api/orders")).status_code == 401
     assert (await shop.get("/api/orders/1")).status_code == 401
 
 
-async def test_the_list_shows_only_my_orders_newest_first_with_item_counts(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_the_list_shows_only_my_orders_newest_first_with_item_counts(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     other = await builders.account(shop)
     tee = await builders.product(shop, admin, stock=100)
     first = (await builders.order(shop, buyer, (tee["id"], 2))).json()
@@ -121,7 +137,9 @@ async def test_the_list_shows_only_my_orders_newest_first_with_item_counts(shop:
     assert bad.status_code == 422
 
 
-async def test_another_users_order_is_invisible(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_another_users_order_is_invisible(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     other = await builders.account(shop)
     tee = await builders.product(shop, admin, stock=10)
     order = (await builders.order(shop, buyer, (tee["id"], 1))).json()
@@ -135,13 +153,19 @@ async def test_another_users_order_is_invisible(shop: httpx.AsyncClient, admin: 
         assert response.json() == {"detail": "Order not found"}
     # The back office sees every order.
     assert (await shop.get(f"/api/orders/{order['id']}", headers=admin.headers)).status_code == 200
-    assert (await shop.get(f"/api/orders/{order['id']}", headers=buyer.headers)).json()["status"] == "pending_payment"
+    assert (await shop.get(f"/api/orders/{order['id']}", headers=buyer.headers)).json()[
+        "status"
+    ] == "pending_payment"
 
 
-async def test_the_happy_path_pay_ship_deliver(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_the_happy_path_pay_ship_deliver(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     tee = await builders.product(shop, admin, stock=10)
     order_id = (await builders.order(shop, buyer, (tee["id"], 1))).json()["id"]
-    paid = await shop.post(f"/api/orders/{order_id}/pay", json={"payment_method": "line_pay"}, headers=buyer.headers)
+    paid = await shop.post(
+        f"/api/orders/{order_id}/pay", json={"payment_method": "line_pay"}, headers=buyer.headers
+    )
     assert paid.status_code == 200
     assert paid.json()["status"] == "paid"
     assert paid.json()["payment_method"] == "line_pay"
@@ -155,7 +179,9 @@ async def test_the_happy_path_pay_ship_deliver(shop: httpx.AsyncClient, admin: A
     assert delivered.json()["delivered_at"] is not None
 
 
-async def test_illegal_moves_are_409_and_change_nothing(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_illegal_moves_are_409_and_change_nothing(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     tee = await builders.product(shop, admin, stock=10)
     order_id = (await builders.order(shop, buyer, (tee["id"], 1))).json()["id"]
     ship_unpaid = await shop.post(f"/api/orders/{order_id}/ship", headers=admin.headers)
@@ -172,7 +198,9 @@ async def test_illegal_moves_are_409_and_change_nothing(shop: httpx.AsyncClient,
 
 
 @pytest.mark.parametrize("pay_first", [False, True])
-async def test_cancelling_gives_the_stock_back_once(shop: httpx.AsyncClient, admin: Account, buyer: Account, pay_first: bool) -> None:
+async def test_cancelling_gives_the_stock_back_once(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account, pay_first: bool
+) -> None:
     tee = await builders.product(shop, admin, stock=10)
     order_id = (await builders.order(shop, buyer, (tee["id"], 4))).json()["id"]
     if pay_first:
@@ -187,7 +215,9 @@ async def test_cancelling_gives_the_stock_back_once(shop: httpx.AsyncClient, adm
     assert await stock_of(shop, tee["id"]) == 10
 
 
-async def test_money_is_exact_for_large_orders(shop: httpx.AsyncClient, admin: Account, buyer: Account) -> None:
+async def test_money_is_exact_for_large_orders(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
     gold = await builders.product(shop, admin, price="99999999.99", stock=1000)
     response = await builders.order(shop, buyer, (gold["id"], 1000))
     assert response.status_code == 201
