@@ -8,7 +8,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keel.core.observability import current_request_id
@@ -98,9 +98,18 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
-    # The database refused a value the schemas let through (out of range, bad encoding): the
-    # input was wrong, so it is the client's error, and it is logged so the schema can be tightened.
+def _is_refused_value(exc: DBAPIError) -> bool:
+    # SQLSTATE class 22 is "data exception"; asyncpg's arrive as plain DBAPIError, not DataError.
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
+    return isinstance(exc, DataError) or str(state).startswith("22")
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if not _is_refused_value(exc):
+        return await _unhandled_error(request, exc)
+    # The database refused a value the schemas let through (too long, out of range, bad
+    # encoding): the client's error, logged so the schema can be tightened.
     log.warning("database refused a value", extra={"error": str(getattr(exc, "orig", exc))[:500]})
     refused = Unprocessable("A value is out of range or not allowed", loc=("request",))
     return JSONResponse(refused.body(), status_code=422)
@@ -121,5 +130,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # FastAPI's own 422 keeps its list shape, which clients already parse.
     app.add_exception_handler(RequestValidationError, request_validation_exception_handler)
-    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unhandled_error)

@@ -1,9 +1,9 @@
 """Request parameter and body building blocks shared by every app's schemas and routes."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 # Identifiers fit a 32-bit INT on every dialect; anything larger is a client error, not a crash.
 MAX_INT_ID = 2**31 - 1
@@ -18,11 +18,24 @@ def reject_nul(value: Any) -> Any:
 
 
 class Schema(BaseModel):
-    """Base of request bodies: no NUL characters in any text field."""
+    """Base of request bodies: no NUL characters in any text field, and no explicit null for
+    the fields a partial update may leave out but not empty (`not_nullable`)."""
 
     model_config = ConfigDict(from_attributes=True)
+    not_nullable: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
         return reject_nul(value)
+
+    @model_validator(mode="after")
+    def _no_null_for_required_columns(self) -> Self:
+        emptied = [
+            name
+            for name in self.not_nullable
+            if name in self.model_fields_set and getattr(self, name) is None
+        ]
+        if emptied:
+            raise ValueError(f"{', '.join(emptied)} can be changed but not set to null")
+        return self

@@ -113,11 +113,19 @@ class UserProfileUpdate(Schema):
     """Only these fields can be changed; email and role are not self-service."""
 
     model_config = ConfigDict(extra="forbid", from_attributes=True)
+    not_nullable = ("username",)
 
     username: Username | None = None
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    # At least one digit; the column holds 32 characters.
     phone: (
-        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{3,32}$")] | None
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True, min_length=3, max_length=32, pattern=r"^\+?[0-9 ()-]*[0-9][0-9 ()-]*$"
+            ),
+        ]
+        | None
     ) = None
     default_shipping_address: ShippingAddress | None = None
 
@@ -137,6 +145,8 @@ class CategoryCreate(Schema):
 
 
 class CategoryUpdate(Schema):
+    not_nullable = ("name",)
+
     name: Name | None = None
     description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
 
@@ -178,6 +188,8 @@ class ProductCreate(Schema):
 
 
 class ProductUpdate(Schema):
+    not_nullable = ("name", "price", "stock")
+
     name: Name | None = None
     description: Annotated[str, StringConstraints(max_length=100_000)] | None = None
     price: Price | None = None

@@ -75,8 +75,6 @@ async def update_profile(session: AsyncSession, user: User, data: UserProfileUpd
     if changes.get("username") is not None and changes["username"].lower() != user.username.lower():
         if await _taken(session, username=changes["username"], exclude_id=user.id):
             raise Conflict("Username already taken")
-    if "username" in changes and changes["username"] is None:
-        del changes["username"]  # a username can be changed but not removed
     for field, value in changes.items():
         setattr(user, field, value)
     try:

@@ -1,0 +1,315 @@
+"""Benchmark the shop app on PostgreSQL against a bare FastAPI app, both under wrk.
+
+Run from the repository root:  .venv/bin/python bench/shop.py [--duration 10] [--connections 32]
+
+It creates (and afterwards drops) the database keel_bench_shop, migrates and seeds it, starts
+`keel serve --app shop` and bench/bare_app.py with the same uvicorn settings, and prints
+req/s, p50 and p99 per scenario with each one's ratio to the bare app.
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "lua"
+BIN = Path(sys.executable).parent  # the venv's bin, where `keel` and `uvicorn` live
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DB_NAME = "keel_bench_shop"
+DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+DEMO_LOGIN = {"email": "user@example.com", "password": "password123"}
+ADDRESS = {"recipient": "Bench", "line1": "1 Main St", "city": "Taipei", "country": "TW"}
+EXTRA_USERS = 7  # order create rotates over these and the demo user
+PAID_ORDERS = 50  # so bestsellers has something to rank
+WARMUP_SECONDS = 2
+
+
+@dataclass
+class Result:
+    scenario: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # non-2xx/3xx answers plus socket errors
+    statuses: dict[int, int] | None = None  # only scenarios whose Lua script counts them
+
+
+def sql(dsn: str, *statements: str) -> None:
+    async def execute() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute())
+
+
+# WITH (FORCE) ends sessions that a crashed earlier run may have left open.
+DROP_DATABASE = f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"
+
+
+def create_database(env: dict[str, str]) -> None:
+    sql(ADMIN_DSN, DROP_DATABASE, f"CREATE DATABASE {DB_NAME}")
+    for command in ("migrate", "seed"):
+        subprocess.run([str(BIN / "keel"), command, "--app", "shop"], env=env, cwd=ROOT, check=True)
+    # The seeded stock (50-500 per product) would run out within a second of order create.
+    sql(DB_URL, "UPDATE products SET stock = 100000000")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # A session of its own, so stop_server can signal uvicorn's workers along with their parent.
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL only if uvicorn ignores SIGTERM for 10s
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(10)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def product_ids(client: httpx.Client) -> list[int]:
+    response = client.get("/api/products", params={"limit": 100})
+    response.raise_for_status()
+    return [product["id"] for product in response.json()]
+
+
+def login(client: httpx.Client, credentials: dict[str, str]) -> str:
+    response = client.post("/api/auth/login", json=credentials)
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def bench_tokens(client: httpx.Client) -> list[str]:
+    """Tokens for the demo user and EXTRA_USERS more, so the orders do not all hit one user row."""
+    tokens = [login(client, DEMO_LOGIN)]
+    for n in range(1, EXTRA_USERS + 1):
+        credentials = {"email": f"bench{n}@example.com", "password": "bench-password"}
+        response = client.post("/api/auth/register", json={"username": f"bench{n}", **credentials})
+        if response.status_code not in (201, 409):
+            response.raise_for_status()
+        tokens.append(login(client, credentials))
+    return tokens
+
+
+def create_paid_orders(client: httpx.Client, ids: list[int], token: str, count: int) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    for n in range(count):
+        order = {
+            "items": [{"product_id": ids[n % len(ids)], "quantity": 1 + n % 3}],
+            "shipping_address": ADDRESS,
+            "payment_method": "card",
+        }
+        created = client.post("/api/orders", json=order, headers=headers)
+        created.raise_for_status()
+        client.post(f"/api/orders/{created.json()['id']}/pay", headers=headers).raise_for_status()
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()  # type: ignore[union-attr]
+    return float(value) * _UNITS_MS[unit]
+
+
+def parse_wrk(scenario: str, output: str) -> Result:
+    def find(pattern: str, default: str | None = None) -> str:
+        match = re.search(pattern, output, re.MULTILINE)
+        if match:
+            return match.group(1)
+        if default is None:
+            raise RuntimeError(f"cannot parse wrk output for {scenario}:\n{output}")
+        return default
+
+    socket_errors = find(r"Socket errors: (.*)$", "")
+    statuses = {int(s): int(c) for s, c in re.findall(r"^status (\d+): (\d+)$", output, re.MULTILINE)}
+    return Result(
+        scenario=scenario,
+        rps=float(find(r"^Requests/sec:\s+([\d.]+)")),
+        p50_ms=_ms(find(r"^\s+50%\s+(\S+)")),
+        p99_ms=_ms(find(r"^\s+99%\s+(\S+)")),
+        errors=int(find(r"Non-2xx or 3xx responses: (\d+)", "0"))
+        + sum(int(n) for n in re.findall(r"\d+", socket_errors)),
+        statuses=statuses or None,
+    )
+
+
+def run_wrk(scenario: str, url: str, args: argparse.Namespace, script: str | None, env: dict) -> Result:
+    base = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "--latency", "--timeout", "5s"]
+    if script:
+        base += ["-s", str(LUA / script)]
+    wrk_env = {**os.environ, **env}
+    # The warm-up fills connection pools and caches; its numbers are thrown away.
+    subprocess.run([*base, f"-d{WARMUP_SECONDS}s", url], env=wrk_env, capture_output=True, check=True)
+    done = subprocess.run([*base, f"-d{args.duration}s", url], env=wrk_env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed for {scenario}:\n{done.stdout}{done.stderr}")
+    result = parse_wrk(scenario, done.stdout)
+    print(f"  {scenario:<15} {result.rps:>9.0f} req/s  p99 {result.p99_ms:.1f} ms", flush=True)
+    return result
+
+
+def load_line(label: str) -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{label}: load average {one:.2f} {five:.2f} {fifteen:.2f}, nproc {os.cpu_count()}"
+
+
+def print_report(results: list[Result], args: argparse.Namespace) -> None:
+    bare = next(r for r in results if r.scenario == "bare").rps
+    wrk = f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency"
+    print(f"\n{wrk} (after a {WARMUP_SECONDS}s warm-up)\n")
+    print(f"{'scenario':<15} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>7} | {'vs bare':>7}")
+    print("-" * 70)
+    for r in results:
+        print(
+            f"{r.scenario:<15} | {r.rps:>9.0f} | {r.p50_ms:>7.2f} | {r.p99_ms:>7.2f} | "
+            f"{r.errors:>7} | {r.rps / bare:>7.1%}"
+        )
+    for r in results:
+        if r.statuses:
+            print(f"{r.scenario} statuses: " + ", ".join(f"{s}: {c}" for s, c in sorted(r.statuses.items())))
+    by_name = {r.scenario: r for r in results}
+    detail, order = by_name["product detail"], by_name["order create"]
+    targets = [
+        ("product detail >= 20% of bare req/s", detail.rps / bare >= 0.20),
+        ("order create >= 1,000 req/s", order.rps >= 1000),
+        ("order create p99 < 100 ms", order.p99_ms < 100),
+        ("order create without errors", order.errors == 0),
+    ]
+    print("\ntargets:")
+    for label, ok in targets:
+        print(f"  {'PASS' if ok else 'FAIL'}  {label}")
+
+
+def run(args: argparse.Namespace, workdir: Path, servers: list[subprocess.Popen[bytes]]) -> list[Result]:
+    env = {
+        **os.environ,
+        "KEEL_SHOP_DATABASE_URL": DB_URL,
+        "KEEL_DATA_DIR": str(workdir / "data"),
+        "KEEL_ACCESS_LOG": "false",
+        "KEEL_LOG_LEVEL": "WARNING",
+    }
+    print("creating, migrating and seeding", DB_NAME, flush=True)
+    create_database(env)
+
+    shop_port, bare_port = free_port(), free_port()
+    shop_log, bare_log = workdir / "shop.log", workdir / "bare.log"
+    shop_cmd = [str(BIN / "keel"), "serve", "--app", "shop", "--workers", "2", "--host", "127.0.0.1"]
+    bare_cmd = [str(BIN / "uvicorn"), "bench.bare_app:app", "--workers", "2", "--host", "127.0.0.1"]
+    servers.append(start_server([*shop_cmd, "--port", str(shop_port)], env, shop_log))
+    bare_args = ["--port", str(bare_port), "--no-access-log", "--log-level", "warning"]
+    servers.append(start_server([*bare_cmd, *bare_args], env, bare_log))
+    shop, bare = f"http://127.0.0.1:{shop_port}", f"http://127.0.0.1:{bare_port}"
+    wait_ready(f"{shop}/health", servers[0], shop_log)
+    wait_ready(f"{bare}/", servers[1], bare_log)
+
+    with httpx.Client(base_url=shop, timeout=30) as client:
+        ids = product_ids(client)
+        create_paid_orders(client, ids, login(client, DEMO_LOGIN), PAID_ORDERS)
+        tokens = bench_tokens(client)  # fresh tokens, so a long run does not outlive them
+    lua_env = {"BENCH_PRODUCT_IDS": ",".join(map(str, ids)), "BENCH_TOKENS": ",".join(tokens)}
+
+    scenarios = [
+        ("bare", f"{bare}/", None),
+        ("product list", f"{shop}/api/products?limit=10", None),
+        ("product detail", shop, "product_detail.lua"),
+        ("bestsellers", f"{shop}/api/products/bestsellers?limit=5", None),
+        ("order create", shop, "order_create.lua"),
+    ]
+    results = []
+    for name, url, script in scenarios:
+        offset = shop_log.stat().st_size
+        results.append(run_wrk(name, url, args, script, lua_env))
+        # The server logs at WARNING and above only, so anything new here is worth showing.
+        with shop_log.open("rb") as log:
+            log.seek(offset)
+            logged = log.read().decode(errors="replace").splitlines()
+        if logged:
+            print(f"  shop server logged {len(logged)} lines during {name}; the last ones:")
+            print("\n".join(f"    {line}" for line in logged[-20:]))
+    return results
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="open connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: run `sudo apt-get install wrk` (Debian/Ubuntu) first", file=sys.stderr)
+        return 2
+
+    # Cleanup runs on Ctrl-C and on `kill`, also when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(load_line("start"), flush=True)
+    servers: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="keel-bench-") as tmp:
+        try:
+            results = run(args, Path(tmp), servers)
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+        finally:
+            for server in servers:
+                stop_server(server)
+            try:
+                sql(ADMIN_DSN, DROP_DATABASE)
+            except Exception as error:  # cleanup must not hide the error that got us here
+                print(f"could not drop {DB_NAME}: {error}", file=sys.stderr)
+    print_report(results, args)
+    print("\n" + load_line("end"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
