@@ -33,8 +33,11 @@ class Settings(BaseSettings):
     coach_database_url: str | None = None
     queue_database_url: str | None = None
     badge_database_url: str | None = None
-    database_pool_size: int = Field(10, ge=1)
-    database_max_overflow: int = Field(20, ge=0)
+    # Per app, process and engine (one for transactions, one for reads). Connections beyond the
+    # pool are opened and closed per use, which costs far more than the query, so size the pool
+    # for the concurrency a process really sees.
+    database_pool_size: int = Field(20, ge=1)
+    database_max_overflow: int = Field(10, ge=0)
 
     # Write conflicts and deadlocks are retried this many times before a 409.
     transaction_retries: int = Field(4, ge=1, le=20)

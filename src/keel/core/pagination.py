@@ -22,7 +22,7 @@ class Offset:
     limit: int
 
 
-def _offset(
+async def _offset(
     skip: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows to return")] = 10,
 ) -> Offset:
@@ -42,7 +42,7 @@ class PageRequest:
         return (self.page - 1) * self.limit
 
 
-def _page(
+async def _page(
     page: Annotated[int, Query(ge=1, le=MAX_OFFSET // MAX_LIMIT, description="Page number, from 1")] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = 20,
 ) -> PageRequest:

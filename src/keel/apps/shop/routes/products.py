@@ -1,9 +1,9 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy import Row
 
 from keel.apps.shop.deps import AdminUser
-from keel.apps.shop.models import Product
 from keel.apps.shop.schemas import (
     BestsellerOut,
     ProductCreate,
@@ -13,7 +13,7 @@ from keel.apps.shop.schemas import (
     ProductUpdate,
 )
 from keel.apps.shop.services import catalog
-from keel.core.db import DbSession
+from keel.core.db import DbSession, ReadDb
 from keel.core.errors import Forbidden, NotFound, Unauthorized, error_responses
 from keel.core.pagination import OffsetParams
 from keel.core.params import IntId
@@ -25,42 +25,36 @@ _ADMIN_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
 @router.get("", response_model=list[ProductOut])
 @router.get("/", response_model=list[ProductOut], include_in_schema=False)
 async def list_products(
-    session: DbSession,
+    db: ReadDb,
     page: OffsetParams,
     category: Annotated[
         str | None, Query(max_length=255, pattern=r"^[^\x00]*$", description="Category name (or id)")
     ] = None,
     sort_by: Annotated[ProductSort | None, Query(description="Order of the list; default is by id")] = None,
-) -> list[Product]:
-    return await catalog.list_products(session, page, category=category, sort=sort_by)
+) -> list[Row[Any]]:
+    return await catalog.list_products(db, page, category=category, sort=sort_by)
 
 
 @router.get("/bestsellers", response_model=list[BestsellerOut])
-async def bestsellers(
-    session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 5
-) -> list[BestsellerOut]:
+async def bestsellers(db: ReadDb, limit: Annotated[int, Query(ge=1, le=100)] = 5) -> list[Row[Any]]:
     """Products ranked by units sold in orders that were paid and not cancelled."""
-    ranked = await catalog.bestsellers(session, limit)
-    return [
-        BestsellerOut.model_validate({**ProductOut.model_validate(p).model_dump(), "total_sold": sold})
-        for p, sold in ranked
-    ]
+    return await catalog.bestsellers(db, limit)
 
 
 @router.get("/{product_id}", response_model=ProductDetailOut, responses=error_responses(NotFound))
-async def get_product(product_id: IntId, session: DbSession) -> Product:
-    return await catalog.get_product(session, product_id)
+async def get_product(product_id: IntId, db: ReadDb) -> dict[str, Any]:
+    return await catalog.get_product(db, product_id)
 
 
 @router.post("", status_code=201, response_model=ProductDetailOut, responses=_ADMIN_ERRORS)
-async def create_product(data: ProductCreate, _admin: AdminUser, session: DbSession) -> Product:
+async def create_product(data: ProductCreate, _admin: AdminUser, session: DbSession) -> dict[str, Any]:
     return await catalog.create_product(session, data)
 
 
 @router.put("/{product_id}", response_model=ProductDetailOut, responses=_ADMIN_ERRORS)
 async def update_product(
     product_id: IntId, data: ProductUpdate, _admin: AdminUser, session: DbSession
-) -> Product:
+) -> dict[str, Any]:
     return await catalog.update_product(session, product_id, data)
 
 

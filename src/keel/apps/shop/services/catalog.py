@@ -1,11 +1,11 @@
 """Categories and products, and the bestseller ranking."""
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from keel.apps.shop.models import Category, Order, OrderItem, Product
 from keel.apps.shop.schemas import (
@@ -16,99 +16,137 @@ from keel.apps.shop.schemas import (
     ProductSort,
     ProductUpdate,
 )
-from keel.core.db import utcnow
+from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound
 from keel.core.pagination import Offset
 from keel.core.params import MAX_INT_ID
 
+# Orders that count as sales: paid for and not cancelled (spec 003, section 5.4).
+SOLD_STATUSES = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered)
+
+# The catalogue's reads are the hottest paths, so their statements are built once, with bound
+# parameters, and run as Core queries on plain rows: no ORM objects to build per request.
+_SUMMARY = (Product.id, Product.name, Product.price, Product.image_url, Product.stock, Product.category_id)
+_LIVE = Product.deleted_at.is_(None)
+
 _SORTS = {
+    None: (Product.id.asc(),),
     ProductSort.price_asc: (Product.price.asc(), Product.id.asc()),
     ProductSort.price_desc: (Product.price.desc(), Product.id.asc()),
     ProductSort.name_asc: (Product.name.asc(), Product.id.asc()),
     ProductSort.newest: (Product.created_at.desc(), Product.id.desc()),
 }
 
-# Orders that count as sales: paid for and not cancelled (spec 003, section 5.4).
-SOLD_STATUSES = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered)
+_DETAIL = (
+    select(
+        *_SUMMARY,
+        Product.description,
+        Product.created_at,
+        Product.updated_at,
+        Category.name.label("category_name"),
+        Category.description.label("category_description"),
+    )
+    .outerjoin(Category, Category.id == Product.category_id)
+    .where(Product.id == bindparam("product_id"), _LIVE)
+)
+
+_total_sold = func.sum(OrderItem.quantity).label("total_sold")
+_SOLD = (
+    select(OrderItem.product_id, _total_sold)
+    .join(Order, Order.id == OrderItem.order_id)
+    .where(Order.status.in_(SOLD_STATUSES))
+    .group_by(OrderItem.product_id)
+    .subquery()
+)
+_BESTSELLERS = (
+    select(*_SUMMARY, _SOLD.c.total_sold)
+    .join(_SOLD, _SOLD.c.product_id == Product.id)
+    .where(_LIVE)
+    .order_by(_SOLD.c.total_sold.desc(), Product.id)
+    .limit(bindparam("limit"))
+)
 
 
-def _live_products() -> Select[tuple[Product]]:
-    return select(Product).where(Product.deleted_at.is_(None))
+@cache
+def _list_statement(sort: ProductSort | None, by_category: bool, by_category_id: bool) -> Select[Any]:
+    statement = select(*_SUMMARY).where(_LIVE)
+    if by_category:
+        # Case-insensitive on every dialect (MariaDB's collation already is; the others are not).
+        match = func.lower(Category.name) == bindparam("category_name")
+        if by_category_id:
+            match = match | (Category.id == bindparam("category_id"))
+        statement = statement.join(Category, Product.category_id == Category.id).where(match)
+    return statement.order_by(*_SORTS[sort]).offset(bindparam("skip")).limit(bindparam("limit"))
 
 
 async def list_products(
-    session: AsyncSession, page: Offset, *, category: str | None, sort: ProductSort | None
-) -> list[Product]:
-    statement = _live_products()
+    db: Executor, page: Offset, *, category: str | None, sort: ProductSort | None
+) -> list[Row[Any]]:
+    params: dict[str, Any] = {"skip": page.skip, "limit": page.limit}
+    # The spec's filter is a category name; a numeric value is taken as its id as well: ASCII
+    # digits only ("²".isdigit() is true but int() refuses it), and only ids that fit the column.
+    by_id = (
+        category is not None
+        and category.isascii()
+        and category.isdigit()
+        and 1 <= int(category) <= MAX_INT_ID
+    )
     if category is not None:
-        # The spec's filter is a category name; a numeric value is taken as its id as well.
-        # Case-insensitive on every dialect (MariaDB's collation already is; the others are not).
-        match = func.lower(Category.name) == category.lower()
-        # ASCII digits only ("²".isdigit() is true but int() refuses it), and only ids that fit
-        # the column: a longer number can name a category but cannot be an id.
-        if category.isascii() and category.isdigit() and 1 <= int(category) <= MAX_INT_ID:
-            match = match | (Category.id == int(category))
-        statement = statement.join(Category, Product.category_id == Category.id).where(match)
-    statement = statement.order_by(*_SORTS[sort]) if sort else statement.order_by(Product.id)
-    return list((await session.scalars(statement.offset(page.skip).limit(page.limit))).all())
+        params["category_name"] = category.lower()
+    if by_id:
+        params["category_id"] = int(category)  # type: ignore[arg-type]
+    statement = _list_statement(sort, category is not None, by_id)
+    return list((await db.execute(statement, params)).all())
 
 
-async def get_product(session: AsyncSession, product_id: int) -> Product:
-    product = (
-        await session.scalars(
-            _live_products().where(Product.id == product_id).options(joinedload(Product.category))
-        )
-    ).one_or_none()
+async def get_product(db: Executor, product_id: int) -> dict[str, Any]:
+    """The product with its category, as `ProductDetailOut` reads it."""
+    row = (await db.execute(_DETAIL, {"product_id": product_id})).mappings().one_or_none()
+    if row is None:
+        raise NotFound("Product not found")
+    product = dict(row)
+    name, description = product.pop("category_name"), product.pop("category_description")
+    category_id = product["category_id"]
+    product["category"] = (
+        None if category_id is None else {"id": category_id, "name": name, "description": description}
+    )
+    return product
+
+
+async def bestsellers(db: Executor, limit: int) -> list[Row[Any]]:
+    return list((await db.execute(_BESTSELLERS, {"limit": limit})).all())
+
+
+async def _product_for_update(session: AsyncSession, product_id: int) -> Product:
+    product = (await session.scalars(select(Product).where(Product.id == product_id, _LIVE))).one_or_none()
     if product is None:
         raise NotFound("Product not found")
     return product
 
 
-async def bestsellers(session: AsyncSession, limit: int) -> list[tuple[Product, int]]:
-    total_sold = func.sum(OrderItem.quantity).label("total_sold")
-    sold = (
-        select(OrderItem.product_id, total_sold)
-        .join(Order, Order.id == OrderItem.order_id)
-        .where(Order.status.in_(SOLD_STATUSES))
-        .group_by(OrderItem.product_id)
-        .subquery()
-    )
-    statement = (
-        select(Product, sold.c.total_sold)
-        .join(sold, sold.c.product_id == Product.id)
-        .where(Product.deleted_at.is_(None))
-        .order_by(sold.c.total_sold.desc(), Product.id)
-        .limit(limit)
-    )
-    return [(product, int(count)) for product, count in (await session.execute(statement)).all()]
-
-
-async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
+async def create_product(session: AsyncSession, data: ProductCreate) -> dict[str, Any]:
     if data.category_id is not None:
         await get_category(session, data.category_id)
     product = Product(**data.model_dump())
     session.add(product)
     await session.flush()
-    product_id = product.id
     # Read back what was stored (MariaDB keeps whole seconds), so the 201 shows what GET will.
-    session.expire(product)
-    return await get_product(session, product_id)
+    return await get_product(session, product.id)
 
 
-async def update_product(session: AsyncSession, product_id: int, data: ProductUpdate) -> Product:
-    product = await get_product(session, product_id)
+async def update_product(session: AsyncSession, product_id: int, data: ProductUpdate) -> dict[str, Any]:
+    product = await _product_for_update(session, product_id)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     if changes.get("category_id") is not None:
         await get_category(session, changes["category_id"])
     for field, value in changes.items():
         setattr(product, field, value)
     await session.flush()
-    session.expire(product)
     return await get_product(session, product_id)
 
 
 async def delete_product(session: AsyncSession, product_id: int) -> None:
-    product = await get_product(session, product_id)
+    product = await _product_for_update(session, product_id)
     ordered = (
         await session.execute(select(OrderItem.id).where(OrderItem.product_id == product_id).limit(1))
     ).first()
