@@ -6,6 +6,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -45,6 +46,16 @@ class TokenService:
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
 
     def decode_access(self, token: str) -> AccessClaims:
+        claims = self._verified(token)
+        # Checked on every use: a verified token is remembered past its expiry, never honoured.
+        if claims.exp <= datetime.now(UTC):
+            raise Unauthorized("Token has expired")
+        return claims
+
+    @lru_cache(maxsize=8192)  # noqa: B019  (one service per app, living as long as the process)
+    def _verified(self, token: str) -> AccessClaims:
+        """Signature and claims, checked once per token: the result depends on nothing else.
+        Revocation is not part of it; that is looked up on every request."""
         try:
             payload = jwt.decode(
                 token,

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -35,7 +35,9 @@ _MOVE_ERRORS = error_responses(Unauthorized, NotFound, Conflict)
     responses=error_responses(BadRequest, Unauthorized, NotFound, Conflict),
 )
 @router.post("/", status_code=201, response_model=OrderOut, include_in_schema=False)
-async def create_order(data: OrderCreate, user: CurrentUser, request: Request, session: DbSession) -> Order:
+async def create_order(
+    data: OrderCreate, user: CurrentUser, request: Request, session: DbSession
+) -> dict[str, Any]:
     """Check and take the stock, snapshot the prices and write the order, all in one
     transaction; a write conflict is retried and, if it persists, answered 409."""
     user_id = user.id  # read before the transaction, which may roll back and expire `user`
