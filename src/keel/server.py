@@ -75,16 +75,20 @@ def build_server(
                     await hook(api)
                 await api.state.database.dispose()
 
-    routes: list[Route | Mount] = [Route("/health", health), Route("/metrics", metrics)]
+    root: Starlette
     if only:
-        routes.append(Mount("", apps[only]))
+        # One app alone is the root itself, with /health and /metrics beside its routes: no
+        # outer application and mount for every request to pass through.
+        root = apps[only]
+        root.add_route("/health", health, include_in_schema=False)
+        root.add_route("/metrics", metrics, include_in_schema=False)
+        root.router.lifespan_context = lifespan
     else:
-        routes.append(Route("/", index))
+        routes = [Route("/health", health), Route("/metrics", metrics), Route("/", index)]
         routes += [Mount(f"/{slug}", api) for slug, api in apps.items()]
-    outer = Starlette(routes=routes, lifespan=lifespan)
-    outer.state.apps = apps
-    install_error_handlers(outer)  # type: ignore[arg-type]
-    return ObservabilityMiddleware(outer, access_log_enabled=settings.access_log)
+        root = Starlette(routes=routes, lifespan=lifespan)
+        install_error_handlers(root)  # type: ignore[arg-type]
+    return ObservabilityMiddleware(root, access_log_enabled=settings.access_log)
 
 
 def create_app() -> ASGIApp:

@@ -1,13 +1,15 @@
 """The shop's typed dependencies: who is asking, and whether they may."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
+from sqlalchemy import Row
 
 from keel.apps.shop.models import RefreshToken, RevokedToken, User
 from keel.core.security.auth import Authenticator
 
 auth = Authenticator(user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken)
 
-CurrentUser = Annotated[User, Depends(auth.current_user)]
-AdminUser = Annotated[User, Depends(auth.admin_user)]
+# The signed-in user's row: `.id`, `.is_admin`, `.username`... as on `User`, read-only.
+CurrentUser = Annotated[Row[Any], Depends(auth.current_user)]
+AdminUser = Annotated[Row[Any], Depends(auth.admin_user)]

@@ -3,11 +3,11 @@ logout and the `current_user` / `admin_user` dependencies."""
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import exists, select, update
+from sqlalchemy import Row, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.core.db import DbSession, utcnow
@@ -18,8 +18,6 @@ from keel.core.security.tokens import (
     hash_refresh_token,
     new_refresh_token,
 )
-
-U = TypeVar("U")
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from the app's login")
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -42,15 +40,20 @@ def request_access_claims(request: Request) -> AccessClaims:
     return request.state.access_claims
 
 
-class Authenticator(Generic[U]):
+class Authenticator:
     def __init__(
-        self, *, user_model: type[U], refresh_model: type, revoked_model: type, admin_attr: str = "is_admin"
+        self, *, user_model: type, refresh_model: type, revoked_model: type, admin_attr: str = "is_admin"
     ):
         self.user_model: Any = user_model
         self.refresh_model: Any = refresh_model
         self.revoked_model: Any = revoked_model
         self.admin_attr = admin_attr
         self._user_id_type = self.user_model.__table__.c.id.type.python_type
+        # Built once and run as Core: every authenticated request runs it. One round trip brings
+        # the user's row and whether this token was signed out.
+        users = self.user_model.__table__
+        revoked = exists().where(self.revoked_model.jti == bindparam("jti")).label("token_revoked")
+        self._user_and_revoked = select(users, revoked).where(users.c.id == bindparam("user_id"))
 
     async def issue(
         self,
@@ -133,7 +136,11 @@ class Authenticator(Generic[U]):
                 await self.revoke_family(session, family)
         await session.flush()
 
-    async def current_user(self, request: Request, session: DbSession, credentials: BearerCredentials) -> U:
+    async def current_user(
+        self, request: Request, session: DbSession, credentials: BearerCredentials
+    ) -> Row[Any]:
+        """The signed-in user's row (read-only; attributes as on the model). A route that
+        changes the user loads the entity by id."""
         if credentials is None:
             raise Unauthorized("Not authenticated")
         claims = token_service(request).decode_access(credentials.credentials)
@@ -141,22 +148,22 @@ class Authenticator(Generic[U]):
             user_id = self._user_id_type(claims.sub)
         except ValueError:
             raise Unauthorized("Invalid token") from None
-        # One round trip: the user and whether this token was signed out.
-        revoked = exists().where(self.revoked_model.jti == claims.jti)
-        row = (
-            await session.execute(select(self.user_model, revoked).where(self.user_model.id == user_id))
+        connection = await session.connection()
+        user = (
+            await connection.execute(self._user_and_revoked, {"user_id": user_id, "jti": claims.jti})
         ).first()
-        if row is None:
+        if user is None:
             raise Unauthorized("User no longer exists")
-        user, is_revoked = row
-        if is_revoked:
+        if user.token_revoked:
             raise Unauthorized("Token has been revoked")
         if getattr(user, "is_active", True) is False:
             raise Unauthorized("Account is disabled")
         request.state.access_claims = claims
         return user
 
-    async def admin_user(self, request: Request, session: DbSession, credentials: BearerCredentials) -> U:
+    async def admin_user(
+        self, request: Request, session: DbSession, credentials: BearerCredentials
+    ) -> Row[Any]:
         user = await self.current_user(request, session, credentials)
         if not getattr(user, self.admin_attr, False):
             raise Forbidden("Administrator access required")

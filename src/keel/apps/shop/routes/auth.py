@@ -1,7 +1,8 @@
 from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from keel.apps.shop.deps import CurrentUser, auth
 from keel.apps.shop.models import User
@@ -16,11 +17,11 @@ from keel.apps.shop.schemas import (
     UserOut,
 )
 from keel.apps.shop.services import accounts
-from keel.core.db import DbSession
+from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Unauthorized, error_responses
 from keel.core.security.auth import request_access_claims, token_service
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=TransactionalRoute)
 
 
 def _device(request: Request) -> str | None:
@@ -59,5 +60,5 @@ async def logout(
 
 
 @router.get("/me", response_model=UserOut, responses=error_responses(Unauthorized))
-async def me(user: CurrentUser) -> User:
+async def me(user: CurrentUser) -> Row[Any]:
     return user

@@ -4,11 +4,11 @@ from keel.apps.shop.deps import AdminUser
 from keel.apps.shop.models import Category
 from keel.apps.shop.schemas import CategoryCreate, CategoryOut, CategoryUpdate
 from keel.apps.shop.services import catalog
-from keel.core.db import DbSession
+from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
 from keel.core.params import IntId
 
-router = APIRouter(prefix="/api/categories", tags=["categories"])
+router = APIRouter(prefix="/api/categories", tags=["categories"], route_class=TransactionalRoute)
 _ADMIN_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict)
 
 

@@ -12,7 +12,7 @@ from keel.apps.shop.schemas import (
     PaymentRequest,
 )
 from keel.apps.shop.services import orders
-from keel.core.db import DbSession, run_transaction
+from keel.core.db import DbSession, TransactionalRoute, run_transaction
 from keel.core.errors import (
     BadRequest,
     Conflict,
@@ -24,7 +24,7 @@ from keel.core.errors import (
 from keel.core.pagination import OffsetParams
 from keel.core.params import IntId
 
-router = APIRouter(prefix="/api/orders", tags=["orders"])
+router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=TransactionalRoute)
 _MOVE_ERRORS = error_responses(Unauthorized, NotFound, Conflict)
 
 
@@ -40,7 +40,7 @@ async def create_order(
 ) -> dict[str, Any]:
     """Check and take the stock, snapshot the prices and write the order, all in one
     transaction; a write conflict is retried and, if it persists, answered 409."""
-    user_id = user.id  # read before the transaction, which may roll back and expire `user`
+    user_id = user.id
     return await run_transaction(
         session,
         lambda: orders.create_order(session, user_id, data),

@@ -13,12 +13,12 @@ from keel.apps.shop.schemas import (
     ProductUpdate,
 )
 from keel.apps.shop.services import catalog
-from keel.core.db import DbSession, ReadDb
+from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Forbidden, NotFound, Unauthorized, error_responses
 from keel.core.pagination import OffsetParams
 from keel.core.params import IntId
 
-router = APIRouter(prefix="/api/products", tags=["products"])
+router = APIRouter(prefix="/api/products", tags=["products"], route_class=TransactionalRoute)
 _ADMIN_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
 
 

@@ -1,20 +1,23 @@
+from typing import Any
+
 from fastapi import APIRouter
+from sqlalchemy import Row
 
 from keel.apps.shop.deps import CurrentUser
 from keel.apps.shop.models import User
 from keel.apps.shop.schemas import UserProfile, UserProfileUpdate
 from keel.apps.shop.services import accounts
-from keel.core.db import DbSession
+from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Unauthorized, error_responses
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], route_class=TransactionalRoute)
 
 
 @router.get("/me/profile", response_model=UserProfile, responses=error_responses(Unauthorized))
-async def get_profile(user: CurrentUser) -> User:
+async def get_profile(user: CurrentUser) -> Row[Any]:
     return user
 
 
 @router.put("/me/profile", response_model=UserProfile, responses=error_responses(Unauthorized, Conflict))
 async def update_profile(data: UserProfileUpdate, user: CurrentUser, session: DbSession) -> User:
-    return await accounts.update_profile(session, user, data)
+    return await accounts.update_profile(session, user.id, data)

@@ -70,7 +70,8 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     return user
 
 
-async def update_profile(session: AsyncSession, user: User, data: UserProfileUpdate) -> User:
+async def update_profile(session: AsyncSession, user_id: int, data: UserProfileUpdate) -> User:
+    user = await session.get_one(User, user_id)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     if changes.get("username") is not None and changes["username"].lower() != user.username.lower():
         if await _taken(session, username=changes["username"], exclude_id=user.id):

@@ -3,13 +3,13 @@ from pending_payment or paid with the stock given back."""
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
-from keel.apps.shop.models import Order, OrderItem, Product, User
+from keel.apps.shop.models import Order, OrderItem, Product
 from keel.apps.shop.schemas import OrderCreate, OrderStatus, OrderSummaryOut
 from keel.core.db import utcnow
 from keel.core.errors import BadRequest, Conflict, NotFound, Unprocessable
@@ -45,7 +45,7 @@ _TAKE_STOCK = (
     .where(_products.c.id == bindparam("product_id"), _LIVE, _products.c.stock >= bindparam("quantity"))
     .values(stock=_products.c.stock - bindparam("quantity"))
 )
-_TAKE_STOCK_RETURNING = _TAKE_STOCK.returning(_products.c.name, _products.c.price)
+_TAKE_STOCK_RETURNING = _TAKE_STOCK.returning(_products.c.id, _products.c.name, _products.c.price)
 _PRICES = select(_products.c.id, _products.c.name, _products.c.price).where(
     _products.c.id.in_(bindparam("product_ids", expanding=True))
 )
@@ -60,8 +60,7 @@ async def _take_stock(connection: AsyncConnection, product_id: int, quantity: in
     Where the dialect can, the same statement returns the name and price the sale took."""
     params = {"product_id": product_id, "quantity": quantity}
     if connection.dialect.update_returning:
-        taken = (await connection.execute(_TAKE_STOCK_RETURNING, params)).first()
-        if taken is not None:
+        if (taken := (await connection.execute(_TAKE_STOCK_RETURNING, params)).first()) is not None:
             return taken
     elif (await connection.execute(_TAKE_STOCK, params)).rowcount == 1:
         return None
@@ -79,14 +78,14 @@ async def create_order(session: AsyncSession, user_id: int, data: OrderCreate) -
     product_ids = sorted(quantities)
     connection = await session.connection()
     # Rows are locked in id order, so two orders for the same products wait rather than deadlock.
-    sold = {pid: await _take_stock(connection, pid, quantities[pid]) for pid in product_ids}
-    if None in sold.values():
+    products = {pid: await _take_stock(connection, pid, quantities[pid]) for pid in product_ids}
+    if None in products.values():
         # Read after the update: the rows are locked now, so the price is the one this sale took.
-        sold = {row.id: row for row in await connection.execute(_PRICES, {"product_ids": product_ids})}
+        products = {row.id: row for row in await connection.execute(_PRICES, {"product_ids": product_ids})}
     now = utcnow()
     order: dict[str, Any] = {
         "user_id": user_id,
-        "total_amount": sum((sold[pid].price * quantities[pid] for pid in product_ids), Decimal("0.00")),
+        "total_amount": sum((products[pid].price * quantities[pid] for pid in product_ids), Decimal("0.00")),
         "status": OrderStatus.pending_payment.value,
         "shipping_address": data.shipping_address.model_dump(),
         "payment_method": data.payment_method,
@@ -99,9 +98,9 @@ async def create_order(session: AsyncSession, user_id: int, data: OrderCreate) -
         item = {
             "order_id": order["id"],
             "product_id": pid,
-            "product_name": sold[pid].name,
+            "product_name": products[pid].name,
             "quantity": quantities[pid],
-            "price_at_purchase": sold[pid].price,
+            "price_at_purchase": products[pid].price,
             "created_at": now,
         }
         item["id"] = (await connection.execute(insert(_order_items), item)).inserted_primary_key[0]
@@ -127,6 +126,13 @@ async def list_orders(
     return [OrderSummaryOut.model_validate(row._mapping) for row in (await session.execute(statement)).all()]
 
 
+class Viewer(Protocol):
+    """Who is looking: the signed-in user's row, or anything with these two attributes."""
+
+    id: int
+    is_admin: bool
+
+
 async def load_order(session: AsyncSession, order_id: int, *, owner_id: int | None) -> Order:
     """The order with its items, freshly read; `owner_id` None means any owner."""
     statement = (
@@ -143,7 +149,9 @@ async def load_order(session: AsyncSession, order_id: int, *, owner_id: int | No
     return order
 
 
-async def get_order(session: AsyncSession, order_id: int, viewer: User, *, owner_only: bool = False) -> Order:
+async def get_order(
+    session: AsyncSession, order_id: int, viewer: Viewer, *, owner_only: bool = False
+) -> Order:
     """Another user's order is invisible (404); an admin sees every order unless `owner_only`."""
     return await load_order(
         session, order_id, owner_id=None if viewer.is_admin and not owner_only else viewer.id
