@@ -17,6 +17,7 @@ from keel.apps import APP_SLUGS, load_app
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
 from keel.core.observability import ObservabilityMiddleware, configure_logging, metrics_payload
+from keel.core.runtime import tune_garbage_collector
 from keel.settings import Settings, get_settings
 
 
@@ -95,4 +96,6 @@ def create_app() -> ASGIApp:
     """The factory uvicorn's workers call; `keel serve` passes its choice of app by environment."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    return build_server(settings, only=os.environ.get("KEEL_SERVE_APP") or None)
+    server = build_server(settings, only=os.environ.get("KEEL_SERVE_APP") or None)
+    tune_garbage_collector()
+    return server
