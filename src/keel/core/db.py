@@ -72,7 +72,7 @@ TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: UTCDateTime(), dict[str, Any]: 
 
 class Database:
     """One app's database: the engine for transactions and a session factory, and a second
-    engine whose connections run in autocommit for reads.
+    engine whose connections run in autocommit, for reads and single-statement writes.
 
     A read of one statement then costs one round trip instead of three (BEGIN, SELECT,
     COMMIT); it has its own pool so no connection's mode is switched back and forth.
@@ -92,26 +92,27 @@ class Database:
         if url.startswith("sqlite"):
             options["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(url, **options)
-        self.read_engine: AsyncEngine = create_async_engine(
+        self.autocommit_engine: AsyncEngine = create_async_engine(
             url, **{**options, "isolation_level": "AUTOCOMMIT"}
         )
         if url.startswith("sqlite"):
-            for engine in (self.engine, self.read_engine):
+            for engine in (self.engine, self.autocommit_engine):
                 event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.reader = Reader(self.read_engine)
+        # Reads, and single statements that are atomic by themselves: no BEGIN/COMMIT round trips.
+        self.autocommit = Autocommit(self.autocommit_engine)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     async def ping(self) -> None:
-        async with self.read_engine.connect() as connection:
+        async with self.autocommit_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        await self.read_engine.dispose()
+        await self.autocommit_engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -174,8 +175,9 @@ class TransactionalRoute(APIRoute):
         return handle_in_transaction
 
 
-class Reader:
-    """Runs read statements in autocommit, each on a pooled connection held only while it runs.
+class Autocommit:
+    """Runs statements in autocommit, each on a pooled connection held only while it runs: for
+    reads, and for single statements that are atomic by themselves.
 
     A plain object rather than a yield dependency: FastAPI wraps those in an exit stack and a
     shielded cancel scope, which cost more than the query on the hottest read paths. Results
@@ -192,15 +194,22 @@ class Reader:
 
 # Dependencies are `async def` even with nothing to await: FastAPI runs a plain `def` in a
 # worker thread, a hop that costs more than the work.
-async def _request_reader(request: Request) -> Reader:
-    return request_database(request).reader
+async def _request_database(request: Request) -> Database:
+    return request_database(request)
+
+
+AppDatabase = Annotated[Database, Depends(_request_database)]
+
+
+async def _request_autocommit(request: Request) -> Autocommit:
+    return request_database(request).autocommit
 
 
 # For routes that only read: each statement sees the data committed when it starts.
-ReadDb = Annotated[Reader, Depends(_request_reader)]
+ReadDb = Annotated[Autocommit, Depends(_request_autocommit)]
 
-# What read queries run on: the reader, or the request's session when a read is part of a write.
-Executor = Reader | AsyncSession
+# What read queries run on: autocommit, or the request's session when a read is part of a write.
+Executor = Autocommit | AsyncSession
 
 
 # PostgreSQL serialization failure and deadlock; MySQL/MariaDB deadlock and lock wait timeout;

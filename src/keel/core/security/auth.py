@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Row, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.core.db import DbSession, utcnow
+from keel.core.db import request_database, utcnow
 from keel.core.errors import Forbidden, Unauthorized
 from keel.core.security.tokens import (
     AccessClaims,
@@ -136,11 +136,10 @@ class Authenticator:
                 await self.revoke_family(session, family)
         await session.flush()
 
-    async def current_user(
-        self, request: Request, session: DbSession, credentials: BearerCredentials
-    ) -> Row[Any]:
+    async def current_user(self, request: Request, credentials: BearerCredentials) -> Row[Any]:
         """The signed-in user's row (read-only; attributes as on the model). A route that
-        changes the user loads the entity by id."""
+        changes the user loads the entity by id. Read in autocommit, outside the request's
+        transaction, so a request that only reads never opens one."""
         if credentials is None:
             raise Unauthorized("Not authenticated")
         claims = token_service(request).decode_access(credentials.credentials)
@@ -148,10 +147,8 @@ class Authenticator:
             user_id = self._user_id_type(claims.sub)
         except ValueError:
             raise Unauthorized("Invalid token") from None
-        connection = await session.connection()
-        user = (
-            await connection.execute(self._user_and_revoked, {"user_id": user_id, "jti": claims.jti})
-        ).first()
+        params = {"user_id": user_id, "jti": claims.jti}
+        user = (await request_database(request).autocommit.execute(self._user_and_revoked, params)).first()
         if user is None:
             raise Unauthorized("User no longer exists")
         if user.token_revoked:
@@ -161,10 +158,8 @@ class Authenticator:
         request.state.access_claims = claims
         return user
 
-    async def admin_user(
-        self, request: Request, session: DbSession, credentials: BearerCredentials
-    ) -> Row[Any]:
-        user = await self.current_user(request, session, credentials)
+    async def admin_user(self, request: Request, credentials: BearerCredentials) -> Row[Any]:
+        user = await self.current_user(request, credentials)
         if not getattr(user, self.admin_attr, False):
             raise Forbidden("Administrator access required")
         return user

@@ -11,8 +11,8 @@ from keel.apps.shop.schemas import (
     OrderSummaryOut,
     PaymentRequest,
 )
-from keel.apps.shop.services import orders
-from keel.core.db import DbSession, TransactionalRoute, run_transaction
+from keel.apps.shop.services import checkout, orders
+from keel.core.db import AppDatabase, DbSession, TransactionalRoute
 from keel.core.errors import (
     BadRequest,
     Conflict,
@@ -36,16 +36,12 @@ _MOVE_ERRORS = error_responses(Unauthorized, NotFound, Conflict)
 )
 @router.post("/", status_code=201, response_model=OrderOut, include_in_schema=False)
 async def create_order(
-    data: OrderCreate, user: CurrentUser, request: Request, session: DbSession
+    data: OrderCreate, user: CurrentUser, request: Request, database: AppDatabase, session: DbSession
 ) -> dict[str, Any]:
-    """Check and take the stock, snapshot the prices and write the order, all in one
-    transaction; a write conflict is retried and, if it persists, answered 409."""
-    user_id = user.id
-    return await run_transaction(
-        session,
-        lambda: orders.create_order(session, user_id, data),
-        attempts=request.app.state.settings.transaction_retries,
-    )
+    """Check and take the stock, snapshot the prices and write the order, all or nothing; a
+    write conflict is retried and, if it persists, answered 409."""
+    attempts = request.app.state.settings.transaction_retries
+    return await checkout.place_order(database, session, user.id, data, attempts=attempts)
 
 
 @router.get("", response_model=list[OrderSummaryOut], responses=error_responses(Unauthorized))

@@ -2,110 +2,17 @@
 from pending_payment or paid with the stock given back."""
 
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from keel.apps.shop.models import Order, OrderItem, Product
-from keel.apps.shop.schemas import OrderCreate, OrderStatus, OrderSummaryOut
+from keel.apps.shop.schemas import OrderStatus, OrderSummaryOut
 from keel.core.db import utcnow
-from keel.core.errors import BadRequest, Conflict, NotFound, Unprocessable
+from keel.core.errors import Conflict, NotFound
 from keel.core.pagination import Offset
-
-MAX_QUANTITY = 1000
-
-
-def merge_lines(data: OrderCreate) -> dict[int, int]:
-    """The same product listed twice is one line with the quantities added."""
-    quantities: dict[int, int] = {}
-    for line in data.items:
-        quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
-    for product_id, quantity in quantities.items():
-        if quantity > MAX_QUANTITY:
-            raise Unprocessable(
-                f"Quantity of product {product_id} adds up to {quantity}; at most {MAX_QUANTITY} per order",
-                loc=("body", "items"),
-            )
-    return quantities
-
-
-_products = Product.__table__
-_orders = Order.__table__
-_order_items = OrderItem.__table__
-_LIVE = _products.c.deleted_at.is_(None)
-
-# Checkout is the hottest write, so it runs Core statements, built once, on the session's own
-# connection: no unit of work to plan, no objects to build, and the answer made from what was
-# written rather than read back.
-_TAKE_STOCK = (
-    update(_products)
-    .where(_products.c.id == bindparam("product_id"), _LIVE, _products.c.stock >= bindparam("quantity"))
-    .values(stock=_products.c.stock - bindparam("quantity"))
-)
-_TAKE_STOCK_RETURNING = _TAKE_STOCK.returning(_products.c.id, _products.c.name, _products.c.price)
-_PRICES = select(_products.c.id, _products.c.name, _products.c.price).where(
-    _products.c.id.in_(bindparam("product_ids", expanding=True))
-)
-_STOCK_LEFT = select(_products.c.name, _products.c.stock).where(
-    _products.c.id == bindparam("product_id"), _LIVE
-)
-
-
-async def _take_stock(connection: AsyncConnection, product_id: int, quantity: int) -> Row[Any] | None:
-    """One conditional UPDATE checks and takes the stock at once: there is no moment between a
-    read and a write for another buyer to slip into, so concurrent orders never oversell.
-    Where the dialect can, the same statement returns the name and price the sale took."""
-    params = {"product_id": product_id, "quantity": quantity}
-    if connection.dialect.update_returning:
-        if (taken := (await connection.execute(_TAKE_STOCK_RETURNING, params)).first()) is not None:
-            return taken
-    elif (await connection.execute(_TAKE_STOCK, params)).rowcount == 1:
-        return None
-    row = (await connection.execute(_STOCK_LEFT, {"product_id": product_id})).first()
-    if row is None:
-        raise NotFound(f"Product {product_id} not found")
-    raise BadRequest(
-        f"Insufficient stock for product {product_id} ({row.name}): {row.stock} left, {quantity} requested"
-    )
-
-
-async def create_order(session: AsyncSession, user_id: int, data: OrderCreate) -> dict[str, Any]:
-    """The order as `OrderOut` reads it."""
-    quantities = merge_lines(data)
-    product_ids = sorted(quantities)
-    connection = await session.connection()
-    # Rows are locked in id order, so two orders for the same products wait rather than deadlock.
-    products = {pid: await _take_stock(connection, pid, quantities[pid]) for pid in product_ids}
-    if None in products.values():
-        # Read after the update: the rows are locked now, so the price is the one this sale took.
-        products = {row.id: row for row in await connection.execute(_PRICES, {"product_ids": product_ids})}
-    now = utcnow()
-    order: dict[str, Any] = {
-        "user_id": user_id,
-        "total_amount": sum((products[pid].price * quantities[pid] for pid in product_ids), Decimal("0.00")),
-        "status": OrderStatus.pending_payment.value,
-        "shipping_address": data.shipping_address.model_dump(),
-        "payment_method": data.payment_method,
-        "created_at": now,
-        "updated_at": now,
-    }
-    order["id"] = (await connection.execute(insert(_orders), order)).inserted_primary_key[0]
-    order["items"] = []
-    for pid in product_ids:
-        item = {
-            "order_id": order["id"],
-            "product_id": pid,
-            "product_name": products[pid].name,
-            "quantity": quantities[pid],
-            "price_at_purchase": products[pid].price,
-            "created_at": now,
-        }
-        item["id"] = (await connection.execute(insert(_order_items), item)).inserted_primary_key[0]
-        order["items"].append(item)
-    return {**order, "paid_at": None, "shipped_at": None, "delivered_at": None, "cancelled_at": None}
 
 
 async def list_orders(
