@@ -4,12 +4,13 @@ retry that turns write conflicts into either success or a clear 409."""
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import JSON, DateTime, Executable, MetaData, Result, event, text
+from sqlalchemy import JSON, DateTime, Executable, MetaData, Result, Select, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
@@ -186,10 +187,96 @@ class Autocommit:
 
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+        self._direct = engine.dialect.driver == "asyncpg"
+        self._prepared: dict[Executable, _Prepared | None] = {}
 
     async def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Result[Any]:
         async with self.engine.connect() as connection:
             return await connection.execute(statement, parameters)
+
+    async def fetch_all(self, statement: Select[Any], parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows as dicts keyed like `statement.selected_columns`.
+
+        On asyncpg the statement is compiled once and run on the driver's connection (from the
+        same pool), with each type's own bind and result processing: half the CPU of a full
+        SQLAlchemy execution, which matters on the hottest reads.
+        """
+        known_unpreparable = statement in self._prepared and self._prepared[statement] is None
+        if not self._direct or known_unpreparable:
+            return [dict(row) for row in (await self.execute(statement, parameters)).mappings()]
+        async with self.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            if (prepared := self._prepared.get(statement)) is None:
+                prepared = self._prepared[statement] = await _Prepared.of(
+                    statement, self.engine.dialect, driver
+                )
+                if prepared is None:
+                    return [dict(row) for row in (await connection.execute(statement, parameters)).mappings()]
+            records = await driver.fetch(prepared.sql, *prepared.arguments(parameters))
+        return [prepared.row(record) for record in records]
+
+    async def fetch_one(self, statement: Select[Any], parameters: dict[str, Any]) -> dict[str, Any] | None:
+        rows = await self.fetch_all(statement, parameters)
+        return rows[0] if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A statement compiled for the driver, with the processing SQLAlchemy would apply."""
+
+    sql: str
+    names: tuple[str, ...]
+    binds: tuple[Callable[[Any], Any] | None, ...]
+    keys: tuple[str, ...]
+    results: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    async def of(cls, statement: Select[Any], dialect: Any, driver: Any) -> "_Prepared | None":
+        compiled = statement.compile(dialect=dialect)
+        if "POSTCOMPILE" in compiled.string or compiled.positiontup is None:
+            return None  # needs SQLAlchemy's own rendering at execute time (e.g. expanding IN)
+        names = tuple(compiled.positiontup)
+        columns = list(statement.selected_columns)
+        # The result processors want each column's database type, as the driver reports it.
+        attributes = (await driver.prepare(compiled.string)).get_attributes()
+        return cls(
+            sql=compiled.string,
+            names=names,
+            binds=tuple(compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
+            keys=tuple(column.key for column in columns),
+            results=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, attribute.type.oid)
+                for column, attribute in zip(columns, attributes, strict=True)
+            ),
+        )
+
+    def arguments(self, parameters: dict[str, Any]) -> list[Any]:
+        return [
+            parameters[name] if bind is None else bind(parameters[name])
+            for name, bind in zip(self.names, self.binds, strict=True)
+        ]
+
+    def row(self, record: Any) -> dict[str, Any]:
+        return {
+            key: value if result is None else result(value)
+            for key, value, result in zip(self.keys, record, self.results, strict=True)
+        }
+
+
+async def fetch_all(
+    db: "Executor", statement: Select[Any], parameters: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Rows as dicts from autocommit (fast on asyncpg) or from the request's transaction."""
+    if isinstance(db, Autocommit):
+        return await db.fetch_all(statement, parameters)
+    return [dict(row) for row in (await db.execute(statement, parameters)).mappings()]
+
+
+async def fetch_one(
+    db: "Executor", statement: Select[Any], parameters: dict[str, Any]
+) -> dict[str, Any] | None:
+    rows = await fetch_all(db, statement, parameters)
+    return rows[0] if rows else None
 
 
 # Dependencies are `async def` even with nothing to await: FastAPI runs a plain `def` in a

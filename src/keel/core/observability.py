@@ -3,15 +3,17 @@
 
 import logging
 import os
+import secrets
 import sys
 import time
-import uuid
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
 import orjson
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -88,7 +90,7 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
         token = _request_id.set(request_id)
         header = (b"x-request-id", request_id.encode())
         status = 500
@@ -111,8 +113,9 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             slug, route = _route_labels(scope)
             method = scope["method"]
-            REQUESTS.labels(slug, route, method, str(status)).inc()
-            LATENCY.labels(slug, route, method).observe(elapsed)
+            counted, timed = _series(slug, route, method, status)
+            counted.inc()
+            timed.observe(elapsed)
             if self.access_log_enabled:
                 access_log.info(
                     "request",
@@ -126,6 +129,13 @@ class ObservabilityMiddleware:
                     },
                 )
             _request_id.reset(token)
+
+
+@lru_cache(maxsize=4096)
+def _series(slug: str, route: str, method: str, status: int) -> tuple[Any, Any]:
+    """The labelled counter and histogram of one route and outcome, looked up once: labels()
+    takes a lock and builds a key on every call. Route templates keep the set small."""
+    return REQUESTS.labels(slug, route, method, str(status)), LATENCY.labels(slug, route, method)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -143,6 +153,4 @@ def metrics_payload() -> tuple[bytes, str]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
-    from prometheus_client import REGISTRY
-
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

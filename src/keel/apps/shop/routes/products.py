@@ -1,7 +1,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import Row
 
 from keel.apps.shop.deps import AdminUser
 from keel.apps.shop.schemas import (
@@ -31,12 +30,12 @@ async def list_products(
         str | None, Query(max_length=255, pattern=r"^[^\x00]*$", description="Category name (or id)")
     ] = None,
     sort_by: Annotated[ProductSort | None, Query(description="Order of the list; default is by id")] = None,
-) -> list[Row[Any]]:
+) -> list[dict[str, Any]]:
     return await catalog.list_products(db, page, category=category, sort=sort_by)
 
 
 @router.get("/bestsellers", response_model=list[BestsellerOut])
-async def bestsellers(db: ReadDb, limit: Annotated[int, Query(ge=1, le=100)] = 5) -> list[Row[Any]]:
+async def bestsellers(db: ReadDb, limit: Annotated[int, Query(ge=1, le=100)] = 5) -> list[dict[str, Any]]:
     """Products ranked by units sold in orders that were paid and not cancelled."""
     return await catalog.bestsellers(db, limit)
 

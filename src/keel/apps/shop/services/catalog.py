@@ -3,7 +3,7 @@
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from keel.apps.shop.schemas import (
     ProductSort,
     ProductUpdate,
 )
-from keel.core.db import Executor, utcnow
+from keel.core.db import Executor, fetch_all, fetch_one, utcnow
 from keel.core.errors import Conflict, NotFound
 from keel.core.pagination import Offset
 from keel.core.params import MAX_INT_ID
@@ -81,7 +81,7 @@ def _list_statement(sort: ProductSort | None, by_category: bool, by_category_id:
 
 async def list_products(
     db: Executor, page: Offset, *, category: str | None, sort: ProductSort | None
-) -> list[Row[Any]]:
+) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"skip": page.skip, "limit": page.limit}
     # The spec's filter is a category name; a numeric value is taken as its id as well: ASCII
     # digits only ("²".isdigit() is true but int() refuses it), and only ids that fit the column.
@@ -95,16 +95,14 @@ async def list_products(
         params["category_name"] = category.lower()
     if by_id:
         params["category_id"] = int(category)  # type: ignore[arg-type]
-    statement = _list_statement(sort, category is not None, by_id)
-    return list((await db.execute(statement, params)).all())
+    return await fetch_all(db, _list_statement(sort, category is not None, by_id), params)
 
 
 async def get_product(db: Executor, product_id: int) -> dict[str, Any]:
     """The product with its category, as `ProductDetailOut` reads it."""
-    row = (await db.execute(_DETAIL, {"product_id": product_id})).mappings().one_or_none()
-    if row is None:
+    product = await fetch_one(db, _DETAIL, {"product_id": product_id})
+    if product is None:
         raise NotFound("Product not found")
-    product = dict(row)
     name, description = product.pop("category_name"), product.pop("category_description")
     category_id = product["category_id"]
     product["category"] = (
@@ -113,8 +111,8 @@ async def get_product(db: Executor, product_id: int) -> dict[str, Any]:
     return product
 
 
-async def bestsellers(db: Executor, limit: int) -> list[Row[Any]]:
-    return list((await db.execute(_BESTSELLERS, {"limit": limit})).all())
+async def bestsellers(db: Executor, limit: int) -> list[dict[str, Any]]:
+    return await fetch_all(db, _BESTSELLERS, {"limit": limit})
 
 
 async def _product_for_update(session: AsyncSession, product_id: int) -> Product:
