@@ -1,0 +1,124 @@
+"""Autocommit.fetch_all (precompiled on the driver where it can be) returns exactly what a
+plain SQLAlchemy execution returns: the same keys, values and types, on every dialect."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, insert, select
+
+from keel.apps.shop.models import Category, Order, Product, User
+from keel.core.db import Database
+
+
+async def _seed(database: Database) -> None:
+    now = datetime(2026, 11, 23, 8, 30, 15, 123456, tzinfo=UTC)
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            insert(Category), [{"id": 1, "name": "Books", "created_at": now, "updated_at": now}]
+        )
+        await connection.execute(
+            insert(Product),
+            [
+                {
+                    "id": 1,
+                    "name": "Raft",
+                    "price": Decimal("42.90"),
+                    "stock": 3,
+                    "category_id": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                {
+                    "id": 2,
+                    "name": "Loose",
+                    "price": Decimal("0.10"),
+                    "stock": 0,
+                    "category_id": None,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            ],
+        )
+        await connection.execute(
+            insert(User),
+            [
+                {
+                    "id": 1,
+                    "username": "mei",
+                    "email": "mei@example.com",
+                    "hashed_password": "x",
+                    "is_admin": True,
+                    "is_active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        await connection.execute(
+            insert(Order),
+            [
+                {
+                    "id": 1,
+                    "user_id": 1,
+                    "total_amount": Decimal("85.80"),
+                    "status": "paid",
+                    "shipping_address": {"city": "Taipei", "lines": ["1 Xinyi Rd"]},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+
+
+STATEMENTS = {
+    "products with their category": select(
+        Product.id,
+        Product.price,
+        Product.created_at,
+        Product.deleted_at,
+        Category.name.label("category_name"),
+    )
+    .outerjoin(Category, Category.id == Product.category_id)
+    .where(Product.stock >= bindparam("min_stock"))
+    .order_by(Product.id),
+    "an order with JSON": select(Order.id, Order.total_amount, Order.shipping_address, Order.paid_at).where(
+        Order.id == bindparam("order_id")
+    ),
+    "a user with booleans": select(User.__table__).where(User.id == bindparam("user_id")),
+}
+PARAMETERS = {"min_stock": 0, "order_id": 1, "user_id": 1}
+
+
+async def test_fetch_all_matches_a_plain_execution(shop_database: Database) -> None:
+    await _seed(shop_database)
+    try:
+        for name, statement in STATEMENTS.items():
+            parameters = {key: PARAMETERS[key] for key in statement.compile().params}
+            expected = [
+                dict(row)
+                for row in (await shop_database.autocommit.execute(statement, parameters)).mappings()
+            ]
+            assert expected, name
+            # Twice: the first call prepares the statement, the second uses what was prepared.
+            for _ in range(2):
+                rows = await shop_database.autocommit.fetch_all(statement, parameters)
+                assert rows == expected, name
+                assert [{k: type(v) for k, v in row.items()} for row in rows] == [
+                    {k: type(v) for k, v in row.items()} for row in expected
+                ], name
+        created = await shop_database.autocommit.fetch_one(
+            STATEMENTS["products with their category"], {"min_stock": 1}
+        )
+        assert created is not None
+        assert created["created_at"] == datetime(2026, 11, 23, 8, 30, 15, 123456, tzinfo=UTC)
+        assert created["price"] == Decimal("42.90")
+        assert (
+            await shop_database.autocommit.fetch_one(
+                STATEMENTS["products with their category"], {"min_stock": 99}
+            )
+            is None
+        )
+    finally:
+        async with shop_database.engine.begin() as connection:
+            for model in (Order, User, Product, Category):
+                await connection.execute(model.__table__.delete())
