@@ -37,12 +37,11 @@ class KeelApp:
     on_startup: Sequence[Hook] = field(default_factory=tuple)
     on_shutdown: Sequence[Hook] = field(default_factory=tuple)
 
-    def database(self, settings: Settings, **options: bool) -> Database:
+    def database(self, settings: Settings) -> Database:
         return Database(
             settings.database_url(self.slug),
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
-            **options,
         )
 
     def build(self, settings: Settings, database: Database | None = None) -> FastAPI:

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from keel.core.errors import Conflict
@@ -79,12 +78,10 @@ class Database:
     COMMIT); it has its own pool so no connection's mode is switched back and forth.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20, null_pool: bool = False):
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10):
         self.url = url
         options: dict[str, Any] = {"pool_pre_ping": False}
-        if null_pool:
-            options["poolclass"] = NullPool
-        elif not url.startswith("sqlite"):
+        if not url.startswith("sqlite"):
             options.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
         if url.startswith("mysql"):
             url = url if "charset=" in url else f"{url}{'&' if '?' in url else '?'}charset=utf8mb4"

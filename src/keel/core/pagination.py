@@ -8,7 +8,8 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.core.db import Executor
 
 MAX_LIMIT = 100
 # Beyond any real list, and within every dialect's OFFSET range.
@@ -60,14 +61,12 @@ class Page(BaseModel, Generic[T]):
     total_pages: int
 
 
-async def fetch_page(
-    session: AsyncSession, statement: Select[Any], request: PageRequest
-) -> tuple[list[Any], int]:
+async def fetch_page(db: Executor, statement: Select[Any], request: PageRequest) -> tuple[list[Any], int]:
     """The rows of one page and the total across all pages."""
     total = (
         await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
     ).scalar_one()
-    rows = (await session.execute(statement.limit(request.limit).offset(request.offset))).all()
+    rows = (await db.execute(statement.limit(request.limit).offset(request.offset))).all()
     return list(rows), total
 
 

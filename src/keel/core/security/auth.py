@@ -109,14 +109,6 @@ class Authenticator:
             .values(revoked_at=utcnow())
         )
 
-    async def revoke_all(self, session: AsyncSession, user_id: Any) -> None:
-        model = self.refresh_model
-        await session.execute(
-            update(model)
-            .where(model.user_id == user_id, model.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
-
     async def logout(
         self, session: AsyncSession, claims: AccessClaims, refresh_token: str | None = None
     ) -> None:
