@@ -64,7 +64,7 @@ class Page(BaseModel, Generic[T]):
 async def fetch_page(db: Executor, statement: Select[Any], request: PageRequest) -> tuple[list[Any], int]:
     """The rows of one page and the total across all pages."""
     total = (
-        await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
+        await db.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
     ).scalar_one()
     rows = (await db.execute(statement.limit(request.limit).offset(request.offset))).all()
     return list(rows), total
