@@ -60,3 +60,56 @@ async def test_concurrent_cancels_give_stock_back_once(
     )
     assert Counter(r.status_code for r in responses) == {200: 1, 409: 9}
     assert (await shop.get(f"/api/products/{tee['id']}")).json()["stock"] == 10
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+async def test_a_write_conflict_is_retried_then_answered_409(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account, dialect: str, monkeypatch
+) -> None:
+    """Conflicts cannot be forced reliably, so they are injected where the checkout runs."""
+    from sqlalchemy.exc import DBAPIError
+
+    from keel.core.db import Autocommit, run_transaction
+
+    tee = await builders.product(shop, admin, stock=10)
+    conflicts = {"left": 1}
+
+    def conflict() -> DBAPIError:
+        return DBAPIError("checkout", {}, _Deadlock("deadlock detected"))
+
+    if dialect == "postgresql":
+        real_execute = Autocommit.execute
+
+        async def execute(self, statement, parameters=None):  # type: ignore[no-untyped-def]
+            if "INSERT INTO order_items" in str(statement) and conflicts["left"] > 0:
+                conflicts["left"] -= 1
+                raise conflict()
+            return await real_execute(self, statement, parameters)
+
+        monkeypatch.setattr(Autocommit, "execute", execute)
+    else:
+
+        async def flaky_transaction(session, work, *, attempts, **kwargs):  # type: ignore[no-untyped-def]
+            async def work_that_conflicts_first():  # type: ignore[no-untyped-def]
+                if conflicts["left"] > 0:
+                    conflicts["left"] -= 1
+                    raise conflict()
+                return await work()
+
+            return await run_transaction(session, work_that_conflicts_first, attempts=attempts, **kwargs)
+
+        monkeypatch.setattr("keel.apps.shop.services.checkout.run_transaction", flaky_transaction)
+
+    retried = await builders.order(shop, buyer, (tee["id"], 2))
+    assert retried.status_code == 201, retried.text
+    assert conflicts["left"] == 0
+
+    conflicts["left"] = 1_000  # more than any number of attempts
+    persistent = await builders.order(shop, buyer, (tee["id"], 2))
+    assert persistent.status_code == 409
+    assert "retry" in persistent.json()["detail"]
+    assert (await shop.get(f"/api/products/{tee['id']}")).json()["stock"] == 8
+    assert len((await shop.get("/api/orders", headers=buyer.headers)).json()) == 1

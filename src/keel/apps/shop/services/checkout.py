@@ -16,11 +16,12 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from keel.apps.shop.models import Order, OrderItem, Product
 from keel.apps.shop.schemas import OrderCreate, OrderStatus
-from keel.core.db import Database, Executor, UTCDateTime, run_transaction, utcnow
+from keel.core.db import Database, Executor, UTCDateTime, is_write_conflict, run_transaction, utcnow
 from keel.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 
 MAX_QUANTITY = 1000
@@ -149,18 +150,24 @@ async def _place_in_one_statement(
         "line_count": len(quantities),
     }
     for _ in range(attempts):
-        lines = (await database.autocommit.execute(_ONE_STATEMENT, params)).mappings().all()
+        try:
+            lines = (await database.autocommit.execute(_ONE_STATEMENT, params)).mappings().all()
+        except DBAPIError as error:
+            # The locks are taken in id order, so this should not happen; if it does, the
+            # statement had no effect and is simply run again, as run_transaction would.
+            if not is_write_conflict(error):
+                raise
+            continue
         if lines:
-            items = [dict(line) for line in lines]
+            items = sorted((dict(line) for line in lines), key=lambda item: item["product_id"])
+            total = items[0]["total_amount"]
             for item in items:
                 del item["total_amount"]
-            return _order_out(
-                {**order, "id": lines[0]["order_id"], "total_amount": lines[0]["total_amount"]}, items
-            )
+            return _order_out({**order, "id": items[0]["order_id"], "total_amount": total}, items)
         # Nothing was written. Say which line failed; if none does any more, stock came back
         # in the meantime and the order is tried again.
         await _refuse(database.autocommit, quantities)
-    raise Conflict("Stock kept changing while the order was placed; please retry")
+    raise Conflict("The stock kept changing while the order was placed; please retry")
 
 
 # --- Every other dialect: a transaction ----------------------------------------------------
