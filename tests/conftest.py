@@ -37,21 +37,46 @@ def dialect(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(scope="session")
-async def shop_database(dialect: str, data_dir: Path) -> AsyncIterator[Database]:
-    url = await migrated_database(dialect, load_app("shop"), data_dir)
-    # Bounded below PostgreSQL's 100 connections, so 100 concurrent orders queue for a connection.
-    database = Database(url, pool_size=20, max_overflow=10)
+async def _app_database(slug: str, dialect: str, data_dir: Path) -> AsyncIterator[Database]:
+    url = await migrated_database(dialect, load_app(slug), data_dir)
+    # Few connections kept per engine, more opened for bursts (100 concurrent orders): every
+    # app's databases together stay under PostgreSQL's 100 connections.
+    database = Database(url, pool_size=5, max_overflow=25)
     yield database
     await database.dispose()
     await drop_database(dialect, url)
 
 
+async def _app_client(slug: str, database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for one app served at the root, as `keel serve --app <slug>` serves it;
+    the tables are emptied afterwards."""
+    server = build_server(settings, only=slug, databases={slug: database})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url=f"http://{slug}.test"
+    ) as client:
+        yield client
+    await empty_tables(database, load_app(slug).metadata)
+
+
+@pytest.fixture(scope="session")
+async def shop_database(dialect: str, data_dir: Path) -> AsyncIterator[Database]:
+    async for database in _app_database("shop", dialect, data_dir):
+        yield database
+
+
 @pytest.fixture
 async def shop(shop_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the shop served at the root, as `keel serve --app shop` serves it."""
-    server = build_server(settings, only="shop", databases={"shop": shop_database})
-    transport = httpx.ASGITransport(app=server)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as client:
+    async for client in _app_client("shop", shop_database, settings):
         yield client
-    await empty_tables(shop_database, load_app("shop").metadata)
+
+
+@pytest.fixture(scope="session")
+async def fitness_database(dialect: str, data_dir: Path) -> AsyncIterator[Database]:
+    async for database in _app_database("fitness", dialect, data_dir):
+        yield database
+
+
+@pytest.fixture
+async def fitness(fitness_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _app_client("fitness", fitness_database, settings):
+        yield client

@@ -42,6 +42,26 @@ class Settings(BaseSettings):
     # Write conflicts and deadlocks are retried this many times before a 409.
     transaction_retries: int = Field(4, ge=1, le=20)
 
+    # Mail: an SMTP relay such as smtp://user:pass@host:587 (smtps:// for implicit TLS); unset,
+    # mail is kept in the app's outbox table and logged.
+    smtp_url: str | None = None
+    mail_from: str = "keel <no-reply@keel.local>"
+
+    # Uploaded files: local files under data_dir/uploads, served back under /files by the app.
+    # public_base_url (https://api.example.com) makes returned file URLs absolute.
+    public_base_url: str | None = None
+
+    # fitness: sign-in with Apple, Google and Facebook.
+    fitness_apple_jwks_url: str = "https://appleid.apple.com/auth/keys"
+    fitness_apple_issuer: str = "https://appleid.apple.com"
+    fitness_apple_client_ids: list[str] = []
+    fitness_google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    fitness_google_issuers: list[str] = ["https://accounts.google.com", "accounts.google.com"]
+    fitness_google_client_ids: list[str] = []
+    fitness_facebook_graph_url: str = "https://graph.facebook.com"
+    fitness_facebook_app_id: str | None = None
+    fitness_facebook_app_secret: str | None = None
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":
         if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:

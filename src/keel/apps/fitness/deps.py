@@ -1,0 +1,15 @@
+"""The fitness app's typed dependencies."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import Row
+
+from keel.apps.fitness.models import RefreshToken, RevokedToken, User
+from keel.core.security.auth import Authenticator
+
+auth = Authenticator(user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken)
+
+# The signed-in user's row: `.id`, `.email`, `.display_name`... as on `User`, read-only.
+CurrentUser = Annotated[Row[Any], Depends(auth.current_user)]
+AdminUser = Annotated[Row[Any], Depends(auth.admin_user)]

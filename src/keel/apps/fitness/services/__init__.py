@@ -1,0 +1,1 @@
+"""The fitness rules: routes parse and authorise, these decide. They flush, never commit."""
