@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -141,3 +141,89 @@ class UserStatUpdate(Schema):
     current_level: Annotated[int, Field(ge=1, le=10_000)] | None = None
     workout_streak_days: Annotated[int, Field(ge=0, le=100_000)] | None = None
     last_workout_date: datetime | None = None
+
+
+# --- trainings -----------------------------------------------------------------------------
+
+
+class TrainingType(StrEnum):
+    course = "course"
+    game = "game"
+    free = "free"
+
+
+DeviceType = Literal["rower", "bike", "treadmill"]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^(https?://|/)\S+$")]
+
+
+class TrainingSummaryOut(ORM):
+    id: int
+    title: str
+    type: TrainingType
+    cover_url: str
+    video_url: str | None
+    supported_devices: list[str]
+    enabled: bool
+
+
+class TrainingOut(TrainingSummaryOut):
+    description: str | None
+    settings: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TrainingCreate(Schema):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    type: TrainingType
+    cover_url: Url
+    video_url: Url | None = None
+    description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    settings: dict[str, Any] = Field(default_factory=dict, description="The resistance script")
+    supported_devices: Annotated[list[DeviceType], Field(min_length=1, max_length=3)]
+    enabled: bool = True
+
+
+class TrainingUpdate(Schema):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+    not_nullable = ("title", "type", "cover_url", "settings", "supported_devices", "enabled")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = (
+        None
+    )
+    type: TrainingType | None = None
+    cover_url: Url | None = None
+    video_url: Url | None = None
+    description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    settings: dict[str, Any] | None = None
+    supported_devices: Annotated[list[DeviceType], Field(min_length=1, max_length=3)] | None = None
+    enabled: bool | None = None
+
+
+# --- meta ----------------------------------------------------------------------------------
+
+
+class Platform(StrEnum):
+    ios = "ios"
+    android = "android"
+
+
+Version = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^v?\d{1,6}(\.\d{1,6}){0,2}$")]
+
+
+class AppVersionSet(Schema):
+    latest_version: Version
+    min_supported_version: Version
+    store_url: Url
+    release_notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+
+
+class AppVersionOut(BaseModel):
+    platform: Platform
+    latest_version: str
+    min_supported_version: str
+    store_url: str
+    release_notes: str | None
+    current_version: str | None
+    update_available: bool
+    force_update: bool

@@ -1,4 +1,4 @@
-from keel.apps.fitness.routes import auth, users
+from keel.apps.fitness.routes import auth, meta, trainings, users
 
 # Matched in this order: the busiest resources first.
-routers = (users.router, auth.router)
+routers = (trainings.router, users.router, meta.router, auth.router)

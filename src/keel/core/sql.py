@@ -1,0 +1,35 @@
+"""SQL that each dialect spells its own way, behind one expression."""
+
+from typing import Any
+
+from sqlalchemy import Boolean
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+
+class json_array_contains(FunctionElement[bool]):
+    """True when a JSON array column holds the given string: `["bike", "rower"]` holds "bike"."""
+
+    type = Boolean()
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[Any], value: str):
+        super().__init__(column, value)
+
+
+@compiles(json_array_contains, "postgresql")
+def _postgresql(element: json_array_contains, compiler: Any, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    return f"({compiler.process(column, **kw)} @> jsonb_build_array(CAST({compiler.process(value, **kw)} AS TEXT)))"
+
+
+@compiles(json_array_contains, "mysql")
+def _mysql(element: json_array_contains, compiler: Any, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    return f"JSON_CONTAINS({compiler.process(column, **kw)}, JSON_QUOTE({compiler.process(value, **kw)}))"
+
+
+@compiles(json_array_contains, "sqlite")
+def _sqlite(element: json_array_contains, compiler: Any, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    return f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) WHERE json_each.value = {compiler.process(value, **kw)})"
