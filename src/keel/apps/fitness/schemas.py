@@ -227,3 +227,82 @@ class AppVersionOut(BaseModel):
     current_version: str | None
     update_available: bool
     force_update: bool
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+class SourceType(StrEnum):
+    backend = "backend"  # a course from the back office (training_id)
+    local = "local"  # a course built into the app (internal_course_name)
+    free = "free"  # free training
+
+
+class WorkoutSessionIn(Schema):
+    client_session_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    source_type: SourceType = SourceType.free
+    training_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    internal_course_name: Annotated[str, StringConstraints(max_length=255)] | None = None
+    device_type: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    start_time: datetime
+    end_time: datetime
+    duration_seconds: Annotated[int, Field(ge=0, le=7 * 86_400)]
+    total_calories: Annotated[float, Field(ge=0, le=100_000)]
+    total_distance_meters: Annotated[float, Field(ge=0, le=10_000_000)]
+    xp_earned: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    metrics_summary: dict[str, Any] = Field(default_factory=dict)
+    time_series_data: list[Any] = Field(default_factory=list)
+
+
+class BatchUploadIn(Schema):
+    sessions: Annotated[
+        list[dict[str, Any]],
+        Field(
+            min_length=1,
+            max_length=500,
+            description="WorkoutSessionIn objects. Each is checked on its own: one that is "
+            "invalid is rejected with its reason and never blocks the others.",
+        ),
+    ]
+
+
+class SessionStatus(StrEnum):
+    created = "created"
+    duplicate = "duplicate"
+    rejected = "rejected"
+
+
+class SessionResult(BaseModel):
+    client_session_id: str | None
+    status: SessionStatus
+    id: uuid.UUID | None = None
+    reason: str | None = None
+
+
+class BatchUploadOut(BaseModel):
+    results: list[SessionResult]
+    created: int
+    duplicates: int
+    rejected: int
+    stats: UserStatOut
+
+
+class WorkoutSessionOut(ORM):
+    id: uuid.UUID
+    client_session_id: str
+    source_type: SourceType
+    training_id: int | None
+    internal_course_name: str | None
+    device_type: str
+    start_time: datetime
+    end_time: datetime
+    duration_seconds: int
+    total_calories: float
+    total_distance_meters: float
+    xp_earned: int
+    metrics_summary: dict[str, Any]
+    created_at: datetime
+
+
+class WorkoutSessionDetail(WorkoutSessionOut):
+    time_series_data: list[dict[str, Any]]

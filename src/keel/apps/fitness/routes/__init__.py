@@ -1,4 +1,4 @@
-from keel.apps.fitness.routes import auth, meta, trainings, users
+from keel.apps.fitness.routes import auth, meta, sessions, trainings, users
 
 # Matched in this order: the busiest resources first.
-routers = (trainings.router, users.router, meta.router, auth.router)
+routers = (sessions.router, trainings.router, users.router, meta.router, auth.router)

@@ -1,0 +1,149 @@
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from keel.apps.fitness.deps import CurrentUser
+from keel.apps.fitness.models import IdempotencyKey
+from keel.apps.fitness.schemas import (
+    BatchUploadIn,
+    BatchUploadOut,
+    SessionStatus,
+    SourceType,
+    UserStatOut,
+    WorkoutSessionDetail,
+    WorkoutSessionIn,
+    WorkoutSessionOut,
+)
+from keel.apps.fitness.services import sessions
+from keel.core.db import AppDatabase, DbSession, TransactionalRoute
+from keel.core.errors import Conflict, NotFound, Unauthorized, Unprocessable, error_responses
+from keel.core.idempotency import Idempotency, request_hash
+from keel.core.pagination import Page, PageParams, page_of
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=TransactionalRoute)
+idempotency = Idempotency(IdempotencyKey)
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="A repeat with the same key and body gets the first answer; another body is 422; "
+        "a repeat while the first is still running is 409.",
+    ),
+]
+
+
+@router.post(
+    "/batch_upload",
+    response_model=BatchUploadOut,
+    status_code=201,
+    responses={200: {"model": BatchUploadOut, "description": "Nothing new was stored"}}
+    | error_responses(Unauthorized, Conflict),
+)
+async def batch_upload(
+    data: BatchUploadIn,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    database: AppDatabase,
+    key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """Store what the phone recorded offline. Every item is answered created, duplicate (by
+    `client_session_id`) or rejected with its reason; 201 when anything was created, else 200."""
+    scope = f"user:{user.id}:sessions.batch_upload"
+    if key is not None:
+        replay = await idempotency.claim(database.autocommit, scope, key, request_hash(await request.body()))
+        if replay is not None:
+            return JSONResponse(replay.body, status_code=replay.status_code)
+    try:
+        outcome = await sessions.store(session, user.id, data.sessions)
+        body = jsonable_encoder(
+            BatchUploadOut(
+                results=outcome.results,
+                created=outcome.count(SessionStatus.created),
+                duplicates=outcome.count(SessionStatus.duplicate),
+                rejected=outcome.count(SessionStatus.rejected),
+                stats=UserStatOut.model_validate(await sessions.stats_of(session, user.id)),
+            )
+        )
+        status_code = 201 if outcome.created else 200
+        if key is not None:
+            await idempotency.record(session, scope, key, status_code, body)
+    except BaseException:
+        if key is not None:
+            await idempotency.release(database.autocommit, scope, key)
+        raise
+    return JSONResponse(body, status_code=status_code)
+
+
+@router.post(
+    "",
+    response_model=WorkoutSessionOut,
+    status_code=201,
+    responses={200: {"model": WorkoutSessionOut, "description": "Already stored"}}
+    | error_responses(Unauthorized, Unprocessable),
+)
+async def upload_one(data: WorkoutSessionIn, user: CurrentUser, session: DbSession) -> JSONResponse:
+    """One session: 201 when stored, 200 with the stored one when it already was, 422 with
+    the reason when it is rejected."""
+    outcome = await sessions.store(session, user.id, [data.model_dump(mode="json")])
+    [result] = outcome.results
+    if result["status"] is SessionStatus.rejected:
+        raise Unprocessable(result["reason"])
+    stored = await sessions.find(session, user.id, str(result["id"]), with_series=False)
+    body = jsonable_encoder(WorkoutSessionOut.model_validate(stored))
+    return JSONResponse(body, status_code=201 if outcome.created else 200)
+
+
+@router.get("", response_model=Page[WorkoutSessionOut], responses=error_responses(Unauthorized))
+async def history(
+    user: CurrentUser,
+    session: DbSession,
+    page: PageParams,
+    device_type: Annotated[str | None, Query(max_length=16)] = None,
+    source_type: SourceType | None = None,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="Sessions that started at or after")
+    ] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="Sessions that started before")] = None,
+) -> Page[Any]:
+    """The user's sessions, newest first, without their time series."""
+    items, total = await sessions.history(
+        session,
+        user.id,
+        offset=page.offset,
+        limit=page.limit,
+        device_type=device_type,
+        source_type=source_type,
+        since=sessions.as_utc(since) if since else None,
+        until=sessions.as_utc(until) if until else None,
+    )
+    return page_of(items, total, page)
+
+
+@router.get(
+    "/{session_id}", response_model=WorkoutSessionDetail, responses=error_responses(Unauthorized, NotFound)
+)
+async def detail(
+    session_id: Annotated[str, Path(max_length=64)], user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """One session with its time series, by server id or the phone's client id."""
+    return await sessions.find(session, user.id, session_id, with_series=True)
+
+
+@router.delete(
+    "/{session_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(Unauthorized, NotFound),
+)
+async def remove(
+    session_id: Annotated[str, Path(max_length=64)], user: CurrentUser, session: DbSession
+) -> None:
+    """Delete a session; its numbers leave the user's totals."""
+    await sessions.remove(session, user.id, session_id)

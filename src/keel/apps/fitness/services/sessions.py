@@ -1,0 +1,234 @@
+"""Workout sessions: the archive of what the phone recorded offline.
+
+A session is stored at most once per user, keyed by the phone's `client_session_id`, however
+often and however concurrently it is uploaded: duplicates are found by a read first (so their
+time series never travel to the database again) and, for uploads racing each other, by the
+unique index, with an insert that skips rows already there.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.apps.fitness import device_schemas
+from keel.apps.fitness.models import Training, UserStat, WorkoutSession
+from keel.apps.fitness.schemas import SessionStatus, WorkoutSessionIn
+from keel.apps.fitness.services import stats
+from keel.core.db import utcnow
+from keel.core.errors import NotFound
+
+# The phone's clock may run a little ahead of the server's.
+CLOCK_SKEW = timedelta(minutes=5)
+# How far the stated duration may differ from end - start: pauses are rounded by the app.
+DURATION_TOLERANCE_SECONDS = 5
+DURATION_TOLERANCE_SHARE = 0.02
+
+_ITEM = TypeAdapter(WorkoutSessionIn)
+_sessions = WorkoutSession.__table__
+
+
+@dataclass
+class Outcome:
+    results: list[dict[str, Any]] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self, client_id: str | None, status: SessionStatus, session_id: Any = None, reason: str | None = None
+    ) -> None:
+        self.results.append(
+            {"client_session_id": client_id, "status": status, "id": session_id, "reason": reason}
+        )
+
+    def count(self, status: SessionStatus) -> int:
+        return sum(1 for result in self.results if result["status"] is status)
+
+
+def as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _first_error(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"{where}: {problem['msg']}" if where else problem["msg"]
+
+
+def check(raw: Any, now: datetime) -> tuple[WorkoutSessionIn | None, str | None]:
+    """The parsed session, or why it is rejected."""
+    try:
+        item = _ITEM.validate_python(raw)
+    except ValidationError as error:
+        return None, _first_error(error)
+    start, end = as_utc(item.start_time), as_utc(item.end_time)
+    if end < start:
+        return None, "end_time is before start_time"
+    if start > now + CLOCK_SKEW:
+        return None, "start_time is in the future"
+    span = (end - start).total_seconds()
+    if abs(item.duration_seconds - span) > max(DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_SHARE * span):
+        return (
+            None,
+            f"duration_seconds is {item.duration_seconds} but end_time - start_time is {span:g} seconds",
+        )
+    if problem := device_schemas.problem_with(item.device_type, item.metrics_summary, item.time_series_data):
+        return None, problem
+    return item.model_copy(update={"start_time": start, "end_time": end}), None
+
+
+def _client_id(raw: Any) -> str | None:
+    value = raw.get("client_session_id") if isinstance(raw, dict) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+async def store(session: AsyncSession, user_id: int, raw_items: list[Any]) -> Outcome:
+    """Check every item on its own, store the new ones, and count them in the user's totals."""
+    now = utcnow()
+    checked = [(raw, *check(raw, now)) for raw in raw_items]
+    wanted_ids = {item.client_session_id for _raw, item, _reason in checked if item is not None}
+    trainings = {item.training_id for _raw, item, _reason in checked if item is not None and item.training_id}
+    known_trainings = (
+        set((await session.execute(select(Training.id).where(Training.id.in_(trainings)))).scalars())
+        if trainings
+        else set()
+    )
+    stored = await _stored_ids(session, user_id, wanted_ids)
+
+    outcome = Outcome()
+    fresh: dict[str, dict[str, Any]] = {}
+    for raw, item, reason in checked:
+        if item is None:
+            outcome.add(_client_id(raw), SessionStatus.rejected, reason=reason)
+        elif item.training_id is not None and item.training_id not in known_trainings:
+            outcome.add(
+                item.client_session_id,
+                SessionStatus.rejected,
+                reason=f"unknown training_id {item.training_id}",
+            )
+        elif item.client_session_id in stored or item.client_session_id in fresh:
+            outcome.add(item.client_session_id, SessionStatus.duplicate)
+        else:
+            fresh[item.client_session_id] = {
+                **item.model_dump(),
+                "id": uuid.uuid4(),
+                "user_id": user_id,
+                "created_at": now,
+            }
+            outcome.add(item.client_session_id, SessionStatus.created)
+
+    if fresh:
+        await _insert_skipping_stored(session, [fresh[key] for key in sorted(fresh)])
+        # An upload racing this one may have stored some of them first: those are duplicates.
+        stored = await _stored_ids(session, user_id, set(fresh))
+        outcome.created = [row for key, row in fresh.items() if stored.get(key) == row["id"]]
+    created_keys = {row["client_session_id"] for row in outcome.created}
+    for result in outcome.results:
+        key = result["client_session_id"]
+        if result["status"] is SessionStatus.created and key not in created_keys:
+            result["status"] = SessionStatus.duplicate
+        if result["status"] is not SessionStatus.rejected:
+            result["id"] = stored.get(key)
+    if outcome.created:
+        await stats.apply(session, user_id, stats.Totals.of(outcome.created), sign=1)
+    return outcome
+
+
+async def stats_of(session: AsyncSession, user_id: int) -> UserStat:
+    return await session.get_one(UserStat, user_id, populate_existing=True)
+
+
+async def _stored_ids(session: AsyncSession, user_id: int, client_ids: set[str]) -> dict[str, uuid.UUID]:
+    if not client_ids:
+        return {}
+    rows = await session.execute(
+        select(_sessions.c.client_session_id, _sessions.c.id).where(
+            _sessions.c.user_id == user_id, _sessions.c.client_session_id.in_(client_ids)
+        )
+    )
+    return {client_id: session_id for client_id, session_id in rows}
+
+
+async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert, skipping rows whose (user, client id) is already stored. In key order, so two
+    uploads of overlapping batches lock the same keys in the same order and never deadlock."""
+    dialect = (await session.connection()).dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(_sessions).on_conflict_do_nothing(
+            index_elements=["user_id", "client_session_id"]
+        )
+    elif dialect == "sqlite":
+        statement = sqlite.insert(_sessions).on_conflict_do_nothing(
+            index_elements=["user_id", "client_session_id"]
+        )
+    else:
+        statement = insert(_sessions).prefix_with("IGNORE")
+    await session.execute(statement, rows)
+
+
+_LIST_COLUMNS = [column for column in _sessions.columns if column.key != "time_series_data"]
+
+
+async def find(session: AsyncSession, user_id: int, session_id: str, *, with_series: bool) -> dict[str, Any]:
+    """One of the user's sessions by its server id or the phone's client id; another user's
+    session is not found either way."""
+    columns = list(_sessions.columns) if with_series else _LIST_COLUMNS
+    try:
+        match = _sessions.c.id == uuid.UUID(session_id)
+    except ValueError:
+        match = None
+    by_client_id = _sessions.c.client_session_id == session_id
+    condition = by_client_id if match is None else (match | by_client_id)
+    row = (
+        (await session.execute(select(*columns).where(_sessions.c.user_id == user_id, condition)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound("Session not found")
+    return dict(row)
+
+
+async def remove(session: AsyncSession, user_id: int, session_id: str) -> None:
+    """Delete a session and take its numbers back out of the user's totals."""
+    found = await find(session, user_id, session_id, with_series=False)
+    deleted = await session.execute(delete(WorkoutSession).where(WorkoutSession.id == found["id"]))
+    if deleted.rowcount == 1:  # a concurrent delete of the same session reverses nothing twice
+        await stats.apply(session, user_id, stats.Totals.of([found]), sign=-1)
+
+
+async def history(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    offset: int,
+    limit: int,
+    device_type: str | None,
+    source_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[list[dict[str, Any]], int]:
+    conditions = [_sessions.c.user_id == user_id]
+    if device_type is not None:
+        conditions.append(_sessions.c.device_type == device_type)
+    if source_type is not None:
+        conditions.append(_sessions.c.source_type == source_type)
+    if since is not None:
+        conditions.append(_sessions.c.start_time >= since)
+    if until is not None:
+        conditions.append(_sessions.c.start_time < until)
+    total = (
+        await session.execute(select(func.count()).select_from(_sessions).where(*conditions))
+    ).scalar_one()
+    rows = await session.execute(
+        select(*_LIST_COLUMNS)
+        .where(*conditions)
+        .order_by(_sessions.c.start_time.desc(), _sessions.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [dict(row) for row in rows.mappings()], total

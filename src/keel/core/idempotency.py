@@ -1,0 +1,107 @@
+"""`Idempotency-Key` handling: a repeat with the same key and body gets the first answer; the
+same key with another body is 422; a repeat while the first is still running is 409.
+
+The key is claimed in autocommit, before the work starts, so a concurrent repeat sees it at
+once. The answer is stored in the request's own transaction, so it exists exactly when the
+work it describes was committed. A failed request releases its claim; a claim whose process
+died is taken over after `LEASE`.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.core.db import Autocommit, utcnow
+from keel.core.errors import Conflict, Unprocessable
+
+LEASE = timedelta(minutes=5)
+KEPT = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    status_code: int
+    body: Any
+
+
+def request_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class Idempotency:
+    """One per app, over the app's `IdempotencyKeyMixin` table."""
+
+    def __init__(self, model: Any):
+        self.model = model
+
+    async def claim(
+        self, autocommit: Autocommit, scope: str, key: str, body_hash: str
+    ) -> StoredAnswer | None:
+        """Claim `key` for this request, or return the answer to replay. Raises 409 while another
+        request holds it and 422 when it was used with another body."""
+        model, now = self.model, utcnow()
+        row = {
+            "scope": scope,
+            "key": key,
+            "request_hash": body_hash,
+            "created_at": now,
+            "expires_at": now + KEPT,
+        }
+        try:
+            await autocommit.execute(insert(model).values(**row))
+            return None
+        except IntegrityError:
+            pass
+        found = (
+            await autocommit.execute(
+                select(model.request_hash, model.status_code, model.response_body, model.created_at).where(
+                    model.scope == scope, model.key == key
+                )
+            )
+        ).first()
+        if found is None:  # released between our insert and our read: try once more
+            return await self.claim(autocommit, scope, key, body_hash)
+        if found.request_hash != body_hash:
+            raise Unprocessable(
+                "This idempotency key was used with a different request body",
+                loc=("header", "X-Idempotency-Key"),
+            )
+        if found.status_code is not None:
+            return StoredAnswer(found.status_code, found.response_body)
+        if found.created_at > now - LEASE:
+            raise Conflict("A request with this idempotency key is still being processed")
+        # The first holder died mid-request: take the claim over, unless someone else just did.
+        taken = await autocommit.execute(
+            update(model)
+            .where(
+                model.scope == scope,
+                model.key == key,
+                model.status_code.is_(None),
+                model.created_at == found.created_at,
+            )
+            .values(created_at=now, expires_at=now + KEPT)
+        )
+        if taken.rowcount != 1:
+            raise Conflict("A request with this idempotency key is still being processed")
+        return None
+
+    async def record(self, session: AsyncSession, scope: str, key: str, status_code: int, body: Any) -> None:
+        """Store the answer in the request's transaction: it commits with the work, or not at all."""
+        model = self.model
+        await session.execute(
+            update(model)
+            .where(model.scope == scope, model.key == key)
+            .values(status_code=status_code, response_body=body)
+        )
+
+    async def release(self, autocommit: Autocommit, scope: str, key: str) -> None:
+        """Give the claim back after a failure, so a retry runs the request again."""
+        model = self.model
+        await autocommit.execute(
+            delete(model).where(model.scope == scope, model.key == key, model.status_code.is_(None))
+        )
