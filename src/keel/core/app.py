@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
 from keel.core.security.tokens import TokenService
+from keel.core.storage import LocalStorage, serve_file
 from keel.settings import Settings
 
 SeedFunction = Callable[[AsyncSession, Settings], Awaitable[None]]
@@ -61,7 +62,11 @@ class KeelApp:
             access_ttl=timedelta(minutes=settings.access_token_minutes),
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         )
+        api.state.storage = LocalStorage(settings.data_dir / "uploads" / self.slug)
         install_error_handlers(api)
         for router in self.routers:
             api.include_router(router)
+        # Stored files, read-only. Named so `public_url` finds it wherever the app is mounted;
+        # kept out of the schema: it serves bytes, not an API operation.
+        api.add_route("/files/{key:path}", serve_file, methods=["GET"], name="files", include_in_schema=False)
         return api

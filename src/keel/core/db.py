@@ -2,6 +2,7 @@
 retry that turns write conflicts into either success or a clear 409."""
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -146,6 +147,30 @@ async def _request_session(request: Request) -> AsyncSession:
 
 DbSession = Annotated[AsyncSession, Depends(_request_session)]
 
+_AFTER_COMMIT = "keel_after_commit"
+AfterCommitCallback = Callable[[], Awaitable[None]]
+_after_commit_log = logging.getLogger("keel.db")
+
+
+def after_commit(request: Request, callback: AfterCommitCallback) -> None:
+    """Run `callback` once the request's transaction has committed (mail, events, jobs): never
+    for a request that raised, so nothing leaves for work that was rolled back. Callbacks run in
+    order before the response is sent; one that fails is logged, and the response stands."""
+    state = request.scope["state"]
+    if not state.get(_TRANSACTIONAL):
+        raise RuntimeError(
+            f"{request.url.path}: after_commit needs a router with route_class=TransactionalRoute"
+        )
+    state.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+async def _run_after_commit(callbacks: list[AfterCommitCallback]) -> None:
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:  # the transaction stands; a side effect that failed is not the client's error
+            _after_commit_log.exception("after-commit callback failed", extra={"callback": repr(callback)})
+
 
 class TransactionalRoute(APIRoute):
     """The request owns the transaction: commit when the route returned, roll back when it raised.
@@ -165,10 +190,14 @@ class TransactionalRoute(APIRoute):
                 response = await handle(request)
                 if (session := state.get(_SESSION)) is not None:
                     await session.commit()
-                return response
             finally:
+                # Taken in every case, so callbacks of a request that raised are dropped.
+                callbacks = state.pop(_AFTER_COMMIT, [])
                 if (session := state.pop(_SESSION, None)) is not None:
                     await session.close()  # rolls back whatever was not committed
+            # Reached only after a commit; the connection is back in the pool by now.
+            await _run_after_commit(callbacks)
+            return response
 
         return handle_in_transaction
 

@@ -81,9 +81,21 @@ class TooManyRequests(KeelError):
     status_code = 429
 
 
+class ServiceUnavailable(KeelError):
+    """A service the request depends on (a sign-in provider, say) cannot answer, or a feature
+    is not configured on this server: nothing the client can fix by changing the request."""
+
+    status_code = 503
+
+
 def error_responses(*errors: type[KeelError]) -> dict[int | str, dict[str, object]]:
     """The `responses=` entry that documents which domain errors a route may answer."""
-    return {e.status_code: {"model": ErrorDetail, "description": e.__name__} for e in errors}
+    # 422 stays as FastAPI documents it: every 422 here, Unprocessable too, uses its list shape.
+    return {
+        e.status_code: {"model": ErrorDetail, "description": e.__name__}
+        for e in errors
+        if e.status_code != 422
+    }
 
 
 async def _keel_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -4,7 +4,7 @@ same key with another body is 422; a repeat while the first is still running is 
 The key is claimed in autocommit, before the work starts, so a concurrent repeat sees it at
 once. The answer is stored in the request's own transaction, so it exists exactly when the
 work it describes was committed. A failed request releases its claim; a claim whose process
-died is taken over after `LEASE`.
+died is taken over once its lease has run out.
 """
 
 import hashlib
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.core.db import Autocommit, utcnow
 from keel.core.errors import Conflict, Unprocessable
 
-LEASE = timedelta(minutes=5)
 KEPT = timedelta(hours=24)
 
 
@@ -34,10 +33,13 @@ def request_hash(body: bytes) -> str:
 
 
 class Idempotency:
-    """One per app, over the app's `IdempotencyKeyMixin` table."""
+    """Over an app's `IdempotencyKeyMixin` table. `lease`: how long a claim with no answer yet
+    keeps repeats out (409) before it counts as abandoned by a process that died. Keep it short
+    where running the work twice is harmless, so a crash never blocks a client for long."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, *, lease: timedelta = timedelta(minutes=5)):
         self.model = model
+        self.lease = lease
 
     async def claim(
         self, autocommit: Autocommit, scope: str, key: str, body_hash: str
@@ -73,7 +75,7 @@ class Idempotency:
             )
         if found.status_code is not None:
             return StoredAnswer(found.status_code, found.response_body)
-        if found.created_at > now - LEASE:
+        if found.created_at > now - self.lease:
             raise Conflict("A request with this idempotency key is still being processed")
         # The first holder died mid-request: take the claim over, unless someone else just did.
         taken = await autocommit.execute(

@@ -278,3 +278,27 @@ def test_the_level_curve(xp: int, level: int) -> None:
     from keel.apps.fitness.services.stats import level_for
 
     assert level_for(xp) == level
+
+
+async def test_a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease(
+    fitness: httpx.AsyncClient, athlete: Athlete, fitness_database: Database
+) -> None:
+    import hashlib
+    import json
+
+    body = json.dumps({"sessions": [workout()]}).encode()
+    async with fitness_database.engine.begin() as connection:
+        await connection.execute(
+            insert(IdempotencyKey).values(
+                scope=f"user:{athlete.id}:sessions.batch_upload",
+                key="crashed",
+                request_hash=hashlib.sha256(body).hexdigest(),
+                created_at=utcnow() - timedelta(seconds=31),
+                expires_at=utcnow() + timedelta(hours=1),
+            )
+        )
+    headers = {**athlete.headers, "X-Idempotency-Key": "crashed", "Content-Type": "application/json"}
+    response = await fitness.post(BATCH, content=body, headers=headers)
+    assert response.status_code == 201, response.text
+    replay = await fitness.post(BATCH, content=body, headers=headers)
+    assert (replay.status_code, replay.json()) == (201, response.json())

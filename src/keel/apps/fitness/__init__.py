@@ -2,10 +2,19 @@
 
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from keel.apps.fitness.models import Base
 from keel.apps.fitness.routes import routers
 from keel.apps.fitness.seed import seed
+from keel.core import mail
 from keel.core.app import KeelApp
+
+
+async def _deliver_pending_mail(_api: FastAPI) -> None:
+    """Mail still on its way to the relay when the server stops is delivered first."""
+    await mail.drain()
+
 
 app = KeelApp(
     slug="fitness",
@@ -15,4 +24,5 @@ app = KeelApp(
     metadata=Base.metadata,
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    on_shutdown=(_deliver_pending_mail,),
 )

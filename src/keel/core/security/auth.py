@@ -109,6 +109,16 @@ class Authenticator:
             .values(revoked_at=utcnow())
         )
 
+    async def revoke_all(self, session: AsyncSession, user_id: Any) -> None:
+        """Revoke every refresh token of the user, in every family: each device signs in again
+        (after a password reset). Access tokens run out within their short lifetime."""
+        model = self.refresh_model
+        await session.execute(
+            update(model)
+            .where(model.user_id == user_id, model.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
     async def logout(
         self, session: AsyncSession, claims: AccessClaims, refresh_token: str | None = None
     ) -> None:

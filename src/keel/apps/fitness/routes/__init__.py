@@ -1,4 +1,13 @@
-from keel.apps.fitness.routes import auth, meta, sessions, trainings, users
+from keel.apps.fitness.routes import auth, avatar, meta, password_reset, sessions, sso, trainings, users
 
 # Matched in this order: the busiest resources first.
-routers = (sessions.router, trainings.router, users.router, meta.router, auth.router)
+routers = (
+    sessions.router,
+    trainings.router,
+    users.router,
+    avatar.router,
+    meta.router,
+    auth.router,
+    password_reset.router,
+    sso.router,
+)

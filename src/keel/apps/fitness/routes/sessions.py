@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -24,7 +24,9 @@ from keel.core.idempotency import Idempotency, request_hash
 from keel.core.pagination import Page, PageParams, page_of
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=TransactionalRoute)
-idempotency = Idempotency(IdempotencyKey)
+# A batch run twice stores each session once anyway (client ids are unique per user), so a
+# claim left by a crashed process may be taken over after half a minute.
+idempotency = Idempotency(IdempotencyKey, lease=timedelta(seconds=30))
 
 IdempotencyKeyHeader = Annotated[
     str | None,
