@@ -34,6 +34,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/shop.py
+	$(BIN)/python bench/fitness.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

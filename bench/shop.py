@@ -8,26 +8,21 @@ req/s, p50 and p99 per scenario with each one's ratio to the bare app.
 """
 
 import argparse
-import asyncio
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
+from harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
 BIN = Path(sys.executable).parent  # the venv's bin, where `keel` and `uvicorn` live
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "keel_bench_shop"
 DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
 DEMO_LOGIN = {"email": "user@example.com", "password": "password123"}
@@ -47,18 +42,6 @@ class Result:
     statuses: dict[int, int] | None = None  # only scenarios whose Lua script counts them
 
 
-def sql(dsn: str, *statements: str) -> None:
-    async def execute() -> None:
-        connection = await asyncpg.connect(dsn)
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute())
-
-
 # WITH (FORCE) ends sessions that a crashed earlier run may have left open.
 DROP_DATABASE = f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"
 
@@ -69,46 +52,6 @@ def create_database(env: dict[str, str]) -> None:
         subprocess.run([str(BIN / "keel"), command, "--app", "shop"], env=env, cwd=ROOT, check=True)
     # The seeded stock (50-500 per product) would run out within a second of order create.
     sql(DB_URL, "UPDATE products SET stock = 100000000")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    # A session of its own, so stop_server can signal uvicorn's workers along with their parent.
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout}s:\n{log.read_text()[-3000:]}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL only if uvicorn ignores SIGTERM for 10s
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(10)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def product_ids(client: httpx.Client) -> list[int]:

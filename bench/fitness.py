@@ -1,0 +1,148 @@
+"""Benchmark the fitness batch upload on PostgreSQL: sessions stored per second for batches of
+100 sessions with 600 time-series points each, and for the same batches replayed (all
+duplicates), with p50 and p99 per batch.
+
+Run from the repository root:  .venv/bin/python bench/fitness.py [--batches 60] [--concurrency 4]
+
+It creates (and afterwards drops) the database keel_bench_fitness, starts `keel serve --app
+fitness --workers 2`, and drives it from this process with pre-built request bodies, so the
+load generator spends its time sending bytes, not building them. Targets: 3,000 sessions/s
+created, 10,000 sessions/s as duplicates.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
+
+BIN = Path(sys.executable).parent
+DB_NAME = "keel_bench_fitness"
+DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+SESSIONS_PER_BATCH = 100
+POINTS_PER_SESSION = 600
+TARGETS = {"created": 3_000, "duplicate": 10_000}
+
+
+def batch_body(start: datetime) -> bytes:
+    sessions = []
+    for n in range(SESSIONS_PER_BATCH):
+        begin = start + timedelta(minutes=15 * n)
+        sessions.append(
+            {
+                "client_session_id": str(uuid.uuid4()),
+                "source_type": "free",
+                "device_type": "rower",
+                "start_time": begin.isoformat(),
+                "end_time": (begin + timedelta(seconds=POINTS_PER_SESSION)).isoformat(),
+                "duration_seconds": POINTS_PER_SESSION,
+                "total_calories": 120.5,
+                "total_distance_meters": 2500.0,
+                "xp_earned": 25,
+                "metrics_summary": {"avg_watts": 155.5, "avg_spm": 26.0, "avg_heart_rate": 140},
+                "time_series_data": [
+                    {"t": float(t), "watts": 150.0 + t % 11, "spm": 26.0, "heart_rate": 120 + t % 40}
+                    for t in range(POINTS_PER_SESSION)
+                ],
+            }
+        )
+    return json.dumps({"sessions": sessions}).encode()
+
+
+async def drive(
+    base: str, token: str, bodies: list[bytes], concurrency: int
+) -> tuple[float, list[float], dict[int, int]]:
+    """Send every body once, `concurrency` at a time; the wall time, each batch's latency, statuses."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            started = time.perf_counter()
+            response = await client.post("/api/v1/sessions/batch_upload", content=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, statuses
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=60)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()}, nproc {os.cpu_count()}")
+
+    data_dir = Path(tempfile.mkdtemp(prefix="keel-bench-fitness-"))
+    env = {**os.environ, "KEEL_FITNESS_DATABASE_URL": DB_URL, "KEEL_DATA_DIR": str(data_dir)}
+    env |= {"KEEL_ACCESS_LOG": "false", "KEEL_LOG_LEVEL": "WARNING"}
+    sql(ADMIN_DSN, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}")
+    subprocess.run([str(BIN / "keel"), "migrate", "--app", "fitness"], env=env, cwd=ROOT, check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = data_dir / "server.log"
+    server = start_server(
+        [str(BIN / "keel"), "serve", "--app", "fitness", "--workers", "2", "--port", str(port)], env, log
+    )
+    try:
+        wait_ready(f"{base}/health", server, log)
+        account = {"email": "bench@example.com", "password": "bench-password", "display_name": "Bench"}
+        token = httpx.post(f"{base}/api/v1/auth/register", json=account).json()["access_token"]
+        print(
+            f"building {args.batches} batches of {SESSIONS_PER_BATCH} sessions x {POINTS_PER_SESSION} points ..."
+        )
+        origin = datetime(2024, 1, 1, tzinfo=UTC)
+        bodies = [batch_body(origin + timedelta(days=2 * n)) for n in range(args.batches)]
+        print(f"each body is {len(bodies[0]) / 1e6:.1f} MB")
+        # A short warm-up on bodies of its own, so the measured batches are all new.
+        warmup = [batch_body(origin - timedelta(days=400 + 2 * n)) for n in range(4)]
+        asyncio.run(drive(base, token, warmup, args.concurrency))
+
+        rows = []
+        for scenario in ("created", "duplicate"):
+            elapsed, latencies, statuses = asyncio.run(drive(base, token, bodies, args.concurrency))
+            rate = len(bodies) * SESSIONS_PER_BATCH / elapsed
+            rows.append((scenario, rate, percentile(latencies, 0.5), percentile(latencies, 0.99), statuses))
+
+        print(
+            f"\nconcurrency {args.concurrency}, {args.batches} batches per scenario, server: 2 workers on PostgreSQL\n"
+        )
+        print(f"{'scenario':<10} | {'sessions/s':>10} | {'p50 ms':>8} | {'p99 ms':>8} | statuses")
+        print("-" * 62)
+        for scenario, rate, p50, p99, statuses in rows:
+            print(f"{scenario:<10} | {rate:>10,.0f} | {p50 * 1000:>8.1f} | {p99 * 1000:>8.1f} | {statuses}")
+        print("\ntargets:")
+        for scenario, rate, *_ in rows:
+            verdict = "PASS" if rate >= TARGETS[scenario] else "FAIL"
+            print(f"  {verdict}  {scenario}: >= {TARGETS[scenario]:,} sessions/s (measured {rate:,.0f})")
+        print(f"\nload average at end: {os.getloadavg()}")
+        return 0
+    finally:
+        stop_server(server)
+        sql(ADMIN_DSN, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
