@@ -62,7 +62,8 @@ def test_seed_is_idempotent_and_gives_the_documented_demo_data(env: dict[str, st
     run(env, "migrate")
     run(env, "seed")
     run(env, "seed")
-    for base in serving(env, "--app", "shop"):
+    for root in serving(env):
+        base = f"{root}/shop"
         products = httpx.get(f"{base}/api/products", params={"limit": 100}).json()
         assert len(products) >= 8
         assert all(product["stock"] >= 50 for product in products)
@@ -76,6 +77,18 @@ def test_seed_is_idempotent_and_gives_the_documented_demo_data(env: dict[str, st
             f"{base}/api/auth/login", json={"email": "admin@example.com", "password": "admin12345"}
         )
         assert admin.json()["user"]["is_admin"] is True
+
+        fitness = f"{root}/fitness/api/v1"
+        athlete = httpx.post(
+            f"{fitness}/auth/login", json={"email": "athlete@example.com", "password": "password123"}
+        )
+        assert athlete.status_code == 200
+        trainings = httpx.get(f"{fitness}/trainings").json()
+        assert trainings["total"] == 4
+        for device in ("rower", "bike", "treadmill"):
+            assert httpx.get(f"{fitness}/trainings", params={"device_type": device}).json()["total"] == 2
+        gate = httpx.get(f"{fitness}/meta/app_version", params={"platform": "ios", "version": "1.0.0"}).json()
+        assert gate["force_update"] is True
 
 
 def test_serve_migrates_sqlite_by_itself_and_mounts_every_app(env: dict[str, str]) -> None:

@@ -1,14 +1,57 @@
-"""Demo data for `keel seed`: the admin, a demo athlete, trainings for each device, and the
-app version gate. Idempotent: rows are matched by their unique fields."""
+"""Demo data for `keel seed`: the admin, a demo athlete, a training for each kind of machine,
+and the app version gate for both platforms. Idempotent: rows are matched by their unique
+fields (email, title, platform), so a second run adds nothing."""
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.fitness.models import User
+from keel.apps.fitness.models import AppVersion, Training, User
 from keel.apps.fitness.services.accounts import create_user
 from keel.settings import Settings
 
 DEMO_USER = ("athlete@example.com", "Demo Athlete", "password123")
+
+TRAININGS = [
+    {
+        "title": "Rowing Intervals 20'",
+        "type": "course",
+        "cover_url": "https://placehold.co/800x450?text=Rowing+Intervals",
+        "supported_devices": ["rower"],
+        "settings": {
+            "segments": [
+                {"at": 0, "resistance": 4},
+                {"at": 300, "resistance": 7},
+                {"at": 900, "resistance": 4},
+            ]
+        },
+    },
+    {
+        "title": "Hill Climb Ride",
+        "type": "course",
+        "cover_url": "https://placehold.co/800x450?text=Hill+Climb",
+        "supported_devices": ["bike"],
+        "settings": {"segments": [{"at": 0, "resistance": 3}, {"at": 600, "resistance": 9}]},
+    },
+    {
+        "title": "Tempo Run",
+        "type": "course",
+        "cover_url": "https://placehold.co/800x450?text=Tempo+Run",
+        "supported_devices": ["treadmill"],
+        "settings": {"segments": [{"at": 0, "speed_kmh": 8, "incline_pct": 1}, {"at": 600, "speed_kmh": 11}]},
+    },
+    {
+        "title": "Free Ride",
+        "type": "free",
+        "cover_url": "https://placehold.co/800x450?text=Free+Ride",
+        "supported_devices": ["rower", "bike", "treadmill"],
+        "settings": {},
+    },
+]
+
+APP_VERSIONS = [
+    ("ios", "1.4.0", "1.2.0", "https://apps.apple.com/app/id0000000000"),
+    ("android", "1.4.0", "1.2.0", "https://play.google.com/store/apps/details?id=com.example.fitness"),
+]
 
 
 async def _ensure_user(
@@ -23,4 +66,12 @@ async def _ensure_user(
 async def seed(session: AsyncSession, settings: Settings) -> None:
     await _ensure_user(session, settings.admin_email, "Admin", settings.admin_password, is_admin=True)
     await _ensure_user(session, *DEMO_USER, is_admin=False)
+    titles = set((await session.scalars(select(Training.title))).all())
+    session.add_all(Training(**training) for training in TRAININGS if training["title"] not in titles)
+    platforms = set((await session.scalars(select(AppVersion.platform))).all())
+    session.add_all(
+        AppVersion(platform=platform, latest_version=latest, min_supported_version=minimum, store_url=url)
+        for platform, latest, minimum, url in APP_VERSIONS
+        if platform not in platforms
+    )
     await session.flush()
