@@ -302,3 +302,16 @@ async def test_a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease(
     assert response.status_code == 201, response.text
     replay = await fitness.post(BATCH, content=body, headers=headers)
     assert (replay.status_code, replay.json()) == (201, response.json())
+
+
+async def test_a_batch_mixing_stored_and_new_sessions_answers_every_id(
+    fitness: httpx.AsyncClient, athlete: Athlete
+) -> None:
+    stored = workout()
+    first_id = (await upload(fitness, athlete, stored)).json()["results"][0]["id"]
+    # Sent again, a stored session is a duplicate even if the phone's copy changed since.
+    changed = {**stored, "metrics_summary": {"avg_watts": 99999}}
+    body = (await upload(fitness, athlete, changed, workout(DAY + timedelta(days=2)))).json()
+    assert [r["status"] for r in body["results"]] == ["duplicate", "created"]
+    assert body["results"][0]["id"] == first_id
+    assert body["results"][1]["id"] is not None

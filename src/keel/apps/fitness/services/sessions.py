@@ -89,20 +89,23 @@ def _client_id(raw: Any) -> str | None:
 async def store(session: AsyncSession, user_id: int, raw_items: list[Any]) -> Outcome:
     """Check every item on its own, store the new ones, and count them in the user's totals."""
     now = utcnow()
-    checked = [(raw, *check(raw, now)) for raw in raw_items]
-    wanted_ids = {item.client_session_id for _raw, item, _reason in checked if item is not None}
+    # What is stored already is a duplicate whatever it holds: found first, it skips the
+    # per-point checks, which are most of the work for a phone sending a batch again.
+    stored = await _stored_ids(session, user_id, {cid for raw in raw_items if (cid := _client_id(raw))})
+    checked = [(raw, *((None, None) if _client_id(raw) in stored else check(raw, now))) for raw in raw_items]
     trainings = {item.training_id for _raw, item, _reason in checked if item is not None and item.training_id}
     known_trainings = (
         set((await session.execute(select(Training.id).where(Training.id.in_(trainings)))).scalars())
         if trainings
         else set()
     )
-    stored = await _stored_ids(session, user_id, wanted_ids)
 
     outcome = Outcome()
     fresh: dict[str, dict[str, Any]] = {}
     for raw, item, reason in checked:
-        if item is None:
+        if item is None and reason is None:
+            outcome.add(_client_id(raw), SessionStatus.duplicate)
+        elif item is None:
             outcome.add(_client_id(raw), SessionStatus.rejected, reason=reason)
         elif item.training_id is not None and item.training_id not in known_trainings:
             outcome.add(
@@ -110,7 +113,7 @@ async def store(session: AsyncSession, user_id: int, raw_items: list[Any]) -> Ou
                 SessionStatus.rejected,
                 reason=f"unknown training_id {item.training_id}",
             )
-        elif item.client_session_id in stored or item.client_session_id in fresh:
+        elif item.client_session_id in fresh:
             outcome.add(item.client_session_id, SessionStatus.duplicate)
         else:
             fresh[item.client_session_id] = {
@@ -124,7 +127,7 @@ async def store(session: AsyncSession, user_id: int, raw_items: list[Any]) -> Ou
     if fresh:
         await _insert_skipping_stored(session, [fresh[key] for key in sorted(fresh)])
         # An upload racing this one may have stored some of them first: those are duplicates.
-        stored = await _stored_ids(session, user_id, set(fresh))
+        stored |= await _stored_ids(session, user_id, set(fresh))
         outcome.created = [row for key, row in fresh.items() if stored.get(key) == row["id"]]
     created_keys = {row["client_session_id"] for row in outcome.created}
     for result in outcome.results:
