@@ -144,20 +144,34 @@ def problem_with(device_type: str, summary: dict[str, Any], points: list[Any]) -
             return problem
     if len(points) > MAX_POINTS:
         return f"time_series_data has {len(points)} points; at most {MAX_POINTS}"
-    point_metrics = {metric.key: metric for metric in schema["points"]}
-    # Column by column: one pass per field keeps 20,000-point series quick to check.
-    for index, point in enumerate(points):
-        if not isinstance(point, dict):
-            return f"time_series_data[{index}] must be an object"
-        if unknown := set(point) - set(point_metrics):
-            return f"time_series_data[{index}] has fields a {device_type} does not record: {', '.join(sorted(unknown))}"
-    for metric in point_metrics.values():
-        for index, point in enumerate(points):
-            value = point.get(metric.key)
-            if value is None:
-                if metric.required:
-                    return f"time_series_data[{index}] lacks {metric.key}"
-                continue
-            if problem := _check(metric, value, f"time_series_data[{index}]."):
-                return problem
+    return _points_problem(device_type, {metric.key: metric for metric in schema["points"]}, points)
+
+
+_NUMBERS = {"int": {int}, "float": {int, float}}
+
+
+def _points_problem(device_type: str, metrics: dict[str, Metric], points: list[Any]) -> str | None:
+    """Column by column with built-ins (type sets, min, max): a 20,000-point series is checked
+    in C loops; only a series already known to be wrong is walked point by point, to say where."""
+    if set(map(type, points)) - {dict}:
+        index = next(i for i, point in enumerate(points) if not isinstance(point, dict))
+        return f"time_series_data[{index}] must be an object"
+    if unknown := set().union(*points) - metrics.keys():
+        index = next(i for i, point in enumerate(points) if point.keys() - metrics.keys())
+        fields = ", ".join(sorted(points[index].keys() - metrics.keys()))
+        return f"time_series_data[{index}] has fields a {device_type} does not record: {fields or ', '.join(sorted(unknown))}"
+    for metric in metrics.values():
+        values = [point.get(metric.key) for point in points]
+        present = [value for value in values if value is not None]
+        if metric.required and len(present) != len(values):
+            return f"time_series_data[{values.index(None)}] lacks {metric.key}"
+        # type() is exact, so a JSON true (bool) is never taken for a number.
+        if present and (
+            set(map(type, present)) - _NUMBERS[metric.type]
+            or min(present) < metric.min
+            or max(present) > metric.max
+        ):
+            for index, value in enumerate(values):
+                if value is not None and (problem := _check(metric, value, f"time_series_data[{index}].")):
+                    return problem
     return None
