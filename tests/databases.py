@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from keel.core.app import KeelApp
@@ -85,3 +85,9 @@ async def empty_tables(database: Database, metadata: MetaData) -> None:
     async with database.engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
             await connection.execute(table.delete())
+
+
+async def promote_to_admin(database: Database, user_model: type, user_id: int) -> None:
+    """No API makes an admin (only `keel seed` does), so test builders promote one directly."""
+    async with database.engine.begin() as connection:
+        await connection.execute(update(user_model).where(user_model.id == user_id).values(is_admin=True))

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, insert, select
 
 from keel.apps.shop.models import Category, Order, Product, User
-from keel.core.db import Database
+from keel.core.db import Database, fetch_one
 
 
 async def _seed(database: Database) -> None:
@@ -106,15 +106,15 @@ async def test_fetch_all_matches_a_plain_execution(shop_database: Database) -> N
                 assert [{k: type(v) for k, v in row.items()} for row in rows] == [
                     {k: type(v) for k, v in row.items()} for row in expected
                 ], name
-        created = await shop_database.autocommit.fetch_one(
-            STATEMENTS["products with their category"], {"min_stock": 1}
+        created = await fetch_one(
+            shop_database.autocommit, STATEMENTS["products with their category"], {"min_stock": 1}
         )
         assert created is not None
         assert created["created_at"] == datetime(2026, 11, 23, 8, 30, 15, 123456, tzinfo=UTC)
         assert created["price"] == Decimal("42.90")
         assert (
-            await shop_database.autocommit.fetch_one(
-                STATEMENTS["products with their category"], {"min_stock": 99}
+            await fetch_one(
+                shop_database.autocommit, STATEMENTS["products with their category"], {"min_stock": 99}
             )
             is None
         )

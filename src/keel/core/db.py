@@ -251,10 +251,6 @@ class Autocommit:
             records = await driver.fetch(prepared.sql, *prepared.arguments(parameters))
         return [prepared.row(record) for record in records]
 
-    async def fetch_one(self, statement: Select[Any], parameters: dict[str, Any]) -> dict[str, Any] | None:
-        rows = await self.fetch_all(statement, parameters)
-        return rows[0] if rows else None
-
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:

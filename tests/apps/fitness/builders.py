@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 
 from keel.apps.fitness.models import User
 from keel.core.db import Database
+from tests.databases import promote_to_admin
 
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -48,9 +48,7 @@ async def athlete(
     assert created.status_code == 201, created.text
     body = created.json()
     if admin:
-        # No API makes an admin (only `keel seed` does), so the builder promotes one directly
-        # and signs in again for a token that sees the change.
+        # The token needs no refresh: the admin flag is read from the user's row on each request.
         assert database is not None
-        async with database.engine.begin() as connection:
-            await connection.execute(update(User).where(User.id == body["user"]["id"]).values(is_admin=True))
+        await promote_to_admin(database, User, body["user"]["id"])
     return Athlete(body["user"]["id"], body["user"]["email"], body["access_token"], body["refresh_token"])

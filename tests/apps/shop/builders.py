@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 
 from keel.apps.shop.models import User
 from keel.core.db import Database
+from tests.databases import promote_to_admin
 
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -45,10 +45,8 @@ async def account(
     assert created.status_code == 201, created.text
     user = created.json()
     if admin:
-        # No API makes an admin (only `keel seed` does), so the builder promotes one directly.
         assert database is not None
-        async with database.engine.begin() as connection:
-            await connection.execute(update(User).where(User.id == user["id"]).values(is_admin=True))
+        await promote_to_admin(database, User, user["id"])
     tokens = (await login(client, user["email"])).json()
     return Account(
         user["id"], user["username"], user["email"], tokens["access_token"], tokens["refresh_token"]

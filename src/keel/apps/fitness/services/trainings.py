@@ -70,7 +70,3 @@ async def update_training(session: AsyncSession, training_id: int, data: Trainin
         setattr(training, field, value)
     await session.flush()
     return await get_training(session, training_id, include_disabled=True)
-
-
-async def exists(db: Executor, training_id: int) -> bool:
-    return (await db.execute(select(Training.id).where(Training.id == training_id))).first() is not None
