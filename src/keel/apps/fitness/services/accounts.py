@@ -10,11 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.apps.fitness.models import User, UserStat
 from keel.apps.fitness.schemas import RegisterRequest, UserStatUpdate, UserUpdate
 from keel.core.errors import Conflict, Unauthorized, Unprocessable
+from keel.core.security.identity import normalize_email
 from keel.core.security.passwords import hash_password, verify_password
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def create_user(session: AsyncSession, email: str, display_name: str, password: str | None) -> User:

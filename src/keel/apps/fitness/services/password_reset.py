@@ -12,9 +12,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness.models import PasswordResetCode, User
-from keel.apps.fitness.services.accounts import normalize_email
 from keel.core.db import utcnow
 from keel.core.errors import BadRequest
+from keel.core.security.identity import normalize_email
 from keel.core.security.passwords import hash_password
 
 log = logging.getLogger("keel.fitness.password_reset")

@@ -15,6 +15,7 @@ from keel.apps.fitness.models import SocialAccount, User
 from keel.apps.fitness.schemas import SSOProvider, SSORequest
 from keel.apps.fitness.services import accounts
 from keel.core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized, Unprocessable
+from keel.core.security.identity import normalize_email
 from keel.core.security.jwks import JWKSVerifier
 from keel.settings import Settings
 
@@ -155,7 +156,7 @@ async def sign_in(session: AsyncSession, identity: Identity) -> tuple[User, bool
 
     if identity.email is None:
         raise Unprocessable("The provider did not share an email address")
-    email = accounts.normalize_email(identity.email)
+    email = normalize_email(identity.email)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     if user is not None and not identity.email_verified:
         raise Conflict("An account with this email exists; sign in with your password to link it")

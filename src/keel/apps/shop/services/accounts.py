@@ -9,11 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.apps.shop.models import User
 from keel.apps.shop.schemas import UserCreate, UserProfileUpdate
 from keel.core.errors import Conflict, Unauthorized
+from keel.core.security.identity import normalize_email
 from keel.core.security.passwords import hash_password, verify_password
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def _taken(
