@@ -1,7 +1,8 @@
 """The database dialects the suite runs on, and how to get a fresh, migrated database on each.
 
 SQLite always runs. PostgreSQL and MariaDB run when reachable on their usual loopback ports
-(override with KEEL_TEST_POSTGRES_URL / KEEL_TEST_MARIADB_URL); with KEEL_REQUIRE_SERVICES=1
+(override with KEEL_TEST_POSTGRES_URL / KEEL_TEST_MARIADB_URL; Redis and MQTT likewise with
+KEEL_TEST_REDIS_URL / KEEL_TEST_MQTT_URL); with KEEL_REQUIRE_SERVICES=1
 an unreachable server fails the run instead of skipping.
 """
 
@@ -27,14 +28,23 @@ DIALECTS = ("sqlite", "postgresql", "mariadb")
 RUN_ID = os.getpid()
 
 
+# Other services the suite talks to, with the same override-or-default rule.
+REDIS_URL = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+MQTT_URL = os.environ.get("KEEL_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+
+
 def require_reachable(dialect: str) -> None:
-    if dialect == "sqlite":
-        return
-    parts = urlsplit(SERVER_URLS[dialect])
+    if dialect != "sqlite":
+        require_service(dialect, SERVER_URLS[dialect])
+
+
+def require_service(name: str, url: str) -> None:
+    """Skip the test when the service at `url` does not answer (fail it under KEEL_REQUIRE_SERVICES=1)."""
+    parts = urlsplit(url)
     try:
         socket.create_connection((parts.hostname, parts.port), timeout=2).close()
     except OSError:
-        message = f"{dialect} is not reachable at {parts.hostname}:{parts.port}"
+        message = f"{name} is not reachable at {parts.hostname}:{parts.port}"
         if os.environ.get("KEEL_REQUIRE_SERVICES") == "1":
             pytest.fail(message + " and KEEL_REQUIRE_SERVICES=1", pytrace=False)
         pytest.skip(message)

@@ -75,6 +75,8 @@ def build_server(
                 for hook in registrations[slug].on_shutdown:
                     await hook(api)
                 await api.state.database.dispose()
+                if api.state.redis is not None:
+                    await api.state.redis.aclose()
 
     root: Starlette
     if only:

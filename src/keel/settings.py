@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Write conflicts and deadlocks are retried this many times before a 409.
     transaction_retries: int = Field(4, ge=1, le=20)
 
+    # Redis (redis://host:6379/0) shares rate limits, realtime events and jobs between
+    # processes; unset, each process keeps them in its own memory.
+    redis_url: str | None = None
+
     # Mail: an SMTP relay such as smtp://user:pass@host:587 (smtps:// for implicit TLS); unset,
     # mail is kept in the app's outbox table and logged.
     smtp_url: str | None = None

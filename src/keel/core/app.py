@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keel.core import redis
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
 from keel.core.security.tokens import TokenService
@@ -63,6 +64,7 @@ class KeelApp:
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         )
         api.state.storage = LocalStorage(settings.data_dir / "uploads" / self.slug)
+        api.state.redis = redis.connect(settings)
         install_error_handlers(api)
         for router in self.routers:
             api.include_router(router)
