@@ -254,12 +254,17 @@ class WorkoutSessionIn(Schema):
     time_series_data: list[Any] = Field(default_factory=list)
 
 
+MAX_BATCH = 500
+
+
 class BatchUploadIn(Schema):
+    """Documents the batch upload's body; the route reads the bytes itself (services.sessions)."""
+
     sessions: Annotated[
         list[dict[str, Any]],
         Field(
             min_length=1,
-            max_length=500,
+            max_length=MAX_BATCH,
             description="WorkoutSessionIn objects. Each is checked on its own: one that is "
             "invalid is rejected with its reason and never blocks the others.",
         ),

@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -46,9 +47,15 @@ IdempotencyKeyHeader = Annotated[
     status_code=201,
     responses={200: {"model": BatchUploadOut, "description": "Nothing new was stored"}}
     | error_responses(Unauthorized, Conflict),
+    # The body is read as bytes, not parsed by FastAPI: see services.sessions.read_batch.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": BatchUploadIn.model_json_schema()}},
+        }
+    },
 )
 async def batch_upload(
-    data: BatchUploadIn,
     request: Request,
     user: CurrentUser,
     session: DbSession,
@@ -57,13 +64,15 @@ async def batch_upload(
 ) -> JSONResponse:
     """Store what the phone recorded offline. Every item is answered created, duplicate (by
     `client_session_id`) or rejected with its reason; 201 when anything was created, else 200."""
+    body = await request.body()
+    items = sessions.read_batch(body)
     scope = f"user:{user.id}:sessions.batch_upload"
     if key is not None:
-        replay = await idempotency.claim(database.autocommit, scope, key, request_hash(await request.body()))
+        replay = await idempotency.claim(database.autocommit, scope, key, request_hash(body))
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code)
     try:
-        outcome = await sessions.store(session, user.id, data.sessions)
+        outcome = await sessions.store(session, user.id, items)
         body = jsonable_encoder(
             BatchUploadOut(
                 results=outcome.results,
@@ -93,7 +102,7 @@ async def batch_upload(
 async def upload_one(data: WorkoutSessionIn, user: CurrentUser, session: DbSession) -> JSONResponse:
     """One session: 201 when stored, 200 with the stored one when it already was, 422 with
     the reason when it is rejected."""
-    outcome = await sessions.store(session, user.id, [data.model_dump(mode="json")])
+    outcome = await sessions.store(session, user.id, [orjson.dumps(data.model_dump(mode="json"))])
     [result] = outcome.results
     if result["status"] is SessionStatus.rejected:
         raise Unprocessable(result["reason"])

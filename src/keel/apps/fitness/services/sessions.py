@@ -9,8 +9,10 @@ unique index, with an insert that skips rows already there.
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
+import orjson
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness import device_schemas
 from keel.apps.fitness.models import Training, UserStat, WorkoutSession
-from keel.apps.fitness.schemas import SessionStatus, WorkoutSessionIn
+from keel.apps.fitness.schemas import MAX_BATCH, SessionStatus, WorkoutSessionIn
 from keel.apps.fitness.services import stats
 from keel.core.db import utcnow
-from keel.core.errors import NotFound
+from keel.core.errors import NotFound, Unprocessable
 
 # The phone's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -31,6 +33,29 @@ DURATION_TOLERANCE_SHARE = 0.02
 
 _ITEM = TypeAdapter(WorkoutSessionIn)
 _sessions = WorkoutSession.__table__
+# The two fields that carry a device's numbers: checked and stored as the JSON text they came in.
+_SUMMARY, _SERIES = "metrics_summary", "time_series_data"
+
+
+class _Batch(msgspec.Struct, forbid_unknown_fields=True):
+    sessions: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+_BATCH = msgspec.json.Decoder(_Batch)
+# A session's fields, each still the JSON text it arrived as: reading a batch this way costs a
+# scan of its bytes, with no Python object made for any of its points.
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def read_batch(body: bytes) -> list[msgspec.Raw]:
+    """The batch's sessions, each as its JSON text; a batch that is not `{"sessions": [...]}`
+    with 1 to 500 items is 422 (each item is judged on its own later)."""
+    try:
+        return _BATCH.decode(body).sessions
+    except msgspec.DecodeError as error:
+        raise Unprocessable(f"body is not valid JSON: {error}") from None
+    except msgspec.ValidationError as error:
+        raise Unprocessable(device_schemas.explain(error, "body")) from None
 
 
 @dataclass
@@ -59,10 +84,27 @@ def _first_error(error: ValidationError) -> str:
     return f"{where}: {problem['msg']}" if where else problem["msg"]
 
 
-def check(raw: Any, now: datetime) -> tuple[WorkoutSessionIn | None, str | None]:
-    """The parsed session, or why it is rejected."""
+def _fields_of(text: bytes) -> dict[str, msgspec.Raw] | None:
     try:
-        item = _ITEM.validate_python(raw)
+        return _FIELDS.decode(text)
+    except msgspec.ValidationError:
+        return None  # valid JSON (the batch was read), but not an object
+
+
+def _client_id(fields: dict[str, msgspec.Raw] | None) -> str | None:
+    value = (
+        msgspec.json.decode(fields["client_session_id"]) if fields and "client_session_id" in fields else None
+    )
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def check(fields: dict[str, msgspec.Raw] | None, now: datetime) -> tuple[dict[str, Any] | None, str | None]:
+    """The session as a row to store, or why it is rejected."""
+    if fields is None:
+        return None, "a session must be a JSON object"
+    summary, series = fields.pop(_SUMMARY, b"{}"), fields.pop(_SERIES, b"[]")
+    try:
+        item = _ITEM.validate_python({key: msgspec.json.decode(text) for key, text in fields.items()})
     except ValidationError as error:
         return None, _first_error(error)
     start, end = as_utc(item.start_time), as_utc(item.end_time)
@@ -76,24 +118,25 @@ def check(raw: Any, now: datetime) -> tuple[WorkoutSessionIn | None, str | None]
             None,
             f"duration_seconds is {item.duration_seconds} but end_time - start_time is {span:g} seconds",
         )
-    if problem := device_schemas.problem_with(item.device_type, item.metrics_summary, item.time_series_data):
+    if problem := device_schemas.problem_with(item.device_type, summary, series):
         return None, problem
-    return item.model_copy(update={"start_time": start, "end_time": end}), None
+    row = item.model_dump() | {"start_time": start, "end_time": end, _SUMMARY: msgspec.json.decode(summary)}
+    # Stored as the text it came in, already checked: 60,000 points are never re-encoded.
+    return row | {_SERIES: orjson.Fragment(bytes(series))}, None
 
 
-def _client_id(raw: Any) -> str | None:
-    value = raw.get("client_session_id") if isinstance(raw, dict) else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-async def store(session: AsyncSession, user_id: int, raw_items: list[Any]) -> Outcome:
-    """Check every item on its own, store the new ones, and count them in the user's totals."""
+async def store(session: AsyncSession, user_id: int, items: list[msgspec.Raw] | list[bytes]) -> Outcome:
+    """Check every item (a session's JSON text) on its own, store the new ones, and count them
+    in the user's totals."""
     now = utcnow()
+    parsed = [(fields, _client_id(fields)) for fields in map(_fields_of, items)]
     # What is stored already is a duplicate whatever it holds: found first, it skips the
     # per-point checks, which are most of the work for a phone sending a batch again.
-    stored = await _stored_ids(session, user_id, {cid for raw in raw_items if (cid := _client_id(raw))})
-    checked = [(raw, *((None, None) if _client_id(raw) in stored else check(raw, now))) for raw in raw_items]
-    trainings = {item.training_id for _raw, item, _reason in checked if item is not None and item.training_id}
+    stored = await _stored_ids(session, user_id, {cid for _fields, cid in parsed if cid})
+    checked = [(cid, *((None, None) if cid in stored else check(fields, now))) for fields, cid in parsed]
+    trainings = {
+        row["training_id"] for _cid, row, _reason in checked if row is not None and row["training_id"]
+    }
     known_trainings = (
         set((await session.execute(select(Training.id).where(Training.id.in_(trainings)))).scalars())
         if trainings
@@ -102,27 +145,26 @@ async def store(session: AsyncSession, user_id: int, raw_items: list[Any]) -> Ou
 
     outcome = Outcome()
     fresh: dict[str, dict[str, Any]] = {}
-    for raw, item, reason in checked:
-        if item is None and reason is None:
-            outcome.add(_client_id(raw), SessionStatus.duplicate)
-        elif item is None:
-            outcome.add(_client_id(raw), SessionStatus.rejected, reason=reason)
-        elif item.training_id is not None and item.training_id not in known_trainings:
+    for client_id, row, reason in checked:
+        if row is None and reason is None:
+            outcome.add(client_id, SessionStatus.duplicate)
+        elif row is None:
+            outcome.add(client_id, SessionStatus.rejected, reason=reason)
+        elif row["training_id"] is not None and row["training_id"] not in known_trainings:
             outcome.add(
-                item.client_session_id,
+                row["client_session_id"],
                 SessionStatus.rejected,
-                reason=f"unknown training_id {item.training_id}",
+                reason=f"unknown training_id {row['training_id']}",
             )
-        elif item.client_session_id in fresh:
-            outcome.add(item.client_session_id, SessionStatus.duplicate)
+        elif row["client_session_id"] in fresh:
+            outcome.add(row["client_session_id"], SessionStatus.duplicate)
         else:
-            fresh[item.client_session_id] = {
-                **item.model_dump(),
+            fresh[row["client_session_id"]] = row | {
                 "id": uuid.uuid4(),
                 "user_id": user_id,
                 "created_at": now,
             }
-            outcome.add(item.client_session_id, SessionStatus.created)
+            outcome.add(row["client_session_id"], SessionStatus.created)
 
     if fresh:
         await _insert_skipping_stored(session, [fresh[key] for key in sorted(fresh)])
