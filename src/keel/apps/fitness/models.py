@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
-from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, JSONDocumentColumn, new_metadata, utcnow
+from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, JSONDocument, new_metadata, utcnow
 from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.mail_models import OutboxMixin
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
@@ -104,7 +104,7 @@ class WorkoutSession(Base):
     xp_earned: Mapped[int] = mapped_column(default=0)
     metrics_summary: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
     # Up to 20,000 points: only loaded for one session's detail, never for lists.
-    time_series_data: Mapped[list[dict[str, Any]]] = deferred(mapped_column(JSONDocumentColumn, default=list))
+    time_series_data: Mapped[list[dict[str, Any]]] = deferred(mapped_column(JSONDocument(), default=list))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 

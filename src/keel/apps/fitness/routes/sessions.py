@@ -20,6 +20,7 @@ from keel.apps.fitness.schemas import (
 )
 from keel.apps.fitness.services import sessions
 from keel.core.db import AppDatabase, DbSession, TransactionalRoute
+from keel.core.encoding import FastJSONResponse
 from keel.core.errors import Conflict, NotFound, Unauthorized, Unprocessable, error_responses
 from keel.core.idempotency import Idempotency, request_hash
 from keel.core.pagination import Page, PageParams, page_of
@@ -61,27 +62,28 @@ async def batch_upload(
     session: DbSession,
     database: AppDatabase,
     key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     """Store what the phone recorded offline. Every item is answered created, duplicate (by
     `client_session_id`) or rejected with its reason; 201 when anything was created, else 200."""
-    body = await request.body()
-    items = sessions.read_batch(body)
+    raw = await request.body()
+    items = sessions.read_batch(raw)
     scope = f"user:{user.id}:sessions.batch_upload"
     if key is not None:
-        replay = await idempotency.claim(database.autocommit, scope, key, request_hash(body))
+        replay = await idempotency.claim(database.autocommit, scope, key, request_hash(raw))
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code)
     try:
         outcome = await sessions.store(session, user.id, items)
-        body = jsonable_encoder(
-            BatchUploadOut(
-                results=outcome.results,
-                created=outcome.count(SessionStatus.created),
-                duplicates=outcome.count(SessionStatus.duplicate),
-                rejected=outcome.count(SessionStatus.rejected),
-                stats=UserStatOut.model_validate(await sessions.stats_of(session, user.id)),
-            )
-        )
+        stats = UserStatOut.model_validate(await sessions.stats_of(session, user.id))
+        # Built as BatchUploadOut documents it, without a model per item: orjson writes the
+        # ids and statuses as they are.
+        body = {
+            "results": outcome.results,
+            "created": outcome.count(SessionStatus.created),
+            "duplicates": outcome.count(SessionStatus.duplicate),
+            "rejected": outcome.count(SessionStatus.rejected),
+            "stats": stats.model_dump(mode="json"),
+        }
         status_code = 201 if outcome.created else 200
         if key is not None:
             await idempotency.record(session, scope, key, status_code, body)
@@ -89,7 +91,7 @@ async def batch_upload(
         if key is not None:
             await idempotency.release(database.autocommit, scope, key)
         raise
-    return JSONResponse(body, status_code=status_code)
+    return FastJSONResponse(body, status_code=status_code)
 
 
 @router.post(
@@ -102,7 +104,8 @@ async def batch_upload(
 async def upload_one(data: WorkoutSessionIn, user: CurrentUser, session: DbSession) -> JSONResponse:
     """One session: 201 when stored, 200 with the stored one when it already was, 422 with
     the reason when it is rejected."""
-    outcome = await sessions.store(session, user.id, [orjson.dumps(data.model_dump(mode="json"))])
+    one = sessions.read_session(orjson.dumps(data.model_dump(mode="json")))
+    outcome = await sessions.store(session, user.id, [one])
     [result] = outcome.results
     if result["status"] is SessionStatus.rejected:
         raise Unprocessable(result["reason"])

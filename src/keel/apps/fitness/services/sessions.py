@@ -7,6 +7,7 @@ unique index, with an insert that skips rows already there.
 """
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -37,25 +38,46 @@ _sessions = WorkoutSession.__table__
 _SUMMARY, _SERIES = "metrics_summary", "time_series_data"
 
 
+# A session's fields, each still the JSON text it arrived as: reading a batch this way costs a
+# scan of its bytes, with no Python object made for any of its points.
+Fields = dict[str, msgspec.Raw]
+_BATCH_LENGTH = msgspec.Meta(min_length=1, max_length=MAX_BATCH)
+
+
 class _Batch(msgspec.Struct, forbid_unknown_fields=True):
-    sessions: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+    sessions: Annotated[list[Fields], _BATCH_LENGTH]
+
+
+class _BatchOfAnything(msgspec.Struct, forbid_unknown_fields=True):
+    sessions: Annotated[list[msgspec.Raw], _BATCH_LENGTH]
 
 
 _BATCH = msgspec.json.Decoder(_Batch)
-# A session's fields, each still the JSON text it arrived as: reading a batch this way costs a
-# scan of its bytes, with no Python object made for any of its points.
-_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_BATCH_OF_ANYTHING = msgspec.json.Decoder(_BatchOfAnything)
+_FIELDS = msgspec.json.Decoder(Fields)
 
 
-def read_batch(body: bytes) -> list[msgspec.Raw]:
-    """The batch's sessions, each as its JSON text; a batch that is not `{"sessions": [...]}`
-    with 1 to 500 items is 422 (each item is judged on its own later)."""
+def read_batch(body: bytes) -> list[Fields | None]:
+    """The batch's sessions as their fields (None for an item that is not an object: it is
+    rejected on its own); a batch that is not `{"sessions": [...]}` with 1 to 500 items is 422."""
     try:
-        return _BATCH.decode(body).sessions
+        return list(_BATCH.decode(body).sessions)
     except msgspec.DecodeError as error:
         raise Unprocessable(f"body is not valid JSON: {error}") from None
+    except msgspec.ValidationError:
+        pass  # the batch, or only some of its items, is malformed: read it again to tell which
+    try:
+        return [read_session(item) for item in _BATCH_OF_ANYTHING.decode(body).sessions]
     except msgspec.ValidationError as error:
         raise Unprocessable(device_schemas.explain(error, "body")) from None
+
+
+def read_session(text: bytes | msgspec.Raw) -> Fields | None:
+    """One session's fields, from JSON text known to be valid; None when it is not an object."""
+    try:
+        return _FIELDS.decode(text)
+    except msgspec.ValidationError:
+        return None
 
 
 @dataclass
@@ -84,21 +106,14 @@ def _first_error(error: ValidationError) -> str:
     return f"{where}: {problem['msg']}" if where else problem["msg"]
 
 
-def _fields_of(text: bytes) -> dict[str, msgspec.Raw] | None:
-    try:
-        return _FIELDS.decode(text)
-    except msgspec.ValidationError:
-        return None  # valid JSON (the batch was read), but not an object
-
-
-def _client_id(fields: dict[str, msgspec.Raw] | None) -> str | None:
+def _client_id(fields: Fields | None) -> str | None:
     value = (
         msgspec.json.decode(fields["client_session_id"]) if fields and "client_session_id" in fields else None
     )
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def check(fields: dict[str, msgspec.Raw] | None, now: datetime) -> tuple[dict[str, Any] | None, str | None]:
+def check(fields: Fields | None, now: datetime) -> tuple[dict[str, Any] | None, str | None]:
     """The session as a row to store, or why it is rejected."""
     if fields is None:
         return None, "a session must be a JSON object"
@@ -125,11 +140,11 @@ def check(fields: dict[str, msgspec.Raw] | None, now: datetime) -> tuple[dict[st
     return row | {_SERIES: orjson.Fragment(bytes(series))}, None
 
 
-async def store(session: AsyncSession, user_id: int, items: list[msgspec.Raw] | list[bytes]) -> Outcome:
-    """Check every item (a session's JSON text) on its own, store the new ones, and count them
-    in the user's totals."""
+async def store(session: AsyncSession, user_id: int, items: list[Fields | None]) -> Outcome:
+    """Check every item on its own (as `read_batch` gives them), store the new ones, and count
+    them in the user's totals."""
     now = utcnow()
-    parsed = [(fields, _client_id(fields)) for fields in map(_fields_of, items)]
+    parsed = [(fields, _client_id(fields)) for fields in items]
     # What is stored already is a duplicate whatever it holds: found first, it skips the
     # per-point checks, which are most of the work for a phone sending a batch again.
     stored = await _stored_ids(session, user_id, {cid for _fields, cid in parsed if cid})
@@ -167,10 +182,10 @@ async def store(session: AsyncSession, user_id: int, items: list[msgspec.Raw] | 
             outcome.add(row["client_session_id"], SessionStatus.created)
 
     if fresh:
-        await _insert_skipping_stored(session, [fresh[key] for key in sorted(fresh)])
+        inserted = await _insert_skipping_stored(session, [fresh[key] for key in sorted(fresh)])
         # An upload racing this one may have stored some of them first: those are duplicates.
-        stored |= await _stored_ids(session, user_id, set(fresh))
-        outcome.created = [row for key, row in fresh.items() if stored.get(key) == row["id"]]
+        stored |= inserted | await _stored_ids(session, user_id, fresh.keys() - inserted.keys())
+        outcome.created = [row for key, row in fresh.items() if key in inserted]
     created_keys = {row["client_session_id"] for row in outcome.created}
     for result in outcome.results:
         key = result["client_session_id"]
@@ -187,7 +202,9 @@ async def stats_of(session: AsyncSession, user_id: int) -> UserStat:
     return await session.get_one(UserStat, user_id, populate_existing=True)
 
 
-async def _stored_ids(session: AsyncSession, user_id: int, client_ids: set[str]) -> dict[str, uuid.UUID]:
+async def _stored_ids(
+    session: AsyncSession, user_id: int, client_ids: Collection[str]
+) -> dict[str, uuid.UUID]:
     if not client_ids:
         return {}
     rows = await session.execute(
@@ -198,9 +215,10 @@ async def _stored_ids(session: AsyncSession, user_id: int, client_ids: set[str])
     return {client_id: session_id for client_id, session_id in rows}
 
 
-async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert, skipping rows whose (user, client id) is already stored. In key order, so two
-    uploads of overlapping batches lock the same keys in the same order and never deadlock."""
+async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, uuid.UUID]:
+    """Insert, skipping rows whose (user, client id) is already stored; the client and server
+    ids of the rows inserted. In key order, so two uploads of overlapping batches lock the same
+    keys in the same order and never deadlock."""
     dialect = (await session.connection()).dialect.name
     if dialect == "postgresql":
         statement = postgresql.insert(_sessions).on_conflict_do_nothing(
@@ -212,7 +230,8 @@ async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, An
         )
     else:
         statement = insert(_sessions).prefix_with("IGNORE")
-    await session.execute(statement, rows)
+    inserted = await session.execute(statement.returning(_sessions.c.client_session_id, _sessions.c.id), rows)
+    return {client_id: session_id for client_id, session_id in inserted}
 
 
 _LIST_COLUMNS = [column for column in _sessions.columns if column.key != "time_series_data"]
