@@ -259,6 +259,19 @@ async def test_streaks_count_days_in_the_users_time_zone(
     assert body["stats"]["workout_streak_days"] == 2
 
 
+async def test_a_long_streak_is_counted_whole_and_a_gap_ends_it(
+    fitness: httpx.AsyncClient, athlete: Athlete
+) -> None:
+    # Longer than the first week the streak is looked for in, so the look-back has to widen.
+    days = [workout(DAY - timedelta(days=n)) for n in range(40)]
+    assert (await upload(fitness, athlete, *days)).json()["stats"]["workout_streak_days"] == 40
+    after_a_gap = workout(DAY + timedelta(days=2))
+    assert (await upload(fitness, athlete, after_a_gap)).json()["stats"]["workout_streak_days"] == 1
+    # The missing day arrives later (uploaded offline): the two runs join.
+    missing = workout(DAY + timedelta(days=1))
+    assert (await upload(fitness, athlete, missing)).json()["stats"]["workout_streak_days"] == 42
+
+
 async def test_one_session_upload(fitness: httpx.AsyncClient, athlete: Athlete) -> None:
     single = workout()
     created = await fitness.post("/api/v1/sessions", json=single, headers=athlete.headers)

@@ -69,9 +69,11 @@ async def apply(session: AsyncSession, user_id: int, totals: Totals, *, sign: in
 async def _streak(session: AsyncSession, user_id: int, last: datetime) -> int:
     zone = ZoneInfo((await session.execute(select(User.timezone).where(User.id == user_id))).scalar_one())
     latest = last.astimezone(zone).date()
-    window = 64
+    # Only the days that can still belong to the streak are read, a week first (most streaks
+    # are shorter), four times as many days each time the streak fills the window: every
+    # upload reads this, and a user who trains daily has hundreds of sessions in a season.
+    window = 8
     while True:
-        # Only the days that can still belong to the streak are read; the window grows if needed.
         since = last - timedelta(days=window + 1)
         starts = (
             await session.execute(
