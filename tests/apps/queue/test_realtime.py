@@ -12,8 +12,8 @@ from tests.apps.queue import builders
 from tests.apps.queue.conftest import Live
 
 
-async def receive(ws: ClientConnection, timeout: float = 5) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), 5))
 
 
 async def nothing_more(ws: ClientConnection) -> None:
