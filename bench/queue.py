@@ -255,9 +255,7 @@ def main() -> int:
         )
         rate = len(latencies) / elapsed
 
-        print(
-            "\nserver: 2 workers on PostgreSQL, Redis pub/sub between them; client: Python, same machine\n"
-        )
+        print("\nserver: 2 workers on PostgreSQL, Redis pub/sub between them; client: Python, same machine\n")
         print(f"fan-out: {args.clients} WebSockets waiting at one store, {args.rounds} status changes")
         print(f"{'measure':<42} | {'p50 ms':>8} | {'p99 ms':>8} | {'max ms':>8}")
         print("-" * 75)

@@ -102,7 +102,10 @@ async def test_an_event_caused_through_one_process_reaches_a_websocket_on_the_ot
         await builders.booking(b, second, store_id)
         ws_b = b_base.replace("http", "ws") + "/ws"
         ws_a = a_base.replace("http", "ws") + "/ws"
-        async with connect(f"{ws_b}?token={second.token}") as on_b, connect(f"{ws_a}?token={owner.token}") as on_a:
+        async with (
+            connect(f"{ws_b}?token={second.token}") as on_b,
+            connect(f"{ws_a}?token={owner.token}") as on_a,
+        ):
             assert (await builders.set_status(a, owner, booking["id"], "serving")).status_code == 200
             event = json.loads(await asyncio.wait_for(on_b.recv(), 5))
             assert event["event"] == "queue_updated"
