@@ -29,18 +29,34 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:]
+
+
+def _start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # A session of its own, so the server and anything it forks are stopped together.
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "keel", "serve", "--app", "queue", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 async def _ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
     async with httpx.AsyncClient(base_url=base) as client:
         for _ in range(300):
             if process.poll() is not None:
-                raise AssertionError(f"server exited:\n{log.read_text()[-3000:]}")
+                raise AssertionError(f"server exited:\n{_tail(log)}")
             try:
                 if (await client.get("/health")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise AssertionError(f"server did not start:\n{log.read_text()[-3000:]}")
+    raise AssertionError(f"server did not start:\n{_tail(log)}")
 
 
 @pytest.fixture
@@ -65,16 +81,7 @@ async def two_servers(data_dir: Path, settings: Settings) -> AsyncIterator[tuple
         for n in range(2):
             port = _free_port()
             log = data_dir / f"queue-process-{n}.log"
-            with log.open("wb") as out:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "keel", "serve", "--app", "queue", "--port", str(port)],
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
+            processes.append(_start(port, env, log))
             bases.append(f"http://127.0.0.1:{port}")
             await _ready(bases[-1], processes[-1], log)
         yield bases[0], bases[1]
