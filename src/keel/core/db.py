@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
+from starlette.requests import HTTPConnection
 
 from keel.core import encoding
 from keel.core.errors import Conflict
@@ -154,7 +155,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def request_database(request: Request) -> Database:
+def request_database(request: HTTPConnection) -> Database:
     return request.app.state.database
 
 

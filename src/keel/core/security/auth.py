@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Row, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from keel.core.db import request_database, utcnow
 from keel.core.errors import Forbidden, Unauthorized
@@ -31,7 +32,7 @@ class IssuedTokens:
     token_type: str = "bearer"
 
 
-def token_service(request: Request) -> TokenService:
+def token_service(request: HTTPConnection) -> TokenService:
     return request.app.state.tokens
 
 
@@ -144,20 +145,24 @@ class Authenticator:
         transaction, so a request that only reads never opens one."""
         if credentials is None:
             raise Unauthorized("Not authenticated")
-        claims = token_service(request).decode_access(credentials.credentials)
+        return await self.user_for_token(request, credentials.credentials)
+
+    async def user_for_token(self, connection: HTTPConnection, token: str) -> Row[Any]:
+        """The user a raw access token signs in (a WebSocket carries it in its query string)."""
+        claims = token_service(connection).decode_access(token)
         try:
             user_id = self._user_id_type(claims.sub)
         except ValueError:
             raise Unauthorized("Invalid token") from None
         params = {"user_id": user_id, "jti": claims.jti}
-        user = (await request_database(request).autocommit.execute(self._user_and_revoked, params)).first()
+        user = (await request_database(connection).autocommit.execute(self._user_and_revoked, params)).first()
         if user is None:
             raise Unauthorized("User no longer exists")
         if user.token_revoked:
             raise Unauthorized("Token has been revoked")
         if getattr(user, "is_active", True) is False:
             raise Unauthorized("Account is disabled")
-        request.state.access_claims = claims
+        connection.state.access_claims = claims
         return user
 
     async def admin_user(self, request: Request, credentials: BearerCredentials) -> Row[Any]:

@@ -1,0 +1,21 @@
+"""queue: take-a-number bookings at stores, with live updates over a WebSocket (spec 002)."""
+
+from pathlib import Path
+
+from keel.apps.queue.models import Base
+from keel.apps.queue.routes import routers
+from keel.apps.queue.seed import seed
+from keel.core import realtime
+from keel.core.app import KeelApp
+
+app = KeelApp(
+    slug="queue",
+    title="keel queue",
+    description="Take-a-number queues at stores: bookings, chats, notifications, live WebSocket updates (spec 002).",
+    routers=routers,
+    metadata=Base.metadata,
+    migrations=Path(__file__).parent / "migrations",
+    seed=seed,
+    on_startup=(realtime.start,),
+    on_shutdown=(realtime.stop,),
+)

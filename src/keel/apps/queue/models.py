@@ -1,0 +1,131 @@
+"""The queue tables (spec 002: users, stores, bookings, messages, notifications), the per-store
+daily counter that hands out queue numbers, and the tables the core's features need."""
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, new_metadata, utcnow
+from keel.core.realtime import EventMixin
+from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+def _default_notification_settings() -> dict[str, bool]:
+    return {"email_notifications": True, "push_notifications": True, "sms_notifications": False}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(100))
+    avatar_url: Mapped[str | None] = mapped_column(String(2048))
+    address: Mapped[str | None] = mapped_column(Text)
+    notification_settings: Mapped[dict[str, Any]] = mapped_column(
+        JSONColumn, default=_default_notification_settings
+    )
+    # Only `keel seed` makes an admin; the spec has no admin features, the contract test signs in as one.
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    avatar_url: Mapped[str | None] = mapped_column(String(2048))
+    address: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Running totals of completed services, so the average wait needs no aggregate per booking.
+    served_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    service_seconds_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+
+
+class QueueCounter(Base):
+    """The last number given out at a store on a (UTC) day. Taking a number updates this row,
+    whose lock makes concurrent bookings at one store wait for each other, briefly."""
+
+    __tablename__ = "queue_counters"
+
+    store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # The counter makes numbers unique; the constraint would catch a bug, never a race.
+        UniqueConstraint("store_id", "queue_day", "queue_number"),
+        Index("ix_bookings_store_id_status_queue_day", "store_id", "status", "queue_day", "queue_number"),
+        Index("ix_bookings_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    queue_day: Mapped[date]
+    queue_number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))  # waiting, serving, completed, cancelled
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    serving_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_booking_id_created_at", "booking_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    sender_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    is_read: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # booking_created, booking_cancelled, queue_updated, message_received
+    type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    is_read: Mapped[bool] = mapped_column(default=False)
+    read_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(EventMixin, Base):
+    pass
+
+
+class RefreshToken(RefreshTokenMixin, Base):
+    pass
+
+
+class RevokedToken(RevokedTokenMixin, Base):
+    pass

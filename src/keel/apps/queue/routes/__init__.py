@@ -1,0 +1,12 @@
+from keel.apps.queue.routes import auth, bookings, chats, notifications, realtime, stores, upload, users
+
+routers = (
+    bookings.router,
+    stores.router,
+    chats.router,
+    notifications.router,
+    realtime.router,
+    users.router,
+    upload.router,
+    auth.router,
+)

@@ -1,0 +1,96 @@
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from keel.apps.queue.deps import CurrentUser, Events
+from keel.apps.queue.schemas import (
+    BookingCancelled,
+    BookingCreate,
+    BookingCreated,
+    BookingStatus,
+    MyBookings,
+    ReceivedBookings,
+    StatusUpdate,
+    StatusUpdated,
+)
+from keel.apps.queue.services import bookings
+from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
+from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from keel.core.pagination import MAX_LIMIT, MAX_OFFSET, PageRequest
+
+router = APIRouter(prefix="/bookings", tags=["bookings"], route_class=TransactionalRoute)
+
+Page = Annotated[int, Query(ge=1, le=MAX_OFFSET // MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=BookingCreated,
+    responses=error_responses(Unauthorized, NotFound, Conflict),
+)
+async def create_booking(
+    data: BookingCreate, user: CurrentUser, session: DbSession, database: AppDatabase, events: Events
+) -> dict[str, Any]:
+    """Take the next number at a store (from 1 each UTC day). The wait is the people ahead times
+    the store's average service time (5 minutes until it has completed one). 404 for an unknown
+    store; 409 when its queue is closed or you already wait or are being served there."""
+    return await bookings.create_booking(session, database, events, user, data)
+
+
+@router.get("/my-bookings", response_model=MyBookings, responses=error_responses(Unauthorized))
+async def my_bookings(
+    user: CurrentUser, db: ReadDb, status: BookingStatus | None = None, page: Page = 1, limit: Limit = 10
+) -> dict[str, Any]:
+    """Newest first."""
+    return await bookings.my_bookings(db, user.id, PageRequest(page, limit), status)
+
+
+@router.get(
+    "/received-bookings",
+    response_model=ReceivedBookings,
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def received_bookings(
+    user: CurrentUser,
+    db: ReadDb,
+    store_id: uuid.UUID | None = None,
+    status: BookingStatus | None = None,
+    page: Page = 1,
+    limit: Limit = 20,
+) -> dict[str, Any]:
+    """For store owners: one store's bookings (`store_id`) or all of theirs, today's first, in
+    line order. 403 for another's store or for a user who owns none."""
+    return await bookings.received_bookings(db, user.id, PageRequest(page, limit), store_id, status)
+
+
+@router.put(
+    "/{booking_id}/status",
+    response_model=StatusUpdated,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
+)
+async def update_status(
+    booking_id: uuid.UUID, data: StatusUpdate, user: CurrentUser, session: DbSession, events: Events
+) -> dict[str, Any]:
+    """The store owner moves a booking: waiting -> serving -> completed, or waiting or serving
+    -> cancelled. Any other move is a 409 that says which moves are possible."""
+    updated_at = await bookings.change_status(session, events, user.id, booking_id, data.status)
+    return {
+        "message": f"預約狀態已更新為{bookings.STATUS_LABELS[data.status.value]}",
+        "updated_at": updated_at,
+    }
+
+
+@router.delete(
+    "/{booking_id}",
+    response_model=BookingCancelled,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
+)
+async def cancel_booking(
+    booking_id: uuid.UUID, user: CurrentUser, session: DbSession, events: Events
+) -> dict[str, Any]:
+    """The booker leaves the line (403 for anyone else); those behind move up."""
+    cancelled_at = await bookings.cancel_booking(session, events, user.id, booking_id)
+    return {"message": "預約已成功取消", "cancelled_at": cancelled_at}

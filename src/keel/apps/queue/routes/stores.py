@@ -1,0 +1,53 @@
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from keel.apps.queue.deps import CurrentUser
+from keel.apps.queue.schemas import StoreCreate, StoreCreated, StoreList, StoreOut, StoreUpdate
+from keel.apps.queue.services import stores
+from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.errors import Forbidden, NotFound, Unauthorized, error_responses
+from keel.core.pagination import PageParams
+
+router = APIRouter(prefix="/stores", tags=["stores"], route_class=TransactionalRoute)
+
+
+@router.get("", response_model=StoreList)
+async def list_stores(
+    db: ReadDb,
+    page: PageParams,
+    search: Annotated[
+        str | None, Query(max_length=100, description="In name, description or address")
+    ] = None,
+) -> dict[str, Any]:
+    """Stores open for booking, each with how many people wait there now."""
+    return await stores.list_stores(db, page, search)
+
+
+@router.post("", status_code=201, response_model=StoreCreated, responses=error_responses(Unauthorized))
+async def create_store(data: StoreCreate, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    """The signed-in user becomes the store's owner; its queue opens at once."""
+    store = await stores.create_store(session, user.id, data)
+    return {
+        "id": store.id,
+        "name": store.name,
+        "message": "商家建立成功,開始接受預約!",
+        "created_at": store.created_at,
+    }
+
+
+@router.get("/{store_id}", response_model=StoreOut, responses=error_responses(NotFound))
+async def get_store(store_id: uuid.UUID, db: ReadDb) -> dict[str, Any]:
+    return await stores.get_store(db, store_id)
+
+
+@router.put(
+    "/{store_id}", response_model=StoreOut, responses=error_responses(Unauthorized, Forbidden, NotFound)
+)
+async def update_store(
+    store_id: uuid.UUID, data: StoreUpdate, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """The owner's changes; `is_active: false` closes the queue to new bookings (those already
+    in line stay), `true` opens it again."""
+    return await stores.update_store(session, user.id, store_id, data)

@@ -1,0 +1,302 @@
+"""Bookings: taking a number, the owner moving a booking along, the booker cancelling, and the
+two lists. Every change that moves a line tells the line (`queue_updated`), in its transaction."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.apps.queue.models import Booking, Store, User
+from keel.apps.queue.schemas import BookingCreate, BookingStatus
+from keel.apps.queue.services import line as lines
+from keel.apps.queue.services import notifications
+from keel.apps.queue.services.numbering import take_number
+from keel.apps.queue.services.stores import estimated_wait
+from keel.core.db import Database, Executor, utcnow
+from keel.core.errors import Conflict, Forbidden, NotFound
+from keel.core.pagination import PageRequest
+from keel.core.realtime import EventSink, Outgoing
+
+ACTIVE = ("waiting", "serving")
+# The moves an owner may make; anything else is a 409 that names the move.
+OWNER_MOVES = {"waiting": {"serving", "cancelled"}, "serving": {"completed", "cancelled"}}
+STATUS_LABELS = {"waiting": "等待中", "serving": "服務中", "completed": "已完成", "cancelled": "已取消"}
+STATUS_MESSAGES = {
+    "serving": "您的服務即將開始,請準備前往現場!",
+    "completed": "服務已完成,謝謝您的光臨!",
+    "cancelled": "您的預約已取消",
+}
+
+
+async def create_booking(
+    session: AsyncSession, database: Database, events: EventSink, user: Any, data: BookingCreate
+) -> dict[str, Any]:
+    now = utcnow()
+    # First, before any read: the counter's lock orders concurrent bookings at this store, so
+    # the checks below see every booking committed before this one.
+    number = await take_number(session, database, data.store_id, now.date())
+    store = (await session.execute(select(Store.is_active).where(Store.id == data.store_id))).one()
+    if not store.is_active:
+        raise Conflict("This store's queue is closed")
+    already = exists().where(
+        Booking.store_id == data.store_id, Booking.user_id == user.id, Booking.status.in_(ACTIVE)
+    )
+    if (await session.execute(select(already))).scalar():
+        raise Conflict("You are already in this store's queue")
+    booking = Booking(
+        store_id=data.store_id,
+        user_id=user.id,
+        queue_day=now.date(),
+        queue_number=number,
+        status="waiting",
+        notes=data.notes,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(booking)
+    await session.flush()
+    line = await lines.load(session, data.store_id)
+    position = line.position(booking.id)
+    wait = estimated_wait(position - 1, line.average_minutes)
+    await notifications.add(
+        session,
+        [
+            (user.id, "booking_created", "預約成功", f"您在{line.store_name}的號碼是第{number}號"),
+            (line.owner_id, "booking_created", "新預約", f"{user.name}預約了{line.store_name},第{number}號"),
+        ],
+    )
+    await events.emit(session, line.updates(now))
+    return {
+        "id": booking.id,
+        "queue_number": number,
+        "your_position": position,
+        "estimated_wait_time": wait,
+        "message": f"預約成功!您是第{number}號,預估等待時間{wait}分鐘",
+    }
+
+
+async def _booking_with_owner(session: AsyncSession, booking_id: uuid.UUID) -> tuple[Booking, uuid.UUID]:
+    row = (
+        await session.execute(
+            select(Booking, Store.owner_id)
+            .join(Store, Store.id == Booking.store_id)
+            .where(Booking.id == booking_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Booking not found")
+    return row[0], row[1]
+
+
+async def change_status(
+    session: AsyncSession, events: EventSink, owner_id: uuid.UUID, booking_id: uuid.UUID, new: BookingStatus
+) -> datetime:
+    """The owner's moves: waiting -> serving -> completed, or waiting/serving -> cancelled."""
+    booking, store_owner = await _booking_with_owner(session, booking_id)
+    if store_owner != owner_id:
+        raise Forbidden("Only the store's owner can change a booking's status")
+    if new not in OWNER_MOVES.get(booking.status, set()):
+        allowed = sorted(OWNER_MOVES.get(booking.status, ()))
+        raise Conflict(
+            f"A {booking.status} booking cannot become {new.value}"
+            + (f"; it can become {' or '.join(allowed)}" if allowed else "; it is final")
+        )
+    return await _move(session, events, booking, new.value, by_owner=True)
+
+
+async def cancel_booking(
+    session: AsyncSession, events: EventSink, user_id: uuid.UUID, booking_id: uuid.UUID
+) -> datetime:
+    """The booker leaves the line; the people behind move up."""
+    booking, _owner = await _booking_with_owner(session, booking_id)
+    if booking.user_id != user_id:
+        raise Forbidden("Only the person who booked can cancel this booking")
+    if booking.status not in ACTIVE:
+        raise Conflict(f"A {booking.status} booking cannot be cancelled")
+    return await _move(session, events, booking, "cancelled", by_owner=False)
+
+
+async def _move(
+    session: AsyncSession, events: EventSink, booking: Booking, new: str, *, by_owner: bool
+) -> datetime:
+    now = utcnow()
+    old = booking.status
+    stamp = {"serving": "serving_at", "completed": "completed_at", "cancelled": "cancelled_at"}[new]
+    # Conditional, so of two concurrent moves of one booking exactly one happens.
+    moved = await session.execute(
+        update(Booking)
+        .where(Booking.id == booking.id, Booking.status == old)
+        .values(status=new, updated_at=now, **{stamp: now})
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        raise Conflict("The booking was changed at the same time; reload it and try again")
+    if new == "completed" and booking.serving_at is not None:
+        served = max(0, round((now - booking.serving_at).total_seconds()))
+        await session.execute(
+            update(Store)
+            .where(Store.id == booking.store_id)
+            .values(
+                served_count=Store.served_count + 1,
+                service_seconds_total=Store.service_seconds_total + served,
+            )
+        )
+    line = await lines.load(session, booking.store_id)
+    outgoing: list[Outgoing] = [
+        (
+            booking.user_id,
+            "booking_status_changed",
+            {
+                "booking_id": str(booking.id),
+                "old_status": old,
+                "new_status": new,
+                "message": STATUS_MESSAGES[new],
+                "updated_at": now.isoformat(),
+            },
+        ),
+        *line.updates(now),
+    ]
+    await notifications.add(session, _notifications(line, booking, old, new, by_owner=by_owner))
+    await events.emit(session, outgoing)
+    return now
+
+
+def _notifications(
+    line: lines.Line, booking: Booking, old: str, new: str, *, by_owner: bool
+) -> list[notifications.NewNotification]:
+    rows: list[notifications.NewNotification] = []
+    if new == "cancelled":
+        if by_owner:
+            rows.append(
+                (
+                    booking.user_id,
+                    "booking_cancelled",
+                    "預約已取消",
+                    f"{line.store_name}取消了您第{booking.queue_number}號的預約",
+                )
+            )
+        else:
+            rows.append(
+                (line.owner_id, "booking_cancelled", "顧客取消預約", f"第{booking.queue_number}號取消了預約")
+            )
+    if old == "waiting":
+        # Only those whose position changed: everyone who stood behind the booking that left.
+        rows.extend(
+            (
+                entry.user_id,
+                "queue_updated",
+                "排隊進度更新",
+                f"您在{line.store_name}的排隊號碼已前進到第{n}位!",
+            )
+            for n, entry in line.behind((booking.queue_day, booking.queue_number))
+        )
+    return rows
+
+
+_MY_FIELDS = (
+    Booking.id,
+    Booking.queue_number,
+    Booking.status,
+    Booking.notes,
+    Booking.created_at,
+    Store.id.label("store_id"),
+    Store.name.label("store_name"),
+    Store.avatar_url.label("store_avatar_url"),
+    Store.contact_email.label("store_contact_email"),
+)
+
+
+async def my_bookings(
+    db: Executor, user_id: uuid.UUID, page: PageRequest, status: BookingStatus | None
+) -> dict[str, Any]:
+    conditions = [Booking.user_id == user_id]
+    if status is not None:
+        conditions.append(Booking.status == status.value)
+    total = (await db.execute(select(func.count()).select_from(Booking).where(*conditions))).scalar_one()
+    rows = await db.execute(
+        select(*_MY_FIELDS)
+        .join(Store, Store.id == Booking.store_id)
+        .where(*conditions)
+        .order_by(Booking.created_at.desc(), Booking.id)
+        .offset(page.offset)
+        .limit(page.limit)
+    )
+    bookings = [
+        {
+            "id": row.id,
+            "store": {
+                "id": row.store_id,
+                "name": row.store_name,
+                "avatar_url": row.store_avatar_url,
+                "contact_email": row.store_contact_email,
+            },
+            "queue_number": row.queue_number,
+            "status": row.status,
+            "notes": row.notes,
+            "created_at": row.created_at,
+        }
+        for row in rows
+    ]
+    return {"bookings": bookings, "total": total, "current_page": page.page}
+
+
+_RECEIVED_FIELDS = (
+    Booking.id,
+    Booking.store_id,
+    Booking.queue_number,
+    Booking.status,
+    Booking.notes,
+    Booking.created_at,
+    User.id.label("user_id"),
+    User.name,
+    User.avatar_url,
+    User.email,
+)
+
+
+async def received_bookings(
+    db: Executor,
+    owner_id: uuid.UUID,
+    page: PageRequest,
+    store_id: uuid.UUID | None,
+    status: BookingStatus | None,
+) -> dict[str, Any]:
+    """The bookings at one of the owner's stores, or at all of them; in line order."""
+    if store_id is not None:
+        owner = (await db.execute(select(Store.owner_id).where(Store.id == store_id))).scalar_one_or_none()
+        if owner is None:
+            raise NotFound("Store not found")
+        if owner != owner_id:
+            raise Forbidden("Only the store's owner can see its bookings")
+        stores = [store_id]
+    else:
+        stores = list((await db.execute(select(Store.id).where(Store.owner_id == owner_id))).scalars())
+        if not stores:
+            raise Forbidden("You own no store")
+    conditions = [Booking.store_id.in_(stores)]
+    if status is not None:
+        conditions.append(Booking.status == status.value)
+    total = (await db.execute(select(func.count()).select_from(Booking).where(*conditions))).scalar_one()
+    rows = await db.execute(
+        select(*_RECEIVED_FIELDS)
+        .join(User, User.id == Booking.user_id)
+        .where(*conditions)
+        .order_by(Booking.queue_day.desc(), Booking.queue_number, Booking.id)
+        .offset(page.offset)
+        .limit(page.limit)
+    )
+    bookings = [
+        {
+            "id": row.id,
+            "store_id": row.store_id,
+            "user": {"id": row.user_id, "name": row.name, "avatar_url": row.avatar_url, "email": row.email},
+            "queue_number": row.queue_number,
+            "status": row.status,
+            "notes": row.notes,
+            "created_at": row.created_at,
+        }
+        for row in rows
+    ]
+    return {"bookings": bookings, "total": total, "current_page": page.page}

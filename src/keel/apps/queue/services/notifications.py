@@ -1,0 +1,99 @@
+"""Notifications: the rows each user lists and marks read. Written by the other services in
+the same transaction as the change they tell about."""
+
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.apps.queue.models import Notification
+from keel.core.db import Executor, utcnow
+from keel.core.errors import NotFound
+from keel.core.pagination import PageRequest
+
+# (recipient, type, title, content)
+NewNotification = tuple[uuid.UUID, str, str, str]
+
+
+async def add(session: AsyncSession, notifications: Sequence[NewNotification]) -> None:
+    """All in one multi-row insert: a status change may notify everyone in a long queue."""
+    if not notifications:
+        return
+    now = utcnow()
+    await session.execute(
+        insert(Notification),
+        [
+            {"id": uuid.uuid4(), "user_id": user_id, "type": kind, "title": title, "content": content,
+             "is_read": False, "created_at": now}
+            for user_id, kind, title, content in notifications
+        ],
+    )  # fmt: skip
+
+
+_FIELDS = (
+    Notification.id,
+    Notification.type,
+    Notification.title,
+    Notification.content,
+    Notification.is_read,
+    Notification.created_at,
+)
+
+
+async def list_notifications(
+    db: Executor, user_id: uuid.UUID, page: PageRequest, is_read: bool | None
+) -> dict[str, Any]:
+    """Newest first; `unread_count` counts every unread one, whatever the filter."""
+    conditions = [Notification.user_id == user_id]
+    if is_read is not None:
+        conditions.append(Notification.is_read.is_(is_read))
+    # MySQL has no FILTER clause: the counts are sums of CASE instead.
+    total_in_filter = (
+        func.sum(case((Notification.is_read.is_(is_read), 1), else_=0))
+        if is_read is not None
+        else func.count()
+    )
+    unread = func.sum(case((Notification.is_read.is_(False), 1), else_=0))
+    counts = (await db.execute(select(total_in_filter, unread).where(Notification.user_id == user_id))).one()
+    total, unread_count = int(counts[0] or 0), int(counts[1] or 0)
+    rows = await db.execute(
+        select(*_FIELDS)
+        .where(*conditions)
+        .order_by(Notification.created_at.desc(), Notification.id)
+        .offset(page.offset)
+        .limit(page.limit)
+    )
+    return {
+        "notifications": [dict(row) for row in rows.mappings()],
+        "unread_count": unread_count,
+        "total": total,
+        "page": page.page,
+        "total_pages": math.ceil(total / page.limit) if total else 0,
+    }
+
+
+async def mark_read(session: AsyncSession, user_id: uuid.UUID, notification_id: uuid.UUID) -> datetime:
+    """Another user's notification is answered like a missing one: 404."""
+    notification = await session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user_id:
+        raise NotFound("Notification not found")
+    if not notification.is_read:
+        notification.is_read = True
+        notification.read_at = utcnow()
+        await session.flush()
+    assert notification.read_at is not None
+    return notification.read_at
+
+
+async def mark_all_read(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, datetime]:
+    now = utcnow()
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.is_read.is_(False))
+        .values(is_read=True, read_at=now)
+    )
+    return result.rowcount, now

@@ -1,0 +1,111 @@
+"""Stores: the public list with each queue's length, creation, and the owner's edits."""
+
+import math
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.apps.queue.models import Booking, Store
+from keel.apps.queue.schemas import StoreCreate, StoreUpdate
+from keel.core.db import Executor
+from keel.core.errors import Forbidden, NotFound
+from keel.core.pagination import PageRequest
+
+# Until a store has completed a service, a wait is estimated at this many minutes per person.
+DEFAULT_SERVICE_MINUTES = 5.0
+
+_QUEUE_COUNT = (
+    select(func.count())
+    .where(Booking.store_id == Store.id, Booking.status == "waiting")
+    .correlate(Store)
+    .scalar_subquery()
+    .label("current_queue_count")
+)
+_SUMMARY = (
+    Store.id,
+    Store.name,
+    Store.description,
+    Store.avatar_url,
+    Store.address,
+    Store.contact_email,
+    _QUEUE_COUNT,
+)
+
+
+def average_service_minutes(served_count: int, service_seconds_total: int) -> float:
+    if not served_count:
+        return DEFAULT_SERVICE_MINUTES
+    return service_seconds_total / served_count / 60
+
+
+def estimated_wait(people_ahead: int, average_minutes: float) -> int:
+    return round(people_ahead * average_minutes)
+
+
+def _search(statement: Select[Any], search: str | None) -> Select[Any]:
+    if not search:
+        return statement
+    return statement.where(
+        or_(
+            Store.name.icontains(search, autoescape=True),
+            Store.description.icontains(search, autoescape=True),
+            Store.address.icontains(search, autoescape=True),
+        )
+    )
+
+
+async def list_stores(db: Executor, page: PageRequest, search: str | None) -> dict[str, Any]:
+    """Stores open for booking (the spec's list is of those), oldest first."""
+    visible = _search(select(Store.id).where(Store.is_active.is_(True)), search)
+    total = (await db.execute(select(func.count()).select_from(visible.subquery()))).scalar_one()
+    rows = await db.execute(
+        _search(select(*_SUMMARY).where(Store.is_active.is_(True)), search)
+        .order_by(Store.created_at, Store.id)
+        .offset(page.offset)
+        .limit(page.limit)
+    )
+    return {
+        "stores": [dict(row) for row in rows.mappings()],
+        "total": total,
+        "page": page.page,
+        "total_pages": math.ceil(total / page.limit) if total else 0,
+    }
+
+
+async def create_store(session: AsyncSession, owner_id: uuid.UUID, data: StoreCreate) -> Store:
+    store = Store(owner_id=owner_id, **data.model_dump(mode="json"))
+    session.add(store)
+    await session.flush()
+    return store
+
+
+async def get_store(db: Executor, store_id: uuid.UUID) -> dict[str, Any]:
+    row = (
+        (await db.execute(select(Store.__table__, _QUEUE_COUNT).where(Store.id == store_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound("Store not found")
+    return {
+        **row,
+        "average_service_minutes": round(
+            average_service_minutes(row["served_count"], row["service_seconds_total"]), 2
+        ),
+    }
+
+
+async def update_store(
+    session: AsyncSession, user_id: uuid.UUID, store_id: uuid.UUID, data: StoreUpdate
+) -> dict[str, Any]:
+    store = await session.get(Store, store_id)
+    if store is None:
+        raise NotFound("Store not found")
+    if store.owner_id != user_id:
+        raise Forbidden("Only the store's owner can change it")
+    for field, value in data.model_dump(exclude_unset=True, mode="json").items():
+        setattr(store, field, value)
+    await session.flush()
+    return await get_store(session, store_id)

@@ -1,0 +1,80 @@
+import httpx
+import jwt
+
+from tests.apps.queue import builders
+from tests.apps.queue.builders import PASSWORD, Account
+
+
+async def test_register_answers_201_with_the_user_and_a_token(queue: httpx.AsyncClient) -> None:
+    response = await builders.register(queue, email="Ann@Example.com", name="張小明")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"user", "token", "refresh_token", "expires_in"}
+    assert set(body["user"]) == {"id", "email", "name"}
+    assert body["user"]["email"] == "ann@example.com"
+    assert body["user"]["name"] == "張小明"
+    assert body["expires_in"] == 15 * 60
+    claims = jwt.decode(body["token"], options={"verify_signature": False})
+    assert claims["aud"] == "queue"
+    assert claims["sub"] == body["user"]["id"]
+    profile = await queue.get("/users/profile", headers={"Authorization": f"Bearer {body['token']}"})
+    assert profile.status_code == 200
+    assert profile.json()["id"] == body["user"]["id"]
+
+
+async def test_register_refuses_a_taken_email_with_400_and_malformed_input_with_422(
+    queue: httpx.AsyncClient,
+) -> None:
+    assert (await builders.register(queue, email="dup@example.com")).status_code == 201
+    taken = await builders.register(queue, email="DUP@example.com ")
+    assert taken.status_code == 400
+    assert taken.json() == {"detail": "Email already registered"}
+    for body in (
+        {"email": "not-an-email", "password": PASSWORD, "name": "X"},
+        {"email": "a@example.com", "password": "short", "name": "X"},
+        {"email": "a@example.com", "password": PASSWORD, "name": "  "},
+        {"email": "a@example.com", "password": PASSWORD},
+    ):
+        response = await queue.post("/auth/register", json=body)
+        assert response.status_code == 422, body
+        assert isinstance(response.json()["detail"], list)
+
+
+async def test_login_answers_the_user_and_token_404_for_unknown_401_for_wrong_password(
+    queue: httpx.AsyncClient, customer: Account
+) -> None:
+    response = await queue.post("/auth/login", json={"email": customer.email.upper(), "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user"] == {"id": customer.id, "email": customer.email, "name": "Customer"}
+    assert (
+        await queue.get("/users/profile", headers={"Authorization": f"Bearer {body['token']}"})
+    ).status_code == 200
+    wrong = await queue.post("/auth/login", json={"email": customer.email, "password": "wrong-password"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"detail": "Incorrect password"}
+    unknown = await queue.post("/auth/login", json={"email": "nobody@example.com", "password": PASSWORD})
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "No account with this email"}
+    assert (await queue.post("/auth/login", json={"email": "x"})).status_code == 422
+
+
+async def test_refresh_rotates_and_a_replay_is_refused(queue: httpx.AsyncClient, customer: Account) -> None:
+    first = await queue.post("/auth/refresh", json={"refresh_token": customer.refresh_token})
+    assert first.status_code == 200
+    assert set(first.json()) == {"token", "refresh_token", "expires_in"}
+    headers = {"Authorization": f"Bearer {first.json()['token']}"}
+    assert (await queue.get("/users/profile", headers=headers)).status_code == 200
+    replay = await queue.post("/auth/refresh", json={"refresh_token": customer.refresh_token})
+    assert replay.status_code == 401
+    # The replay revoked the family: the rotated token is refused too.
+    assert (
+        await queue.post("/auth/refresh", json={"refresh_token": first.json()["refresh_token"]})
+    ).status_code == 401
+
+
+async def test_no_or_a_bad_token_is_401(queue: httpx.AsyncClient) -> None:
+    assert (await queue.get("/users/profile")).status_code == 401
+    bad = await queue.get("/users/profile", headers={"Authorization": "Bearer nonsense"})
+    assert bad.status_code == 401
+    assert bad.json() == {"detail": "Invalid token"}

@@ -1,0 +1,131 @@
+"""Two real server processes on one PostgreSQL database, joined by Redis: a WebSocket client of
+one process hears about changes made through the other."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from keel.apps import load_app
+from keel.settings import Settings
+from tests.apps.queue import builders
+from tests.databases import REDIS_URL, SERVER_URLS, drop_database, migrated_database, require_service
+
+SRC = Path(__file__).resolve().parents[3] / "src"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:]
+
+
+def _start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # A session of its own, so the server and anything it forks are stopped together.
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "keel", "serve", "--app", "queue", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+async def _ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise AssertionError(f"server exited:\n{_tail(log)}")
+            try:
+                if (await client.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"server did not start:\n{_tail(log)}")
+
+
+@pytest.fixture
+async def two_servers(data_dir: Path, settings: Settings) -> AsyncIterator[tuple[str, str]]:
+    require_service("postgresql", SERVER_URLS["postgresql"])
+    require_service("redis", REDIS_URL)
+    url = await migrated_database("postgresql", load_app("queue"), data_dir, suffix="_processes")
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "KEEL_QUEUE_DATABASE_URL": url,
+        "KEEL_REDIS_URL": REDIS_URL,
+        "KEEL_SECRET_KEY": settings.secret_key,  # a token from one process must open the other
+        "KEEL_DATA_DIR": str(data_dir),
+        "KEEL_ENV": "test",
+        "KEEL_ACCESS_LOG": "false",
+        "KEEL_DATABASE_POOL_SIZE": "2",
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    bases = []
+    try:
+        for n in range(2):
+            port = _free_port()
+            log = data_dir / f"queue-process-{n}.log"
+            processes.append(_start(port, env, log))
+            bases.append(f"http://127.0.0.1:{port}")
+            await _ready(bases[-1], processes[-1], log)
+        yield bases[0], bases[1]
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        await drop_database("postgresql", url)
+
+
+async def test_an_event_caused_through_one_process_reaches_a_websocket_on_the_other(
+    two_servers: tuple[str, str],
+) -> None:
+    a_base, b_base = two_servers
+    async with httpx.AsyncClient(base_url=a_base) as a, httpx.AsyncClient(base_url=b_base) as b:
+        owner = await builders.account(a, name="Owner")
+        store_id = await builders.store(a, owner, name="Two Processes")
+        first, second = await builders.account(a), await builders.account(b)
+        booking = await builders.booking(a, first, store_id)
+        await builders.booking(b, second, store_id)
+        ws_b = b_base.replace("http", "ws") + "/ws"
+        ws_a = a_base.replace("http", "ws") + "/ws"
+        async with (
+            connect(f"{ws_b}?token={second.token}") as on_b,
+            connect(f"{ws_a}?token={owner.token}") as on_a,
+        ):
+            assert (await builders.set_status(a, owner, booking["id"], "serving")).status_code == 200
+            event = json.loads(await asyncio.wait_for(on_b.recv(), 5))
+            assert event["event"] == "queue_updated"
+            assert (event["data"]["store_id"], event["data"]["your_position"]) == (store_id, 1)
+            assert (event["data"]["current_queue_count"], event["data"]["estimated_wait_time"]) == (1, 0)
+            # And the other way: a message sent through B reaches the owner's socket on A.
+            await asyncio.wait_for(on_a.recv(), 5)  # the owner's own queue_updated from the move
+            mine = (await b.get("/bookings/my-bookings", headers=second.headers)).json()["bookings"][0]["id"]
+            sent = await b.post(f"/chats/{mine}/messages", json={"content": "across"}, headers=second.headers)
+            assert sent.status_code == 201
+            message = json.loads(await asyncio.wait_for(on_a.recv(), 5))
+            assert message["event"] == "new_message"
+            assert (message["data"]["message"]["id"], message["data"]["message"]["content"]) == (
+                sent.json()["id"],
+                "across",
+            )
