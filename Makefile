@@ -33,9 +33,9 @@ test: lint
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/shop.py
-	$(BIN)/python bench/fitness.py
-	$(BIN)/python bench/queue.py
+	$(BIN)/python -m bench.shop
+	$(BIN)/python -m bench.fitness
+	$(BIN)/python -m bench.queue
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

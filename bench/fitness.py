@@ -2,7 +2,7 @@
 100 sessions with 600 time-series points each, and for the same batches replayed (all
 duplicates), with p50 and p99 per batch.
 
-Run from the repository root:  .venv/bin/python bench/fitness.py [--batches 60] [--concurrency 4]
+Run from the repository root:  .venv/bin/python -m bench.fitness [--batches 60] [--concurrency 4]
 
 It creates (and afterwards drops) the database keel_bench_fitness, starts `keel serve --app
 fitness --workers 2`, and drives it from this process with pre-built request bodies, so the
@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
+
+from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
 
 BIN = Path(sys.executable).parent
 DB_NAME = "keel_bench_fitness"

@@ -1,7 +1,7 @@
 """Benchmark the queue app on PostgreSQL: the WebSocket fan-out of one status change to 1,000
 customers waiting at one store, and booking creation per second.
 
-Run from the repository root:  .venv/bin/python bench/queue.py [--clients 1000] [--rounds 20]
+Run from the repository root:  .venv/bin/python -m bench.queue [--clients 1000] [--rounds 20]
 
 It creates (and afterwards drops) the database keel_bench_queue, starts `keel serve --app queue
 --workers 2` with Redis (so the fan-out crosses processes, as in production), and drives it
@@ -19,31 +19,25 @@ The load generator is Python on the same two cores as the server, so both figure
 its own cost (1,000 sockets' JSON parsing, httpx per request).
 """
 
+import argparse
+import asyncio
+import json
+import os
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# This file is named like the standard library's `queue`, which asyncio imports: its folder goes
-# to the end of the path, so `import queue` finds the library and `import harness` still works.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [entry for entry in sys.path if entry != _HERE] + [_HERE]
+import asyncpg
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-
-import asyncpg  # noqa: E402
-import httpx  # noqa: E402
-from harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready  # noqa: E402
-from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
-
-from keel.core.security.passwords import hash_password  # noqa: E402
-from keel.core.security.tokens import TokenService  # noqa: E402
+from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
+from keel.core.security.passwords import hash_password
+from keel.core.security.tokens import TokenService
 
 BIN = Path(sys.executable).parent
 DB_NAME = "keel_bench_queue"

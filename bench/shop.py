@@ -1,6 +1,6 @@
 """Benchmark the shop app on PostgreSQL against a bare FastAPI app, both under wrk.
 
-Run from the repository root:  .venv/bin/python bench/shop.py [--duration 10] [--connections 32]
+Run from the repository root:  .venv/bin/python -m bench.shop [--duration 10] [--connections 32]
 
 It creates (and afterwards drops) the database keel_bench_shop, migrates and seeds it, starts
 `keel serve --app shop` and bench/bare_app.py with the same uvicorn settings, and prints
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
+
+from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
 
 LUA = ROOT / "bench" / "lua"
 BIN = Path(sys.executable).parent  # the venv's bin, where `keel` and `uvicorn` live
