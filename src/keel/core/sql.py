@@ -2,9 +2,20 @@
 
 from typing import Any
 
-from sqlalchemy import Boolean
+from sqlalchemy import Boolean, Insert, Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+
+def insert_skipping_duplicates(dialect: str, table: Table, key: list[str]) -> Insert:
+    """An INSERT that skips rows whose `key` (a unique constraint's columns) is already stored,
+    with no error: ON CONFLICT DO NOTHING, or MySQL's INSERT IGNORE (whose key is its own)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
+    return insert(table).prefix_with("IGNORE")
 
 
 class json_array_contains(FunctionElement[bool]):

@@ -272,6 +272,40 @@ async def test_a_long_streak_is_counted_whole_and_a_gap_ends_it(
     assert (await upload(fitness, athlete, missing)).json()["stats"]["workout_streak_days"] == 42
 
 
+async def test_a_day_leaves_the_streak_only_with_its_last_session(
+    fitness: httpx.AsyncClient, athlete: Athlete
+) -> None:
+    yesterday, morning, evening = (
+        workout(DAY - timedelta(days=1)),
+        workout(DAY),
+        workout(DAY + timedelta(hours=10)),
+    )
+    body = (await upload(fitness, athlete, yesterday, morning, evening)).json()
+    assert body["stats"]["workout_streak_days"] == 2
+    ids = [result["id"] for result in body["results"]]
+    await fitness.delete(f"/api/v1/sessions/{ids[1]}", headers=athlete.headers)
+    assert (await stats(fitness, athlete))["workout_streak_days"] == 2  # the evening still counts
+    await fitness.delete(f"/api/v1/sessions/{ids[0]}", headers=athlete.headers)
+    assert (await stats(fitness, athlete))["workout_streak_days"] == 1
+
+
+async def test_a_new_time_zone_moves_sessions_to_their_local_days_at_once(
+    fitness: httpx.AsyncClient, athlete: Athlete
+) -> None:
+    # 22:00 and 08:00 UTC on consecutive days: two days in UTC, one day (the 20th) in Taipei.
+    await upload(
+        fitness,
+        athlete,
+        workout(datetime(2026, 11, 19, 22, 0, tzinfo=UTC)),
+        workout(DAY + timedelta(hours=1)),
+    )
+    assert (await stats(fitness, athlete))["workout_streak_days"] == 2
+    await fitness.patch("/api/v1/users/me", json={"timezone": "Asia/Taipei"}, headers=athlete.headers)
+    assert (await stats(fitness, athlete))["workout_streak_days"] == 1
+    await fitness.patch("/api/v1/users/me", json={"timezone": "UTC"}, headers=athlete.headers)
+    assert (await stats(fitness, athlete))["workout_streak_days"] == 2
+
+
 async def test_one_session_upload(fitness: httpx.AsyncClient, athlete: Athlete) -> None:
     single = workout()
     created = await fitness.post("/api/v1/sessions", json=single, headers=athlete.headers)

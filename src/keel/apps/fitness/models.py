@@ -1,7 +1,7 @@
 """The fitness tables (spec 000, section 3), and the ones the core's features need."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid, func
@@ -63,6 +63,16 @@ class UserStat(Base):
     workout_streak_days: Mapped[int] = mapped_column(default=0, server_default="0")
     last_workout_date: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+
+
+class WorkoutDay(Base):
+    """A day, in the user's time zone, with at least one workout: what the streak counts. One
+    row per day however many sessions it had, so the streak reads days, not sessions."""
+
+    __tablename__ = "workout_days"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
 
 
 class Training(Base):

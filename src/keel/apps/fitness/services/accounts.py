@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness.models import User, UserStat
 from keel.apps.fitness.schemas import RegisterRequest, UserStatUpdate, UserUpdate
+from keel.apps.fitness.services import stats
 from keel.core.errors import Conflict, Unauthorized, Unprocessable
 from keel.core.security.identity import normalize_email
 from keel.core.security.passwords import hash_password, verify_password
@@ -72,9 +73,12 @@ async def update_profile(session: AsyncSession, user_id: int, data: UserUpdate) 
                 f"Unknown time zone {changes['timezone']!r}", loc=("body", "timezone")
             ) from None
     user = await session.get_one(User, user_id)
+    moved = "timezone" in changes and changes["timezone"] != user.timezone
     for field, value in changes.items():
         setattr(user, field, value)
     await session.flush()
+    if moved:
+        await stats.rebuild_days(session, user_id)
     return await profile(session, user_id)
 
 

@@ -15,8 +15,7 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness import device_schemas
@@ -25,6 +24,7 @@ from keel.apps.fitness.schemas import MAX_BATCH, SessionStatus, WorkoutSessionIn
 from keel.apps.fitness.services import stats
 from keel.core.db import utcnow
 from keel.core.errors import NotFound, Unprocessable
+from keel.core.sql import insert_skipping_duplicates
 
 # The phone's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -194,7 +194,7 @@ async def store(session: AsyncSession, user_id: int, items: list[Fields | None])
         if result["status"] is not SessionStatus.rejected:
             result["id"] = stored.get(key)
     if outcome.created:
-        await stats.apply(session, user_id, stats.Totals.of(outcome.created), sign=1)
+        await stats.apply(session, user_id, outcome.created, sign=1)
     return outcome
 
 
@@ -220,16 +220,7 @@ async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, An
     ids of the rows inserted. In key order, so two uploads of overlapping batches lock the same
     keys in the same order and never deadlock."""
     dialect = (await session.connection()).dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(_sessions).on_conflict_do_nothing(
-            index_elements=["user_id", "client_session_id"]
-        )
-    elif dialect == "sqlite":
-        statement = sqlite.insert(_sessions).on_conflict_do_nothing(
-            index_elements=["user_id", "client_session_id"]
-        )
-    else:
-        statement = insert(_sessions).prefix_with("IGNORE")
+    statement = insert_skipping_duplicates(dialect, _sessions, ["user_id", "client_session_id"])
     inserted = await session.execute(statement.returning(_sessions.c.client_session_id, _sessions.c.id), rows)
     return {client_id: session_id for client_id, session_id in inserted}
 
@@ -262,7 +253,7 @@ async def remove(session: AsyncSession, user_id: int, session_id: str) -> None:
     found = await find(session, user_id, session_id, with_series=False)
     deleted = await session.execute(delete(WorkoutSession).where(WorkoutSession.id == found["id"]))
     if deleted.rowcount == 1:  # a concurrent delete of the same session reverses nothing twice
-        await stats.apply(session, user_id, stats.Totals.of([found]), sign=-1)
+        await stats.apply(session, user_id, [found], sign=-1)
 
 
 async def history(

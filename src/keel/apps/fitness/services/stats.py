@@ -4,19 +4,21 @@ the session itself, and reversed when a session is deleted.
 Level curve: reaching level L takes 50 x L x (L - 1) XP in total, so level 2 needs 100 XP,
 level 3 300, level 4 600: each level costs 100 XP more than the one before.
 Streak: the number of consecutive days, in the user's time zone, that end on the day of the
-most recent workout and each have at least one workout.
+most recent workout and each have at least one workout. The days with a workout are kept in
+`workout_days` (one row per day), so a streak of a year reads 365 rows, not every session.
 """
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.fitness.models import User, UserStat, WorkoutSession
+from keel.apps.fitness.models import User, UserStat, WorkoutDay, WorkoutSession
+from keel.core.sql import insert_skipping_duplicates
 
 
 def level_for(total_xp: int) -> int:
@@ -46,51 +48,102 @@ class Totals:
         )
 
 
-async def apply(session: AsyncSession, user_id: int, totals: Totals, *, sign: int) -> UserStat:
-    """Add (sign 1) or take away (sign -1) sessions' totals, then refresh level, last workout
-    and streak. The stats row is locked, so concurrent uploads apply one after the other."""
+async def apply(
+    session: AsyncSession, user_id: int, sessions: list[dict[str, Any]], *, sign: int
+) -> UserStat:
+    """Add (sign 1) or take away (sign -1) sessions' totals and days, then refresh level, last
+    workout and streak. The stats row is locked first, so concurrent uploads and deletes for one
+    user apply one after the other (and each sees the sessions the one before committed)."""
     stats = await session.get_one(UserStat, user_id, with_for_update=True, populate_existing=True)
+    totals = Totals.of(sessions)
     stats.total_distance_km = max(0.0, stats.total_distance_km + sign * totals.distance_km)
     stats.total_duration_seconds = max(0, stats.total_duration_seconds + sign * totals.duration_seconds)
     stats.total_calories = max(0.0, stats.total_calories + sign * totals.calories)
     stats.total_xp = max(0, stats.total_xp + sign * totals.xp)
     stats.current_level = level_for(stats.total_xp)
-    last = (
-        await session.execute(
-            select(func.max(WorkoutSession.start_time)).where(WorkoutSession.user_id == user_id)
-        )
-    ).scalar()
-    stats.last_workout_date = last
-    stats.workout_streak_days = 0 if last is None else await _streak(session, user_id, last)
-    await session.flush()
+    zone = await _zone_of(session, user_id)
+    days = {row["start_time"].astimezone(zone).date() for row in sessions}
+    if sign > 0:
+        await _add_days(session, user_id, days)
+    else:
+        await _drop_days_left_empty(session, user_id, zone, days)
+    await _refresh_streak(session, stats, zone)
     return stats
 
 
-async def _streak(session: AsyncSession, user_id: int, last: datetime) -> int:
-    zone = ZoneInfo((await session.execute(select(User.timezone).where(User.id == user_id))).scalar_one())
-    latest = last.astimezone(zone).date()
-    # Only the days that can still belong to the streak are read, a week first (most streaks
-    # are shorter), four times as many days each time the streak fills the window: every
-    # upload reads this, and a user who trains daily has hundreds of sessions in a season.
-    window = 8
+async def rebuild_days(session: AsyncSession, user_id: int) -> None:
+    """The user's workout days again from their sessions, and the streak: after a change of
+    time zone, which moves sessions near midnight onto other days."""
+    stats = await session.get_one(UserStat, user_id, with_for_update=True, populate_existing=True)
+    zone = await _zone_of(session, user_id)
+    await session.execute(delete(WorkoutDay).where(WorkoutDay.user_id == user_id))
+    starts = await session.execute(select(WorkoutSession.start_time).where(WorkoutSession.user_id == user_id))
+    await _add_days(session, user_id, {start.astimezone(zone).date() for start in starts.scalars()})
+    await _refresh_streak(session, stats, zone)
+
+
+async def _zone_of(session: AsyncSession, user_id: int) -> ZoneInfo:
+    return ZoneInfo((await session.execute(select(User.timezone).where(User.id == user_id))).scalar_one())
+
+
+async def _add_days(session: AsyncSession, user_id: int, days: set[date]) -> None:
+    if days:
+        dialect = (await session.connection()).dialect.name
+        statement = insert_skipping_duplicates(dialect, WorkoutDay.__table__, ["user_id", "day"])
+        await session.execute(statement, [{"user_id": user_id, "day": day} for day in sorted(days)])
+
+
+async def _drop_days_left_empty(session: AsyncSession, user_id: int, zone: ZoneInfo, days: set[date]) -> None:
+    for day in days:
+        # The day's bounds in UTC, as sessions are stored: midnight to midnight where the user is.
+        begins = datetime.combine(day, time(), zone).astimezone(UTC)
+        ends = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+        any_left = (
+            select(WorkoutSession.id)
+            .where(
+                WorkoutSession.user_id == user_id,
+                WorkoutSession.start_time >= begins,
+                WorkoutSession.start_time < ends,
+            )
+            .exists()
+        )
+        await session.execute(
+            delete(WorkoutDay).where(WorkoutDay.user_id == user_id, WorkoutDay.day == day, ~any_left)
+        )
+
+
+async def _refresh_streak(session: AsyncSession, stats: UserStat, zone: ZoneInfo) -> None:
+    last = (
+        await session.execute(
+            select(func.max(WorkoutSession.start_time)).where(WorkoutSession.user_id == stats.user_id)
+        )
+    ).scalar()
+    stats.last_workout_date = last
+    stats.workout_streak_days = (
+        0 if last is None else await _streak(session, stats.user_id, last.astimezone(zone).date())
+    )
+    await session.flush()
+
+
+async def _streak(session: AsyncSession, user_id: int, latest: date) -> int:
+    """The run of consecutive days ending on `latest`, read newest first a week at a time (most
+    streaks are shorter), four times as many days each time the run goes on."""
+    streak, chunk = 0, 8
     while True:
-        since = last - timedelta(days=window + 1)
-        starts = (
+        days = (
             await session.execute(
-                select(WorkoutSession.start_time).where(
-                    WorkoutSession.user_id == user_id, WorkoutSession.start_time >= since
-                )
+                select(WorkoutDay.day)
+                .where(WorkoutDay.user_id == user_id, WorkoutDay.day <= latest - timedelta(days=streak))
+                .order_by(WorkoutDay.day.desc())
+                .limit(chunk)
             )
         ).scalars()
-        days = {start.astimezone(zone).date() for start in starts}
-        streak = _run_ending(latest, days)
-        if streak < window:
+        read = 0
+        for day in days:
+            read += 1
+            if day != latest - timedelta(days=streak):
+                return streak
+            streak += 1
+        if read < chunk:
             return streak
-        window *= 4
-
-
-def _run_ending(latest: date, days: set[date]) -> int:
-    streak = 0
-    while latest - timedelta(days=streak) in days:
-        streak += 1
-    return streak
+        chunk *= 4
