@@ -3,18 +3,21 @@
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.coach.models import Target, UserSettings
 from keel.apps.coach.schemas import AISettings, Notifications, Targets
 from keel.core.db import Executor, fetch_one, utcnow
 
-_TARGET_COLUMNS = [getattr(Target, name) for name in Targets.model_fields]
+# Built once with a bound parameter: reads run it precompiled (core/db.py Autocommit.fetch_all).
+_TARGETS = select(*(getattr(Target, name) for name in Targets.model_fields)).where(
+    Target.user_id == bindparam("user_id")
+)
 
 
 async def targets(db: Executor, user_id: int) -> dict[str, Any]:
-    row = await fetch_one(db, select(*_TARGET_COLUMNS).where(Target.user_id == user_id), {})
+    row = await fetch_one(db, _TARGETS, {"user_id": user_id})
     assert row is not None, "every user has targets from registration"
     return row
 
