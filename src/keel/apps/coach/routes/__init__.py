@@ -1,9 +1,11 @@
-from keel.apps.coach.routes import auth, daylogs, me, records, settings
+from keel.apps.coach.routes import ai, auth, daylogs, me, records, settings, stats
 
 # Matched in this order: the busiest resources first.
 routers = (
     records.router,
     daylogs.router,
+    stats.router,
+    ai.router,
     settings.router,
     me.router,
     auth.router,

@@ -1,6 +1,7 @@
 """Day logs: a day's records per dimension, its score, the AI's report and plan, its status."""
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -32,18 +33,12 @@ _TARGETS_AND_LOG = (
 )
 
 
-class _Targets:
-    def __init__(self, row: dict[str, Any]):
-        for name in ("sleep_hours", "workout_minutes", "calories", "focus_minutes", "reading_minutes"):
-            setattr(self, name, row[name])
-
-
 async def read(db: Executor, user_id: int, day: dt.date) -> dict[str, Any]:
     """The day as the client shows it; a day with nothing recorded yet is an empty, open log."""
     head = await fetch_one(db, _TARGETS_AND_LOG, {"user_id": user_id, "date": day})
     assert head is not None, "every user has targets from registration"
     day_records = await records.of_day(db, user_id, day)
-    parts = scoring.parts(scoring.totals_of(day_records), _Targets(head))
+    parts = scoring.parts(scoring.totals_of(day_records), SimpleNamespace(**head))
     return {
         "date": day,
         "status": head["status"] or "open",
