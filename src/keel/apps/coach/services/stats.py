@@ -21,7 +21,7 @@ def _daily(dimension: str, model: Any, measure: Any) -> Any:
         select(
             literal_column(f"'{dimension}'").label("dimension"),
             model.date.label("date"),
-            func.coalesce(func.sum(measure), 0).label("value"),
+            func.coalesce(func.sum(measure), literal_column("0")).label("value"),
             func.count().label("records"),
         )
         .where(
