@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     # Uploaded files: local files under data_dir/uploads, served back under /files by the app.
     # public_base_url (https://api.example.com) makes returned file URLs absolute.
     public_base_url: str | None = None
+    # Presigned uploads go straight to an S3-compatible store when a bucket is set (each app's
+    # keys under its own prefix); otherwise to data_dir, through the app's own signed URLs.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str = "https://s3.amazonaws.com"
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
 
     # fitness: sign-in with Apple, Google and Facebook.
     fitness_apple_jwks_url: str = "https://appleid.apple.com/auth/keys"

@@ -15,7 +15,13 @@ from keel.core.db import Database
 from keel.core.errors import install_error_handlers
 from keel.core.jobs import JobQueue
 from keel.core.security.tokens import TokenService
-from keel.core.storage import LocalStorage, serve_file
+from keel.core.storage import (
+    LocalStorage,
+    presigner,
+    receive_presigned_upload,
+    serve_file,
+    serve_presigned_file,
+)
 from keel.settings import Settings
 
 SeedFunction = Callable[[AsyncSession, Settings], Awaitable[None]]
@@ -73,10 +79,26 @@ class KeelApp:
         )
         api.state.error_codes = self.error_codes
         api.state.storage = LocalStorage(settings.data_dir / "uploads" / self.slug)
+        api.state.presigner = presigner(settings, self.slug)
         api.state.redis = redis.connect(settings)
         install_error_handlers(api)
         for router in self.routers:
             api.include_router(router)
+        # Presigned uploads and downloads (local storage); before the catch-all file route.
+        api.add_route(
+            "/files/presigned",
+            receive_presigned_upload,
+            methods=["POST"],
+            name="presigned_upload",
+            include_in_schema=False,
+        )
+        api.add_route(
+            "/files/presigned/{key:path}",
+            serve_presigned_file,
+            methods=["GET"],
+            name="presigned_download",
+            include_in_schema=False,
+        )
         # Stored files, read-only. Named so `public_url` finds it wherever the app is mounted;
         # kept out of the schema: it serves bytes, not an API operation.
         api.add_route("/files/{key:path}", serve_file, methods=["GET"], name="files", include_in_schema=False)

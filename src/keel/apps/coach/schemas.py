@@ -474,3 +474,31 @@ class StatsOut(BaseModel):
     dimensions: dict[str, DimensionStats]
     ai_summary: str | None
     ai_summary_task_id: uuid.UUID | None
+
+
+# --- files ---------------------------------------------------------------------------------
+
+UPLOAD_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf"}
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+class PresignRequest(Schema):
+    filename: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    content_type: Annotated[str, StringConstraints(max_length=100)]
+    size: Annotated[int, Field(ge=1, le=MAX_UPLOAD_BYTES, description="Bytes; at most 10 MB")]
+
+    @field_validator("content_type")
+    @classmethod
+    def _allowed_type(cls, value: str) -> str:
+        if value not in UPLOAD_TYPES:
+            raise ValueError(f"content_type must be one of: {', '.join(UPLOAD_TYPES)}")
+        return value
+
+
+class PresignOut(BaseModel):
+    url: str = Field(description="POST a multipart form here: every field below, then `file`")
+    method: str = "POST"
+    fields: dict[str, str]
+    key: str
+    expires_at: dt.datetime
+    download_url: str | None = Field(description="A signed link to the file once uploaded (local storage)")

@@ -1,4 +1,4 @@
-from keel.apps.coach.routes import ai, auth, daylogs, me, records, settings, stats
+from keel.apps.coach.routes import ai, auth, daylogs, files, me, records, settings, stats
 
 # Matched in this order: the busiest resources first.
 routers = (
@@ -7,6 +7,7 @@ routers = (
     stats.router,
     ai.router,
     settings.router,
+    files.router,
     me.router,
     auth.router,
 )
