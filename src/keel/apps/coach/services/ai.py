@@ -9,13 +9,13 @@ from types import SimpleNamespace
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.coach.models import AITask, DayLog, Reading, StatsSummary
 from keel.apps.coach.services import preferences, providers, records, scoring, stats
 from keel.apps.coach.tasks import queue
-from keel.core.db import Executor, utcnow
+from keel.core.db import Executor, fetch_one, utcnow
 from keel.core.errors import NotFound
 from keel.core.jobs import JobContext
 from keel.core.sql import insert_ignoring_duplicates
@@ -206,17 +206,22 @@ async def run(context: JobContext, payload: dict[str, Any]) -> None:
 # --- stats summaries -----------------------------------------------------------------------------
 
 
+# Built once with bound parameters: every stats read runs it (precompiled on asyncpg).
+_SUMMARY = select(StatsSummary.task_id, StatsSummary.summary, StatsSummary.created_at).where(
+    StatsSummary.user_id == bindparam("user_id"),
+    StatsSummary.period == bindparam("period"),
+    StatsSummary.start == bindparam("start"),
+)
+
+
 async def stats_summary(
     db: Executor, session: AsyncSession, request: Request, user_id: int, period: stats.Period, today: dt.date
 ) -> tuple[str | None, uuid.UUID | None]:
     """The period's cached summary and the task writing it; asks for one when there is none yet,
     or when the period is still running and the last one is older than SUMMARY_FRESH_FOR."""
-    lookup = select(StatsSummary.task_id, StatsSummary.summary, StatsSummary.created_at).where(
-        StatsSummary.user_id == user_id,
-        StatsSummary.period == period.kind,
-        StatsSummary.start == period.start,
-    )
-    cached = (await db.execute(lookup)).first()
+    parameters = {"user_id": user_id, "period": period.kind, "start": period.start}
+    found = await fetch_one(db, _SUMMARY, parameters)
+    cached = SimpleNamespace(**found) if found else None
     running = period.start <= today <= period.end
     if cached is not None and not (running and cached.created_at < utcnow() - SUMMARY_FRESH_FOR):
         return cached.summary, cached.task_id
@@ -234,7 +239,7 @@ async def stats_summary(
             .where(StatsSummary.user_id == user_id, StatsSummary.task_id == cached.task_id)
             .values(task_id=task_id, created_at=utcnow())
         )
-    now = (await session.execute(lookup)).first()
+    now = (await session.execute(_SUMMARY, parameters)).first()
     if now is None or now.task_id != task_id:  # another request asked first
         return (now.summary, now.task_id) if now else (None, None)
     given = {"period": period.kind, "start": period.start.isoformat(), "today": today.isoformat()}
