@@ -63,15 +63,7 @@ def score(day_parts: dict[str, float]) -> int:
     return round(100 * sum(day_parts.values()) / len(day_parts))
 
 
-def met(dimension: str, value: float, meals: int, targets: Any) -> bool:
-    """Whether a day's total meets its target (calories: within 10% of it, with a meal recorded)."""
-    if dimension == "meal":
-        if targets.calories <= 0:
-            return True
-        return meals > 0 and abs(value - targets.calories) <= CALORIE_TOLERANCE * targets.calories
-    return value >= TARGET_OF[dimension](targets)
-
-
+# Each dimension's target, read from a user's targets.
 TARGET_OF = {
     "sleep": lambda t: t.sleep_hours,
     "workout": lambda t: t.workout_minutes,
@@ -79,3 +71,12 @@ TARGET_OF = {
     "work": lambda t: t.focus_minutes,
     "reading": lambda t: t.reading_minutes,
 }
+
+
+def met(dimension: str, value: float, meals: int, targets: Any) -> bool:
+    """Whether a day's total meets its target (calories: within 10% of it, with a meal recorded)."""
+    if dimension == "meal":
+        if targets.calories <= 0:
+            return True
+        return meals > 0 and abs(value - targets.calories) <= CALORIE_TOLERANCE * targets.calories
+    return value >= TARGET_OF[dimension](targets)
