@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python -m bench.shop
 	$(BIN)/python -m bench.fitness
 	$(BIN)/python -m bench.queue
+	$(BIN)/python -m bench.coach
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

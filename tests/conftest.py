@@ -92,3 +92,15 @@ async def queue_database(dialect: str, data_dir: Path) -> AsyncIterator[Database
 async def queue(queue_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async for client in _app_client("queue", queue_database, settings):
         yield client
+
+
+@pytest.fixture(scope="session")
+async def coach_database(dialect: str, data_dir: Path) -> AsyncIterator[Database]:
+    async for database in _app_database("coach", dialect, data_dir):
+        yield database
+
+
+@pytest.fixture
+async def coach(coach_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _app_client("coach", coach_database, settings):
+        yield client

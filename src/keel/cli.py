@@ -1,4 +1,4 @@
-"""`keel` / `python -m keel`: serve, migrate, seed, openapi."""
+"""`keel` / `python -m keel`: serve, migrate, seed, worker, openapi."""
 
 import asyncio
 import json
@@ -102,6 +102,41 @@ def serve(
         access_log=False,
         proxy_headers=True,
     )
+
+
+@app.command()
+def worker(slug: AppOption = None) -> None:
+    """Run background jobs (every app with jobs, or one) until SIGTERM or Ctrl-C; start as many
+    as needed, on any machine that reaches the databases."""
+    import signal
+
+    from keel.core.jobs import Worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    registrations = [load_app(name) for name in _slugs(slug)]
+    queues = [(registration, registration.jobs) for registration in registrations if registration.jobs]
+    if not queues:
+        raise typer.BadParameter("none of these apps has background jobs")
+
+    async def run() -> None:
+        databases = [registration.database(settings) for registration, _ in queues]
+        workers = [
+            Worker(queue, database, settings) for (_, queue), database in zip(queues, databases, strict=True)
+        ]
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        for each in workers:
+            each.start()
+        log.info("worker started", extra={"apps": [registration.slug for registration, _ in queues]})
+        await stopping.wait()
+        await asyncio.gather(*(each.stop() for each in workers))
+        for database in databases:
+            await database.dispose()
+
+    asyncio.run(run())
 
 
 @app.command()

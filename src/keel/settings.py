@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     # processes; unset, each process keeps them in its own memory.
     redis_url: str | None = None
 
+    # Background jobs (core/jobs.py): a worker inside each `keel serve` process unless turned
+    # off (when `keel worker` processes run them instead); how many jobs each worker runs at
+    # once; how often an idle worker looks for jobs other processes enqueued.
+    worker_in_serve: bool = True
+    job_concurrency: int = Field(4, ge=1, le=100)
+    job_poll_seconds: float = Field(1.0, gt=0, le=60)
+
+    # Rate limits (core/ratelimit.py) are multiplied by this: 0 turns them off (a benchmark
+    # that measures the API rather than the limiter), 10 allows ten times as much.
+    rate_limit_scale: float = Field(1.0, ge=0)
+
     # Mail: an SMTP relay such as smtp://user:pass@host:587 (smtps:// for implicit TLS); unset,
     # mail is kept in the app's outbox table and logged.
     smtp_url: str | None = None
@@ -54,6 +65,13 @@ class Settings(BaseSettings):
     # Uploaded files: local files under data_dir/uploads, served back under /files by the app.
     # public_base_url (https://api.example.com) makes returned file URLs absolute.
     public_base_url: str | None = None
+    # Presigned uploads go straight to an S3-compatible store when a bucket is set (each app's
+    # keys under its own prefix); otherwise to data_dir, through the app's own signed URLs.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str = "https://s3.amazonaws.com"
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
 
     # fitness: sign-in with Apple, Google and Facebook.
     fitness_apple_jwks_url: str = "https://appleid.apple.com/auth/keys"
@@ -65,6 +83,15 @@ class Settings(BaseSettings):
     fitness_facebook_graph_url: str = "https://graph.facebook.com"
     fitness_facebook_app_id: str | None = None
     fitness_facebook_app_secret: str | None = None
+
+    # coach: an OpenAI-compatible chat-completions API for reviews, plans and summaries.
+    # Unset, the built-in rule-based writer composes them from the user's own records.
+    coach_llm_base_url: str | None = None
+    coach_llm_model: str = "gpt-4o-mini"
+    coach_llm_api_key: str | None = None
+    coach_llm_timeout_seconds: float = Field(20.0, gt=0, le=120)
+    coach_llm_attempts: int = Field(3, ge=1, le=10)
+    coach_privacy_policy_version: str = "2026-11-01"
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":

@@ -13,8 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.core import redis
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
+from keel.core.jobs import JobQueue
 from keel.core.security.tokens import TokenService
-from keel.core.storage import LocalStorage, serve_file
+from keel.core.storage import (
+    LocalStorage,
+    presigner,
+    receive_presigned_upload,
+    serve_file,
+    serve_presigned_file,
+)
 from keel.settings import Settings
 
 SeedFunction = Callable[[AsyncSession, Settings], Awaitable[None]]
@@ -38,6 +45,13 @@ class KeelApp:
     version: str = "1.0.0"
     on_startup: Sequence[Hook] = field(default_factory=tuple)
     on_shutdown: Sequence[Hook] = field(default_factory=tuple)
+    # Token lifetimes where the app's spec fixes its own; None takes the settings' defaults.
+    access_token_minutes: int | None = None
+    refresh_token_days: int | None = None
+    # A stable `code` beside every error's `detail` (core/errors.py CODES_BY_STATUS).
+    error_codes: bool = False
+    # Durable background jobs, run by `keel worker` (and by the app's own start-up hook).
+    jobs: JobQueue | None = None
 
     def database(self, settings: Settings) -> Database:
         return Database(
@@ -60,14 +74,31 @@ class KeelApp:
         api.state.tokens = TokenService(
             audience=self.slug,
             secret=settings.secret_key,
-            access_ttl=timedelta(minutes=settings.access_token_minutes),
-            refresh_ttl=timedelta(days=settings.refresh_token_days),
+            access_ttl=timedelta(minutes=self.access_token_minutes or settings.access_token_minutes),
+            refresh_ttl=timedelta(days=self.refresh_token_days or settings.refresh_token_days),
         )
+        api.state.error_codes = self.error_codes
         api.state.storage = LocalStorage(settings.data_dir / "uploads" / self.slug)
+        api.state.presigner = presigner(settings, self.slug)
         api.state.redis = redis.connect(settings)
         install_error_handlers(api)
         for router in self.routers:
             api.include_router(router)
+        # Presigned uploads and downloads (local storage); before the catch-all file route.
+        api.add_route(
+            "/files/presigned",
+            receive_presigned_upload,
+            methods=["POST"],
+            name="presigned_upload",
+            include_in_schema=False,
+        )
+        api.add_route(
+            "/files/presigned/{key:path}",
+            serve_presigned_file,
+            methods=["GET"],
+            name="presigned_download",
+            include_in_schema=False,
+        )
         # Stored files, read-only. Named so `public_url` finds it wherever the app is mounted;
         # kept out of the schema: it serves bytes, not an API operation.
         api.add_route("/files/{key:path}", serve_file, methods=["GET"], name="files", include_in_schema=False)

@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,37 @@ log = logging.getLogger("keel.errors")
 
 class ErrorDetail(BaseModel):
     detail: str
+    code: str | None = None
+
+
+# Stable codes beside `detail`, for clients that map errors to messages (an app opts in with
+# `KeelApp(error_codes=True)`; the others keep their bodies exactly as they were).
+CODES_BY_STATUS = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "server_error",
+    503: "service_unavailable",
+}
+
+
+def error_code(status_code: int) -> str:
+    return CODES_BY_STATUS.get(status_code, "server_error" if status_code >= 500 else "client_error")
+
+
+def _json(request: Request, body: dict[str, Any], status_code: int, headers: Any = None) -> JSONResponse:
+    if getattr(request.app.state, "error_codes", False):
+        body = {**body, "code": error_code(status_code)}
+    return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 class KeelError(Exception):
@@ -77,6 +109,10 @@ class Unprocessable(KeelError):
         return {"detail": [{"type": "value_error", "loc": list(self.loc), "msg": self.detail, "input": None}]}
 
 
+class PreconditionRequired(KeelError):
+    status_code = 428
+
+
 class TooManyRequests(KeelError):
     status_code = 429
 
@@ -98,16 +134,21 @@ def error_responses(*errors: type[KeelError]) -> dict[int | str, dict[str, objec
     }
 
 
-async def _keel_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _keel_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KeelError)
-    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+    return _json(request, exc.body(), exc.status_code, exc.headers)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
-    )
+    return _json(request, {"detail": exc.detail}, exc.status_code, getattr(exc, "headers", None))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    response = await request_validation_exception_handler(request, exc)  # type: ignore[arg-type]
+    if not getattr(request.app.state, "error_codes", False):
+        return response
+    return _json(request, orjson.loads(response.body), response.status_code)
 
 
 def _is_refused_value(exc: DBAPIError) -> bool:
@@ -124,23 +165,23 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # encoding): the client's error, logged so the schema can be tightened.
     log.warning("database refused a value", extra={"error": str(getattr(exc, "orig", exc))[:500]})
     refused = Unprocessable("A value is out of range or not allowed", loc=("request",))
-    return JSONResponse(refused.body(), status_code=422)
+    return _json(request, refused.body(), 422)
 
 
-async def _unhandled_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = current_request_id()
     # A mounted app's handler answers first and re-raises; the server's handler sees the
     # same error again and must not log it twice.
     if not getattr(exc, "_keel_logged", False):
         log.error("unhandled error", exc_info=exc)
         exc._keel_logged = True  # type: ignore[attr-defined]
-    return JSONResponse({"detail": "Internal server error", "request_id": request_id}, status_code=500)
+    return _json(request, {"detail": "Internal server error", "request_id": request_id}, 500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KeelError, _keel_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # FastAPI's own 422 keeps its list shape, which clients already parse.
-    app.add_exception_handler(RequestValidationError, request_validation_exception_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unhandled_error)

@@ -10,7 +10,10 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 def insert_skipping_duplicates(dialect: str, table: Table, key: list[str]) -> Insert:
     """An INSERT that skips rows whose `key` (a unique constraint's columns) is already stored,
-    with no error: ON CONFLICT DO NOTHING, or MySQL's INSERT IGNORE (whose key is its own)."""
+    with no error (a failed statement would abort a PostgreSQL transaction): ON CONFLICT DO
+    NOTHING, or MySQL's INSERT IGNORE (any unique key). IGNORE would also turn a bad value into
+    a warning, so give it only values the schemas have checked. With RETURNING, only the rows
+    inserted come back, on every dialect."""
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
     if dialect == "sqlite":

@@ -9,18 +9,25 @@ half a file; all file I/O runs off the event loop.
 """
 
 import asyncio
+import base64
 import hashlib
+import hmac
+import json
 import os
 import re
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request, UploadFile
+from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import FileResponse, Response
 
-from keel.core.errors import NotFound, PayloadTooLarge
+from keel.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 
 CHUNK_SIZE = 64 * 1024
 
@@ -213,13 +220,7 @@ def public_url(request: Request, key: str) -> str:
     Built from the app's own routes: `request.url_for` would ask the server's router when the
     app is mounted, which finds the first mounted app with a "files" route, not this one.
     """
-    path = str(request.app.url_path_for("files", key=key))
-    root_path = request.scope.get("root_path", "")  # the server's root path plus the mount
-    base_url = request.app.state.settings.public_base_url
-    if base_url:
-        server_root = request.scope.get("app_root_path", root_path)
-        return base_url.rstrip("/") + root_path.removeprefix(server_root) + path
-    return str(request.base_url.replace(path=root_path + path))
+    return absolute_url(request, "files", key=key)
 
 
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -240,3 +241,220 @@ async def serve_file(request: Request) -> Response:
     if headers["ETag"] in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type=LocalStorage.content_type(key), headers=headers, stat_result=stat)
+
+
+# --- presigned uploads and downloads ---------------------------------------------------------
+#
+# A client uploads straight into storage with a form the server signed: the key, the content
+# type and the largest size are fixed by the signature, and it expires. Local storage checks
+# that signature itself at `POST /files/presigned` and serves signed, expiring downloads at
+# `GET /files/presigned/{key}`; an S3-compatible store checks its own (a SigV4 POST policy).
+
+_PRESIGNED_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}\.[a-z0-9]{1,8}")
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedUpload:
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+def _hmac(secret: str | bytes, message: str) -> bytes:
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+def absolute_url(request: Request, route: str, **params: str) -> str:
+    """The URL of one of the app's own routes, mounted or not, behind `KEEL_PUBLIC_BASE_URL`."""
+    path = str(request.app.url_path_for(route, **params))
+    root_path = request.scope.get("root_path", "")  # the server's root path plus the mount
+    base_url = request.app.state.settings.public_base_url
+    if base_url:
+        server_root = request.scope.get("app_root_path", root_path)
+        return base_url.rstrip("/") + root_path.removeprefix(server_root) + path
+    return str(request.base_url.replace(path=root_path + path))
+
+
+class LocalPresigner:
+    """Signs upload forms and download URLs for files under `root`, which the app serves."""
+
+    def __init__(self, root: Path, secret: str):
+        self.root = root
+        self._secret = "presigned:" + secret
+
+    def _signature(self, *parts: str) -> str:
+        return _hmac(self._secret, "\n".join(parts)).hex()
+
+    def upload(
+        self, request: Request, key: str, content_type: str, max_size: int, ttl: timedelta
+    ) -> PresignedUpload:
+        if _PRESIGNED_KEY.fullmatch(key) is None:
+            raise ValueError(f"not a storable key: {key!r}")
+        expires_at = datetime.now(UTC) + ttl
+        fields = {
+            "key": key,
+            "content_type": content_type,
+            "max_size": str(max_size),
+            "expires": str(int(expires_at.timestamp())),
+        }
+        fields["signature"] = self._signature("upload", *fields.values())
+        return PresignedUpload(absolute_url(request, "presigned_upload"), fields, expires_at)
+
+    def download_url(self, request: Request, key: str, ttl: timedelta) -> str:
+        expires = str(int((datetime.now(UTC) + ttl).timestamp()))
+        query = urlencode({"expires": expires, "signature": self._signature("download", key, expires)})
+        return f"{absolute_url(request, 'presigned_download', key=key)}?{query}"
+
+    def check(self, signature: str, *parts: str) -> None:
+        if not hmac.compare_digest(signature, self._signature(*parts)):
+            raise Forbidden("Invalid signature")
+
+    def path(self, key: str) -> Path:
+        if _PRESIGNED_KEY.fullmatch(key) is None:
+            raise NotFound("No such file")
+        return self.root / key
+
+
+def _expired(expires: str) -> bool:
+    return not expires.isdigit() or int(expires) < datetime.now(UTC).timestamp()
+
+
+async def receive_presigned_upload(request: Request) -> Response:
+    """`POST /files/presigned`: a multipart form with the signed fields and `file`; 204."""
+    presigner: LocalPresigner = request.app.state.presigner
+    async with request.form(max_files=1, max_fields=10) as form:
+        fields = {
+            name: form.get(name) for name in ("key", "content_type", "max_size", "expires", "signature")
+        }
+        upload = form.get("file")
+        if not all(isinstance(value, str) for value in fields.values()) or not isinstance(
+            upload, StarletteUpload
+        ):
+            raise BadRequest("Send the signed fields and one `file`")
+        values: dict[str, str] = fields  # type: ignore[assignment]
+        presigner.check(
+            values["signature"],
+            "upload",
+            values["key"],
+            values["content_type"],
+            values["max_size"],
+            values["expires"],
+        )
+        if _expired(values["expires"]):
+            raise Forbidden("The upload form has expired")
+        if _base_type(upload.content_type or "") != _base_type(values["content_type"]):
+            raise UnsupportedMediaType(f"The file must be {values['content_type']}")
+        target = presigner.path(values["key"])
+        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+        handle, temporary = await asyncio.to_thread(_temporary_file, target.parent)
+        try:
+            async for chunk in iter_upload(upload, int(values["max_size"])):  # type: ignore[arg-type]
+                await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(_sync, handle)
+            await asyncio.to_thread(os.replace, temporary, target)
+        except BaseException:
+            await asyncio.to_thread(temporary.unlink, missing_ok=True)
+            raise
+        finally:
+            handle.close()
+    return Response(status_code=204)
+
+
+async def serve_presigned_file(request: Request) -> Response:
+    """`GET /files/presigned/{key}?expires=...&signature=...`: a privately stored file."""
+    presigner: LocalPresigner = request.app.state.presigner
+    key = request.path_params["key"]
+    expires = request.query_params.get("expires", "")
+    presigner.check(request.query_params.get("signature", ""), "download", key, expires)
+    if _expired(expires):
+        raise Forbidden("The link has expired")
+    path = presigner.path(key)
+    if not await asyncio.to_thread(path.is_file):
+        raise NotFound("No such file")
+    extension = key.rpartition(".")[2]
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    return FileResponse(
+        path, media_type=_CONTENT_TYPES.get(extension, "application/octet-stream"), headers=headers
+    )
+
+
+def sigv4_signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
+    """AWS Signature Version 4's key for one day, region and service."""
+    return _hmac(_hmac(_hmac(_hmac("AWS4" + secret_key, day), region), service), "aws4_request")
+
+
+class S3Presigner:
+    """Upload forms an S3-compatible store checks itself: a SigV4-signed POST policy that fixes
+    the bucket, key, content type and size range, and expires."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        bucket: str,
+        region: str,
+        access_key: str,
+        secret_key: str,
+        prefix: str = "",
+    ):
+        self.url = f"{endpoint_url.rstrip('/')}/{bucket}"
+        self.prefix = prefix
+        self.bucket = bucket
+        self.region = region
+        self.access_key = access_key
+        self._secret_key = secret_key
+
+    def upload(
+        self, request: Request, key: str, content_type: str, max_size: int, ttl: timedelta
+    ) -> PresignedUpload:
+        now = datetime.now(UTC)
+        expires_at = now + ttl
+        day, stamp = now.strftime("%Y%m%d"), now.strftime("%Y%m%dT%H%M%SZ")
+        credential = f"{self.access_key}/{day}/{self.region}/s3/aws4_request"
+        fields = {
+            "key": self.prefix + key,
+            "Content-Type": content_type,
+            "x-amz-algorithm": "AWS4-HMAC-SHA256",
+            "x-amz-credential": credential,
+            "x-amz-date": stamp,
+        }
+        policy = {
+            "expiration": expires_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "conditions": [
+                {"bucket": self.bucket},
+                ["content-length-range", 1, max_size],
+                *({name: value} for name, value in fields.items()),
+            ],
+        }
+        encoded = base64.b64encode(json.dumps(policy).encode()).decode()
+        signing_key = sigv4_signing_key(self._secret_key, day, self.region, "s3")
+        signature = hmac.new(signing_key, encoded.encode(), hashlib.sha256).hexdigest()
+        return PresignedUpload(
+            self.url, {**fields, "policy": encoded, "x-amz-signature": signature}, expires_at
+        )
+
+
+Presigner = LocalPresigner | S3Presigner
+
+
+def presigner(settings: Any, slug: str) -> Presigner:
+    """The app's S3-compatible store when `KEEL_S3_BUCKET` is set, else its local folder."""
+    if settings.s3_bucket:
+        return S3Presigner(
+            endpoint_url=settings.s3_endpoint_url,
+            bucket=settings.s3_bucket,
+            region=settings.s3_region,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            prefix=f"{slug}/",
+        )
+    return LocalPresigner(settings.data_dir / "uploads" / slug / "presigned", settings.secret_key)
+
+
+async def _request_presigner(request: Request) -> Presigner:
+    return request.app.state.presigner
+
+
+# Where clients upload directly (`KeelApp.build` attaches it).
+Presigned = Annotated[Presigner, Depends(_request_presigner)]

@@ -3,6 +3,7 @@ logout and the `current_user` / `admin_user` dependencies."""
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -43,18 +44,34 @@ def request_access_claims(request: Request) -> AccessClaims:
 
 class Authenticator:
     def __init__(
-        self, *, user_model: type, refresh_model: type, revoked_model: type, admin_attr: str = "is_admin"
+        self,
+        *,
+        user_model: type,
+        refresh_model: type,
+        revoked_model: type,
+        session_model: type | None = None,
+        admin_attr: str = "is_admin",
     ):
+        """`session_model` (a `SessionMixin` table) keeps each login's device and last use, and
+        lets one be ended: its access tokens (which carry its id as `sid`) stop working at once."""
         self.user_model: Any = user_model
         self.refresh_model: Any = refresh_model
         self.revoked_model: Any = revoked_model
+        self.session_model: Any = session_model
         self.admin_attr = admin_attr
         self._user_id_type = self.user_model.__table__.c.id.type.python_type
         # Built once and run as Core: every authenticated request runs it. One round trip brings
         # the user's row and whether this token was signed out.
         users = self.user_model.__table__
-        revoked = exists().where(self.revoked_model.jti == bindparam("jti")).label("token_revoked")
-        self._user_and_revoked = select(users, revoked).where(users.c.id == bindparam("user_id"))
+        revoked = exists().where(self.revoked_model.jti == bindparam("jti"))
+        if session_model is not None:
+            ended = exists().where(
+                self.session_model.id == bindparam("sid"), self.session_model.revoked_at.is_not(None)
+            )
+            revoked = revoked | ended
+        self._user_and_revoked = select(users, revoked.label("token_revoked")).where(
+            users.c.id == bindparam("user_id")
+        )
 
     async def issue(
         self,
@@ -64,15 +81,24 @@ class Authenticator:
         *,
         device: str | None = None,
         family_id: str | None = None,
+        ip_address: str | None = None,
     ) -> IssuedTokens:
-        access, _ = tokens.issue_access(str(user_id))
         raw, digest = new_refresh_token()
         now = utcnow()
+        new_login = family_id is None
+        family_id = family_id or uuid.uuid4().hex
+        if self.session_model is None:
+            access, _ = tokens.issue_access(str(user_id))
+        else:
+            access, _ = tokens.issue_access(str(user_id), sid=family_id)
+            await self._track_session(
+                session, user_id, family_id, now, now + tokens.refresh_ttl, device, ip_address, new=new_login
+            )
         session.add(
             self.refresh_model(
                 user_id=user_id,
                 token_hash=digest,
-                family_id=family_id or uuid.uuid4().hex,
+                family_id=family_id,
                 created_at=now,
                 expires_at=now + tokens.refresh_ttl,
                 device=device,
@@ -81,7 +107,55 @@ class Authenticator:
         await session.flush()
         return IssuedTokens(access, raw, int(tokens.access_ttl.total_seconds()))
 
-    async def rotate(self, session: AsyncSession, tokens: TokenService, raw: str) -> tuple[Any, IssuedTokens]:
+    async def _track_session(
+        self,
+        session: AsyncSession,
+        user_id: Any,
+        family_id: str,
+        now: datetime,
+        expires_at: datetime,
+        device: str | None,
+        ip_address: str | None,
+        *,
+        new: bool,
+    ) -> None:
+        model = self.session_model
+        if new:
+            session.add(
+                model(
+                    id=family_id,
+                    user_id=user_id,
+                    device=device,
+                    ip_address=ip_address,
+                    created_at=now,
+                    last_used_at=now,
+                    expires_at=expires_at,
+                )
+            )
+            return
+        changes: dict[str, Any] = {"last_used_at": now, "expires_at": expires_at}
+        if ip_address is not None:
+            changes["ip_address"] = ip_address
+        await session.execute(update(model).where(model.id == family_id).values(**changes))
+
+    async def end_session(self, session: AsyncSession, user_id: Any, session_id: str) -> bool:
+        """Sign one of the user's devices out; False when the user has no such session."""
+        model = self.session_model
+        found = (
+            await session.execute(
+                select(model.id).where(
+                    model.id == session_id, model.user_id == user_id, model.revoked_at.is_(None)
+                )
+            )
+        ).first()
+        if found is None:
+            return False
+        await self.revoke_family(session, session_id)
+        return True
+
+    async def rotate(
+        self, session: AsyncSession, tokens: TokenService, raw: str, *, ip_address: str | None = None
+    ) -> tuple[Any, IssuedTokens]:
         """Trade a refresh token for a new pair. A token that was already used is a sign it was
         stolen: its whole family is revoked, so the thief and the owner both sign in again."""
         model = self.refresh_model
@@ -99,26 +173,37 @@ class Authenticator:
             await self.revoke_family(session, row.family_id)
             await session.commit()  # the revocation must stand although the request fails
             raise Unauthorized("Refresh token was already used; please sign in again")
-        issued = await self.issue(session, tokens, row.user_id, device=row.device, family_id=row.family_id)
+        issued = await self.issue(
+            session, tokens, row.user_id, device=row.device, family_id=row.family_id, ip_address=ip_address
+        )
         return row.user_id, issued
 
     async def revoke_family(self, session: AsyncSession, family_id: str) -> None:
-        model = self.refresh_model
+        model, now = self.refresh_model, utcnow()
         await session.execute(
             update(model)
             .where(model.family_id == family_id, model.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+            .values(revoked_at=now)
         )
+        if self.session_model is not None:
+            sessions = self.session_model
+            await session.execute(
+                update(sessions)
+                .where(sessions.id == family_id, sessions.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
 
     async def revoke_all(self, session: AsyncSession, user_id: Any) -> None:
         """Revoke every refresh token of the user, in every family: each device signs in again
         (after a password reset). Access tokens run out within their short lifetime."""
-        model = self.refresh_model
-        await session.execute(
-            update(model)
-            .where(model.user_id == user_id, model.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        now = utcnow()
+        for model in (self.refresh_model, self.session_model):
+            if model is not None:
+                await session.execute(
+                    update(model)
+                    .where(model.user_id == user_id, model.revoked_at.is_(None))
+                    .values(revoked_at=now)
+                )
 
     async def logout(
         self, session: AsyncSession, claims: AccessClaims, refresh_token: str | None = None
@@ -137,6 +222,8 @@ class Authenticator:
             ).scalar_one_or_none()
             if family:
                 await self.revoke_family(session, family)
+        if self.session_model is not None and (sid := claims.extra.get("sid")):
+            await self.revoke_family(session, sid)  # this device is signed out
         await session.flush()
 
     async def current_user(self, request: Request, credentials: BearerCredentials) -> Row[Any]:
@@ -155,6 +242,8 @@ class Authenticator:
         except ValueError:
             raise Unauthorized("Invalid token") from None
         params = {"user_id": user_id, "jti": claims.jti}
+        if self.session_model is not None:
+            params["sid"] = claims.extra.get("sid")
         user = (await request_database(connection).autocommit.execute(self._user_and_revoked, params)).first()
         if user is None:
             raise Unauthorized("User no longer exists")

@@ -38,3 +38,23 @@ class RevokedTokenMixin:
 
     jti: Mapped[str] = mapped_column(String(32), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SessionMixin:
+    """One signed-in device: a login and every refresh token rotated from it (its family, whose
+    id is the session's). Apps that list and end sessions include
+    `class Session(SessionMixin, Base)` and pass it to their `Authenticator`."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device: Mapped[str | None] = mapped_column(String(255))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:
+        return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -1,0 +1,174 @@
+"""Benchmark the coach app on PostgreSQL: record create, day log read and weekly stats, under wrk.
+
+Run from the repository root:  .venv/bin/python -m bench.coach [--duration 10] [--connections 32]
+
+It creates (and afterwards drops) the database keel_bench_coach, migrates and seeds it (a demo
+user with two weeks of records), registers more users with a week of records each, starts
+`keel serve --app coach --workers 2`, and prints req/s, p50 and p99 per scenario. Rate limits
+are scaled off (KEEL_RATE_LIMIT_SCALE=0): a few users sending a thousand requests a second is
+exactly what they refuse.
+"""
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
+from shop import WARMUP_SECONDS, Result, load_line, run_wrk
+
+BIN = Path(sys.executable).parent
+DB_NAME = "keel_bench_coach"
+DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+DROP_DATABASE = f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"
+USERS = 8
+TARGETS = {"rps": 1000, "p99_ms": 50}
+
+
+def prepare_users(client: httpx.Client, day: dt.date) -> list[str]:
+    """Tokens of USERS users, each with a week of records in every dimension up to `day`."""
+    tokens = []
+    for n in range(USERS):
+        body = {
+            "email": f"bench{n}@example.com",
+            "password": "bench-password",
+            "privacy_policy_version": "2026-11-01",
+            "timezone": "Asia/Shanghai",
+        }
+        client.post("/api/v1/auth/register", json=body)
+        login = client.post("/api/v1/auth/login", json={"email": body["email"], "password": body["password"]})
+        login.raise_for_status()
+        token = login.json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        for back in range(7):
+            date = (day - dt.timedelta(days=back)).isoformat()
+            records = {
+                "workout": {"kind": "run", "minutes": 30},
+                "meal": {"kind": "lunch", "calories": 700, "items": ["rice"]},
+                "work": {"focus_minutes": 200},
+                "reading": {"title": "Deep Work", "minutes": 25},
+            }
+            for dimension, record in records.items():
+                client.post(
+                    f"/api/v1/records/{dimension}", json={"date": date, **record}, headers=headers
+                ).raise_for_status()
+        tokens.append(token)
+    return tokens
+
+
+def warm_summaries(client: httpx.Client, tokens: list[str], path: str) -> None:
+    """Ask for each user's weekly summary and wait until the server's worker has written it,
+    so the scenario measures the cached read."""
+    deadline = time.monotonic() + 60
+    pending = list(tokens)
+    while pending and time.monotonic() < deadline:
+        pending = [
+            token
+            for token in pending
+            if client.get(path, headers={"Authorization": f"Bearer {token}"}).json()["ai_summary"] is None
+        ]
+        time.sleep(0.5)
+    if pending:
+        raise RuntimeError(f"{len(pending)} weekly summaries were not written within 60 s")
+
+
+def print_report(results: list[Result], args: argparse.Namespace) -> None:
+    wrk = f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency"
+    print(f"\n{wrk} (after a {WARMUP_SECONDS}s warm-up)\n")
+    print(f"{'scenario':<15} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>7} | target")
+    print("-" * 70)
+    for r in results:
+        ok = r.rps >= TARGETS["rps"] and r.p99_ms < TARGETS["p99_ms"] and r.errors == 0
+        print(
+            f"{r.scenario:<15} | {r.rps:>9.0f} | {r.p50_ms:>7.2f} | {r.p99_ms:>7.2f} | {r.errors:>7} | "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
+    print(f"\ntarget: >= {TARGETS['rps']:,} req/s with p99 < {TARGETS['p99_ms']} ms and no errors, each")
+
+
+def run(args: argparse.Namespace, workdir: Path, servers: list[subprocess.Popen[bytes]]) -> list[Result]:
+    env = {
+        **os.environ,
+        "KEEL_COACH_DATABASE_URL": DB_URL,
+        "KEEL_DATA_DIR": str(workdir / "data"),
+        "KEEL_ACCESS_LOG": "false",
+        "KEEL_LOG_LEVEL": "WARNING",
+        "KEEL_RATE_LIMIT_SCALE": "0",
+    }
+    print("creating, migrating and seeding", DB_NAME, flush=True)
+    sql(ADMIN_DSN, DROP_DATABASE, f"CREATE DATABASE {DB_NAME}")
+    for command in ("migrate", "seed"):
+        subprocess.run(
+            [sys.executable, "-m", "keel", command, "--app", "coach"], env=env, cwd=ROOT, check=True
+        )
+
+    port, log = free_port(), workdir / "coach.log"
+    command = [sys.executable, "-m", "keel", "serve", "--app", "coach", "--workers", "2", "--port", str(port)]
+    servers.append(start_server(command, env, log))
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(f"{base}/health", servers[0], log)
+
+    day = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    with httpx.Client(base_url=base, timeout=30) as client:
+        tokens = prepare_users(client, day)
+        stats_path = f"/api/v1/stats/weekly?date={day.isoformat()}"
+        warm_summaries(client, tokens, stats_path)
+    common = {"BENCH_TOKENS": ",".join(tokens)}
+    scenarios = [
+        (
+            "record create",
+            {"BENCH_METHOD": "POST", "BENCH_PATH": "/api/v1/records/workout", "BENCH_DATE": day.isoformat()},
+        ),
+        ("day log read", {"BENCH_PATH": f"/api/v1/day-logs/{(day - dt.timedelta(days=1)).isoformat()}"}),
+        ("weekly stats", {"BENCH_PATH": stats_path}),
+    ]
+    results = []
+    for name, scenario_env in scenarios:
+        results.append(run_wrk(name, base, args, "coach.lua", {**common, **scenario_env}))
+    return results
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="open connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: run `sudo apt-get install wrk` (Debian/Ubuntu) first", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(load_line("start"), flush=True)
+    servers: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="keel-bench-") as tmp:
+        try:
+            results = run(args, Path(tmp), servers)
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+        finally:
+            for server in servers:
+                stop_server(server)
+            try:
+                sql(ADMIN_DSN, DROP_DATABASE)
+            except Exception as error:  # cleanup must not hide the error that got us here
+                print(f"could not drop {DB_NAME}: {error}", file=sys.stderr)
+    print_report(results, args)
+    print("\n" + load_line("end"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""coach: daily records in five dimensions, day logs, asynchronous AI reviews and plans, stats (spec 001)."""
+
+from pathlib import Path
+
+from keel.apps.coach.models import Base
+from keel.apps.coach.routes import routers
+from keel.apps.coach.seed import seed
+from keel.apps.coach.tasks import queue
+from keel.core.app import KeelApp
+
+app = KeelApp(
+    slug="coach",
+    title="keel coach",
+    description="Daily coach backend: records, day logs, AI night reviews and plans, stats (spec 001).",
+    routers=routers,
+    metadata=Base.metadata,
+    migrations=Path(__file__).parent / "migrations",
+    seed=seed,
+    on_startup=(queue.start,),
+    on_shutdown=(queue.stop,),
+    # Section 7: access tokens are refreshed every 30 minutes; refresh tokens live 7 days.
+    access_token_minutes=30,
+    refresh_token_days=7,
+    error_codes=True,
+    jobs=queue,
+)

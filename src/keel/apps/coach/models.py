@@ -1,0 +1,233 @@
+"""The coach tables (spec 001, section 4.1), and the ones the core's features need."""
+
+import datetime as dt
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, Uuid, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, new_metadata, utcnow
+from keel.core.jobs import JobMixin
+from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin, SessionMixin
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Either or both: the spec signs people in by email or by phone number.
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    # Day logs are days where the user lives.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    privacy_policy_version: Mapped[str] = mapped_column(String(32))
+    privacy_accepted_at: Mapped[datetime]
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class DayLog(Base):
+    __tablename__ = "day_logs"
+    __table_args__ = (UniqueConstraint("user_id", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, reviewed
+    note: Mapped[str | None] = mapped_column(Text)
+    # The last good night review and plan: a failed retry never replaces them.
+    ai_report: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
+    ai_plan: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RecordColumns:
+    """What every dimension's record has: the client may choose the id (its offline copy's)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _owner() -> Mapped[int]:
+    return mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+
+def _day_log() -> Mapped[int]:
+    return mapped_column(ForeignKey("day_logs.id", ondelete="CASCADE"), index=True)
+
+
+class Workout(RecordColumns, Base):
+    __tablename__ = "workouts"
+    __table_args__ = (Index("ix_workouts_user_id_date", "user_id", "date"),)
+
+    user_id: Mapped[int] = _owner()
+    day_log_id: Mapped[int] = _day_log()
+    kind: Mapped[str] = mapped_column(String(64))
+    minutes: Mapped[int]
+    calories: Mapped[float | None]
+
+
+class Meal(RecordColumns, Base):
+    __tablename__ = "meals"
+    __table_args__ = (Index("ix_meals_user_id_date", "user_id", "date"),)
+
+    user_id: Mapped[int] = _owner()
+    day_log_id: Mapped[int] = _day_log()
+    kind: Mapped[str] = mapped_column(String(16))  # breakfast, lunch, dinner, snack
+    calories: Mapped[float | None]
+    items: Mapped[list[str]] = mapped_column(JSONColumn, default=list)
+
+
+class Sleep(RecordColumns, Base):
+    __tablename__ = "sleeps"
+    __table_args__ = (Index("ix_sleeps_user_id_date", "user_id", "date"),)
+
+    user_id: Mapped[int] = _owner()
+    day_log_id: Mapped[int] = _day_log()
+    bed_time: Mapped[datetime]
+    wake_time: Mapped[datetime]
+    # Kept beside the times so totals are one SUM on every dialect.
+    duration_minutes: Mapped[int]
+    quality: Mapped[int | None]
+
+
+class WorkNote(RecordColumns, Base):
+    __tablename__ = "work_notes"
+    __table_args__ = (Index("ix_work_notes_user_id_date", "user_id", "date"),)
+
+    user_id: Mapped[int] = _owner()
+    day_log_id: Mapped[int] = _day_log()
+    focus_minutes: Mapped[int]
+    tasks_done: Mapped[int | None]
+    summary: Mapped[str | None] = mapped_column(Text)
+
+
+class Reading(RecordColumns, Base):
+    __tablename__ = "readings"
+    __table_args__ = (Index("ix_readings_user_id_date", "user_id", "date"),)
+
+    user_id: Mapped[int] = _owner()
+    day_log_id: Mapped[int] = _day_log()
+    title: Mapped[str] = mapped_column(String(255))
+    pages: Mapped[int | None]
+    minutes: Mapped[int | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Target(Base):
+    """The day's goals the score and the stats measure against."""
+
+    __tablename__ = "targets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    sleep_hours: Mapped[float] = mapped_column(default=8.0)
+    workout_minutes: Mapped[int] = mapped_column(default=30)
+    calories: Mapped[int] = mapped_column(default=2000)
+    focus_minutes: Mapped[int] = mapped_column(default=240)
+    reading_minutes: Mapped[int] = mapped_column(default=30)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UserSettings(Base):
+    """Reminders and the AI's voice; one row per user."""
+
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    notifications: Mapped[dict[str, Any]] = mapped_column(JSONColumn, default=dict)
+    ai_style: Mapped[str] = mapped_column(String(16), default="gentle")
+    ai_language: Mapped[str] = mapped_column(String(16), default="en")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AITask(Base):
+    __tablename__ = "ai_tasks"
+    __table_args__ = (Index("ix_ai_tasks_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))  # review, tomorrow_plan, reading_summary, stats_summary
+    input: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, succeeded, failed
+    error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    latency_ms: Mapped[int | None]
+    tokens_in: Mapped[int | None]
+    tokens_out: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StatsSummary(Base):
+    """The AI's summary of one week or month, cached so it is written once per period."""
+
+    __tablename__ = "stats_summaries"
+    __table_args__ = (UniqueConstraint("user_id", "period", "start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(8))  # weekly, monthly
+    start: Mapped[dt.date] = mapped_column(Date)
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    summary: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(Base):
+    """Deletions and exports. Kept after the account is erased, so no foreign key; the user is
+    named by id only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UploadedFile(Base):
+    """A presigned upload: where it goes, and the limits it was signed with."""
+
+    __tablename__ = "uploaded_files"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RefreshToken(RefreshTokenMixin, Base):
+    pass
+
+
+class RevokedToken(RevokedTokenMixin, Base):
+    pass
+
+
+class Session(SessionMixin, Base):
+    pass
+
+
+class Job(JobMixin, Base):
+    pass

@@ -1,0 +1,13 @@
+from keel.apps.coach.routes import ai, auth, daylogs, files, me, records, settings, stats
+
+# Matched in this order: the busiest resources first.
+routers = (
+    records.router,
+    daylogs.router,
+    stats.router,
+    ai.router,
+    settings.router,
+    files.router,
+    me.router,
+    auth.router,
+)

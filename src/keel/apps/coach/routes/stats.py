@@ -1,0 +1,45 @@
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from keel.apps.coach.deps import CurrentUser, ReadLimit
+from keel.apps.coach.schemas import StatsOut
+from keel.apps.coach.services import ai, stats
+from keel.apps.coach.services.records import today
+from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.errors import Unauthorized, error_responses
+
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"], route_class=TransactionalRoute)
+
+Day = Annotated[dt.date | None, Query(alias="date", description="Any day of the period; default: today")]
+
+
+async def _stats(
+    kind: str, day: dt.date | None, request: Request, user: Any, db: ReadDb, session: DbSession
+) -> dict[str, Any]:
+    now = today(user.timezone)
+    period = stats.Period.containing(kind, day or now)
+    body = await stats.compute(db, user.id, period, now)
+    summary, task_id = await ai.stats_summary(db, session, request, user.id, period, now)
+    return {**body, "ai_summary": summary, "ai_summary_task_id": task_id}
+
+
+@router.get(
+    "/weekly", response_model=StatsOut, responses=error_responses(Unauthorized), dependencies=[ReadLimit]
+)
+async def weekly(request: Request, user: CurrentUser, db: ReadDb, session: DbSession, day: Day = None) -> Any:
+    """Monday to Sunday: per-dimension totals and daily averages, days on target, streaks, the
+    change against the week before, and the AI's summary (written once per week, in the
+    background: null with its task id until then)."""
+    return await _stats("weekly", day, request, user, db, session)
+
+
+@router.get(
+    "/monthly", response_model=StatsOut, responses=error_responses(Unauthorized), dependencies=[ReadLimit]
+)
+async def monthly(
+    request: Request, user: CurrentUser, db: ReadDb, session: DbSession, day: Day = None
+) -> Any:
+    """The calendar month, as the weekly stats are."""
+    return await _stats("monthly", day, request, user, db, session)

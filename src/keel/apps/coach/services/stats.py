@@ -1,0 +1,150 @@
+"""Weekly and monthly stats: per-dimension totals and averages, days on target, streaks, and
+the change against the previous period, from one query of daily sums."""
+
+import datetime as dt
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import bindparam, func, literal_column, select, union_all
+
+from keel.apps.coach.models import Meal, Reading, Sleep, WorkNote, Workout
+from keel.apps.coach.services import preferences, scoring
+from keel.apps.coach.services.scoring import DayTotals
+from keel.core.db import Executor, fetch_all
+
+UNITS = {"sleep": "hours", "workout": "minutes", "meal": "kcal", "work": "minutes", "reading": "minutes"}
+
+
+def _daily(dimension: str, model: Any, measure: Any) -> Any:
+    return (
+        select(
+            literal_column(f"'{dimension}'").label("dimension"),
+            model.date.label("date"),
+            func.coalesce(func.sum(measure), literal_column("0")).label("value"),
+            func.count().label("records"),
+        )
+        .where(
+            model.user_id == bindparam("user_id"), model.date.between(bindparam("start"), bindparam("end"))
+        )
+        .group_by(model.date)
+    )
+
+
+# Every dimension's sum per day, in one round trip; sleep in minutes (hours below).
+_DAILY = union_all(
+    _daily("sleep", Sleep, Sleep.duration_minutes),
+    _daily("workout", Workout, Workout.minutes),
+    _daily("meal", Meal, Meal.calories),
+    _daily("work", WorkNote, WorkNote.focus_minutes),
+    _daily("reading", Reading, Reading.minutes),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    kind: str  # weekly, monthly
+    start: dt.date
+    end: dt.date
+
+    @classmethod
+    def containing(cls, kind: str, day: dt.date) -> "Period":
+        if kind == "weekly":
+            start = day - dt.timedelta(days=day.weekday())  # Monday
+            return cls(kind, start, start + dt.timedelta(days=6))
+        start = day.replace(day=1)
+        following = (start + dt.timedelta(days=32)).replace(day=1)
+        return cls(kind, start, following - dt.timedelta(days=1))
+
+    def previous(self) -> "Period":
+        return Period.containing(self.kind, self.start - dt.timedelta(days=1))
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+class _Day:
+    __slots__ = ("records", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = dict.fromkeys(UNITS, 0.0)
+        self.records: dict[str, int] = dict.fromkeys(UNITS, 0)
+
+    @property
+    def meals(self) -> int:
+        return self.records["meal"]
+
+    def totals(self) -> DayTotals:
+        return DayTotals(
+            sleep_hours=self.values["sleep"],
+            workout_minutes=self.values["workout"],
+            calories=self.values["meal"],
+            meals=self.meals,
+            focus_minutes=self.values["work"],
+            reading_minutes=self.values["reading"],
+        )
+
+
+async def daily(db: Executor, user_id: int, start: dt.date, end: dt.date) -> dict[dt.date, _Day]:
+    """Each day's sums and numbers of records, from `start` to `end`."""
+    days: dict[dt.date, _Day] = {}
+    for row in await fetch_all(db, _DAILY, {"user_id": user_id, "start": start, "end": end}):
+        day = days.setdefault(row["date"], _Day())
+        value = float(row["value"])
+        day.values[row["dimension"]] = value / 60 if row["dimension"] == "sleep" else value
+        day.records[row["dimension"]] = row["records"]
+    return days
+
+
+async def compute(db: Executor, user_id: int, period: Period, today: dt.date) -> dict[str, Any]:
+    previous = period.previous()
+    targets = SimpleNamespace(**await preferences.targets(db, user_id))
+    days = await daily(db, user_id, previous.start, period.end)
+    # The current period counts the days so far; a future one none.
+    last = min(period.end, today)
+    elapsed = max(0, (last - period.start).days + 1)
+    in_period = [period.start + dt.timedelta(days=n) for n in range(elapsed)]
+    empty = _Day()
+
+    def value(dimension: str, day: dt.date) -> float:
+        return days.get(day, empty).values[dimension]
+
+    def met(dimension: str, day: dt.date) -> bool:
+        entry = days.get(day, empty)
+        return scoring.met(dimension, entry.values[dimension], entry.meals, targets)
+
+    dimensions = {}
+    for dimension, unit in UNITS.items():
+        total = sum(value(dimension, day) for day in in_period)
+        previous_total = sum(
+            value(dimension, previous.start + dt.timedelta(days=n)) for n in range(previous.days)
+        )
+        streak, day = 0, last
+        if day == today and not met(dimension, day):
+            day -= dt.timedelta(days=1)  # today is not over yet: the streak may still go on
+        while day >= previous.start and met(dimension, day):
+            streak += 1
+            day -= dt.timedelta(days=1)
+        dimensions[dimension] = {
+            "unit": unit,
+            "total": round(total, 2),
+            "average": round(total / elapsed, 2) if elapsed else 0.0,
+            "records": sum(entry.records[dimension] for day, entry in days.items() if day >= period.start),
+            "target": float(scoring.TARGET_OF[dimension](targets)),
+            "days_met": sum(met(dimension, day) for day in in_period),
+            "streak": streak,
+            "previous_total": round(previous_total, 2),
+            "change_pct": round((total - previous_total) / previous_total * 100, 1)
+            if previous_total
+            else None,
+        }
+    scores = [scoring.score(scoring.parts(days.get(day, empty).totals(), targets)) for day in in_period]
+    return {
+        "period": period.kind,
+        "start": period.start,
+        "end": period.end,
+        "days": period.days,
+        "score_average": round(sum(scores) / len(scores), 1) if scores else 0.0,
+        "dimensions": dimensions,
+    }

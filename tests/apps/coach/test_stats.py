@@ -1,0 +1,75 @@
+import httpx
+
+from tests.apps.coach import builders
+from tests.apps.coach.builders import Member
+
+# 2026-11-16 is a Monday.
+WEEK = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21", "2026-11-22"]
+
+
+async def test_weekly_totals_averages_targets_streaks_and_change(
+    coach: httpx.AsyncClient, member: Member
+) -> None:
+    await builders.record(coach, member, "workout", day="2026-11-10", minutes=60)  # the week before
+    for day in WEEK[:3]:
+        await builders.record(coach, member, "workout", day=day, minutes=30)
+    await builders.record(coach, member, "workout", day=WEEK[5], minutes=10)
+    await builders.record(coach, member, "workout", day=WEEK[6], minutes=45)
+    await builders.record(coach, member, "meal", day=WEEK[0], calories=2100)
+    response = await coach.get("/api/v1/stats/weekly", params={"date": "2026-11-19"}, headers=member.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["period"], body["start"], body["end"], body["days"]) == (
+        "weekly",
+        "2026-11-16",
+        "2026-11-22",
+        7,
+    )
+    workout = body["dimensions"]["workout"]
+    assert workout["unit"] == "minutes"
+    assert workout["total"] == 145
+    assert workout["average"] == round(145 / 7, 2)
+    assert workout["records"] == 5
+    assert workout["target"] == 30
+    assert workout["days_met"] == 4
+    assert workout["streak"] == 1  # Sunday only: Saturday's 10 minutes broke it
+    assert workout["previous_total"] == 60
+    assert workout["change_pct"] == round((145 - 60) / 60 * 100, 1)
+    meal = body["dimensions"]["meal"]
+    assert (meal["days_met"], meal["change_pct"]) == (1, None)  # within 10% of 2000 kcal
+    assert body["score_average"] > 0
+
+
+async def test_the_ai_summary_is_written_once_per_period(coach, member: Member, run_jobs) -> None:
+    params = {"date": "2026-11-19"}
+    first = (await coach.get("/api/v1/stats/weekly", params=params, headers=member.headers)).json()
+    assert first["ai_summary"] is None
+    assert first["ai_summary_task_id"]
+    again = (await coach.get("/api/v1/stats/weekly", params=params, headers=member.headers)).json()
+    assert again["ai_summary_task_id"] == first["ai_summary_task_id"]
+    await run_jobs()
+    done = (await coach.get("/api/v1/stats/weekly", params=params, headers=member.headers)).json()
+    assert done["ai_summary"].startswith("Well done for keeping track. Weekly from 2026-11-16")
+    assert done["ai_summary_task_id"] == first["ai_summary_task_id"]
+    task = await coach.get(f"/api/v1/ai/tasks/{first['ai_summary_task_id']}", headers=member.headers)
+    assert task.json()["type"] == "stats_summary"
+
+
+async def test_monthly_stats_and_validation(coach, member: Member) -> None:
+    await builders.record(coach, member, "reading", day="2026-11-01", minutes=40)
+    await builders.record(coach, member, "reading", day="2026-10-31", minutes=20)
+    body = (
+        await coach.get("/api/v1/stats/monthly", params={"date": "2026-11-30"}, headers=member.headers)
+    ).json()
+    assert (body["start"], body["end"], body["days"]) == ("2026-11-01", "2026-11-30", 30)
+    reading = body["dimensions"]["reading"]
+    assert (reading["total"], reading["previous_total"], reading["change_pct"]) == (40, 20, 100.0)
+    assert (
+        await coach.get("/api/v1/stats/monthly", params={"date": "soon"}, headers=member.headers)
+    ).status_code == 422
+    assert (await coach.get("/api/v1/stats/weekly")).status_code == 401
+    other = await builders.member(coach)
+    theirs = (
+        await coach.get("/api/v1/stats/monthly", params={"date": "2026-11-30"}, headers=other.headers)
+    ).json()
+    assert theirs["dimensions"]["reading"]["total"] == 0
