@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 import httpx
+
 from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
-from shop import WARMUP_SECONDS, Result, load_line, run_wrk
+from bench.shop import WARMUP_SECONDS, Result, load_line, run_wrk
 
 BIN = Path(sys.executable).parent
 DB_NAME = "keel_bench_coach"
