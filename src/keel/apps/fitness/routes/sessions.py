@@ -73,8 +73,10 @@ async def batch_upload(
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code)
     try:
-        outcome = await sessions.store(session, user.id, items)
-        stats = UserStatOut.model_validate(await sessions.stats_of(session, user.id))
+        outcome = await sessions.store(session, database.autocommit, user.id, items)
+        stats = UserStatOut.model_validate(
+            outcome.stats or await sessions.stats_of(database.autocommit, user.id)
+        )
         # Built as BatchUploadOut documents it, without a model per item: orjson writes the
         # ids and statuses as they are.
         body = {
@@ -101,11 +103,13 @@ async def batch_upload(
     responses={200: {"model": WorkoutSessionOut, "description": "Already stored"}}
     | error_responses(Unauthorized, Unprocessable),
 )
-async def upload_one(data: WorkoutSessionIn, user: CurrentUser, session: DbSession) -> JSONResponse:
+async def upload_one(
+    data: WorkoutSessionIn, user: CurrentUser, session: DbSession, database: AppDatabase
+) -> JSONResponse:
     """One session: 201 when stored, 200 with the stored one when it already was, 422 with
     the reason when it is rejected."""
     one = sessions.read_session(orjson.dumps(data.model_dump(mode="json")))
-    outcome = await sessions.store(session, user.id, [one])
+    outcome = await sessions.store(session, database.autocommit, user.id, [one])
     [result] = outcome.results
     if result["status"] is SessionStatus.rejected:
         raise Unprocessable(result["reason"])

@@ -15,14 +15,14 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness import device_schemas
 from keel.apps.fitness.models import Training, UserStat, WorkoutSession
 from keel.apps.fitness.schemas import MAX_BATCH, SessionStatus, WorkoutSessionIn
 from keel.apps.fitness.services import stats
-from keel.core.db import utcnow
+from keel.core.db import Autocommit, Executor, utcnow
 from keel.core.errors import NotFound, Unprocessable
 from keel.core.sql import insert_skipping_duplicates
 
@@ -84,6 +84,8 @@ def read_session(text: bytes | msgspec.Raw) -> Fields | None:
 class Outcome:
     results: list[dict[str, Any]] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)
+    # The user's totals after counting what was created (None when nothing was).
+    stats: UserStat | None = None
 
     def add(
         self, client_id: str | None, status: SessionStatus, session_id: Any = None, reason: str | None = None
@@ -140,20 +142,24 @@ def check(fields: Fields | None, now: datetime) -> tuple[dict[str, Any] | None, 
     return row | {_SERIES: orjson.Fragment(bytes(series))}, None
 
 
-async def store(session: AsyncSession, user_id: int, items: list[Fields | None]) -> Outcome:
+async def store(
+    session: AsyncSession, reader: Autocommit, user_id: int, items: list[Fields | None]
+) -> Outcome:
     """Check every item on its own (as `read_batch` gives them), store the new ones, and count
-    them in the user's totals."""
+    them in the user's totals. The checks read through `reader`, outside the transaction: a
+    batch with nothing new (a phone sending it again) never opens one."""
     now = utcnow()
     parsed = [(fields, _client_id(fields)) for fields in items]
     # What is stored already is a duplicate whatever it holds: found first, it skips the
-    # per-point checks, which are most of the work for a phone sending a batch again.
-    stored = await _stored_ids(session, user_id, {cid for _fields, cid in parsed if cid})
+    # per-point checks, which are most of the work for a phone sending a batch again. A copy
+    # stored meanwhile by a racing upload is caught by the insert itself.
+    stored = await _stored_ids(reader, user_id, {cid for _fields, cid in parsed if cid})
     checked = [(cid, *((None, None) if cid in stored else check(fields, now))) for fields, cid in parsed]
     trainings = {
         row["training_id"] for _cid, row, _reason in checked if row is not None and row["training_id"]
     }
     known_trainings = (
-        set((await session.execute(select(Training.id).where(Training.id.in_(trainings)))).scalars())
+        set((await reader.execute(select(Training.id).where(Training.id.in_(trainings)))).scalars())
         if trainings
         else set()
     )
@@ -194,20 +200,18 @@ async def store(session: AsyncSession, user_id: int, items: list[Fields | None])
         if result["status"] is not SessionStatus.rejected:
             result["id"] = stored.get(key)
     if outcome.created:
-        await stats.apply(session, user_id, outcome.created, sign=1)
+        outcome.stats = await stats.apply(session, user_id, outcome.created, sign=1)
     return outcome
 
 
-async def stats_of(session: AsyncSession, user_id: int) -> UserStat:
-    return await session.get_one(UserStat, user_id, populate_existing=True)
+async def stats_of(reader: Autocommit, user_id: int) -> Row[Any]:
+    return (await reader.execute(select(UserStat).where(UserStat.user_id == user_id))).one()
 
 
-async def _stored_ids(
-    session: AsyncSession, user_id: int, client_ids: Collection[str]
-) -> dict[str, uuid.UUID]:
+async def _stored_ids(db: Executor, user_id: int, client_ids: Collection[str]) -> dict[str, uuid.UUID]:
     if not client_ids:
         return {}
-    rows = await session.execute(
+    rows = await db.execute(
         select(_sessions.c.client_session_id, _sessions.c.id).where(
             _sessions.c.user_id == user_id, _sessions.c.client_session_id.in_(client_ids)
         )
