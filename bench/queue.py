@@ -230,6 +230,9 @@ def main() -> int:
     env = {**os.environ, "KEEL_QUEUE_DATABASE_URL": DB_URL, "KEEL_DATA_DIR": str(data_dir)}
     env |= {"KEEL_ACCESS_LOG": "false", "KEEL_LOG_LEVEL": "WARNING", "KEEL_SECRET_KEY": SECRET}
     env |= {"KEEL_REDIS_URL": REDIS_URL}
+    # 2 workers x 2 engines x 20 stays under PostgreSQL's default 100 connections, with room for
+    # anything else using the server (the defaults, 20 + 10 overflow, could ask for 120).
+    env |= {"KEEL_DATABASE_POOL_SIZE": "16", "KEEL_DATABASE_MAX_OVERFLOW": "4"}
     sql(ADMIN_DSN, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}")
     subprocess.run([sys.executable, "-m", "keel", "migrate", "--app", "queue"], env=env, cwd=ROOT, check=True)
     owner, people, _store, bookings, creation_stores = asyncio.run(populate(args.clients))

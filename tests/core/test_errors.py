@@ -6,8 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asyncpg.exceptions import TooManyConnectionsError
 from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 
 from keel.core.app import KeelApp
 from keel.core.errors import Conflict, NotFound
@@ -29,6 +31,12 @@ async def boom() -> None:
 @router.get("/missing")
 async def missing() -> None:
     raise NotFound("Widget 7 not found")
+
+
+@router.get("/overloaded")
+async def overloaded() -> None:
+    # What SQLAlchemy raises when PostgreSQL refuses a connection over max_connections.
+    raise DBAPIError("SELECT 1", None, TooManyConnectionsError("sorry, too many clients already"))
 
 
 @router.post("/conflict")
@@ -88,3 +96,10 @@ async def test_a_sane_incoming_request_id_is_kept_and_a_bad_one_replaced(probe: 
     assert kept.headers["x-request-id"] == "trace-abc-123"
     replaced = await probe.get("/missing", headers={"X-Request-ID": "x" * 500})
     assert len(replaced.headers["x-request-id"]) == 32
+
+
+async def test_a_database_at_its_connection_limit_is_a_503_to_retry(probe: httpx.AsyncClient) -> None:
+    response = await probe.get("/overloaded")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "capacity" in response.json()["detail"]

@@ -157,8 +157,23 @@ def _is_refused_value(exc: DBAPIError) -> bool:
     return isinstance(exc, DataError) or str(state).startswith("22")
 
 
+# PostgreSQL's class 53 (insufficient resources: too many connections, out of memory or disk)
+# and MySQL's "Too many connections" (1040): the database is full for now, not broken.
+_MYSQL_TOO_MANY_CONNECTIONS = 1040
+
+
+def _is_overloaded(exc: DBAPIError) -> bool:
+    state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    mysql_code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return state.startswith("53") or mysql_code == _MYSQL_TOO_MANY_CONNECTIONS
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
+    if _is_overloaded(exc):
+        log.warning("database at capacity", extra={"error": str(getattr(exc, "orig", exc))[:500]})
+        busy = ServiceUnavailable("The database is at capacity; try again shortly")
+        return _json(request, busy.body(), 503, {"Retry-After": "1"})
     if not _is_refused_value(exc):
         return await _unhandled_error(request, exc)
     # The database refused a value the schemas let through (too long, out of range, bad
