@@ -101,6 +101,9 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # Realtime events are a few hundred bytes of JSON: compressing each one cost the server
+        # (and the phone) more CPU than the bytes it saved, a thousand times per queue change.
+        ws_per_message_deflate=False,
     )
 
 
