@@ -80,3 +80,15 @@ async def fitness_database(dialect: str, data_dir: Path) -> AsyncIterator[Databa
 async def fitness(fitness_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async for client in _app_client("fitness", fitness_database, settings):
         yield client
+
+
+@pytest.fixture(scope="session")
+async def badge_database(dialect: str, data_dir: Path) -> AsyncIterator[Database]:
+    async for database in _app_database("badge", dialect, data_dir):
+        yield database
+
+
+@pytest.fixture
+async def badge(badge_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _app_client("badge", badge_database, settings):
+        yield client

@@ -27,7 +27,7 @@ from tests.databases import drop_database, migrated_database
 TOKENS: dict[tuple[str, str, str], str] = {}
 
 # Where each app signs its admin in (the specs spell it differently).
-LOGIN_PATHS = {"shop": "/api/auth/login", "fitness": "/api/v1/auth/login"}
+LOGIN_PATHS = {"shop": "/api/auth/login", "fitness": "/api/v1/auth/login", "badge": "/api/v1/auth/login"}
 
 
 @dataclass
@@ -105,3 +105,4 @@ def contract_test(slug: str) -> Callable[..., None]:
 
 test_shop_honours_its_own_schema = contract_test("shop")
 test_fitness_honours_its_own_schema = contract_test("fitness")
+test_badge_honours_its_own_schema = contract_test("badge")
