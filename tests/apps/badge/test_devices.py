@@ -11,7 +11,9 @@ from tests.apps.badge.builders import Account, Badge
 async def test_register_answers_credentials_once_and_refuses_duplicates(
     badge: httpx.AsyncClient, admin: Account, operator: Account
 ) -> None:
-    created = await builders.register(badge, admin, device_id="luna_badge_x1", mac_address="00:11:22:33:44:55")
+    created = await builders.register(
+        badge, admin, device_id="luna_badge_x1", mac_address="00:11:22:33:44:55"
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["device_secret"] and body["device_token"] and body["status"] == "offline"
@@ -34,11 +36,19 @@ async def test_provisioning_key_registers_without_an_admin(
     assert refused.status_code == 401
     assert (await badge.post("/api/v1/devices/register", json=body)).status_code == 401
     server = build_server(
-        settings.model_copy(update={"badge_provisioning_key": "k" * 32}), only="badge", databases={"badge": badge_database}
+        settings.model_copy(update={"badge_provisioning_key": "k" * 32}),
+        only="badge",
+        databases={"badge": badge_database},
     )
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="http://b.test") as client:
-        wrong = await client.post("/api/v1/devices/register", json=body, headers={"X-Provisioning-Key": "x" * 32})
-        right = await client.post("/api/v1/devices/register", json=body, headers={"X-Provisioning-Key": "k" * 32})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://b.test"
+    ) as client:
+        wrong = await client.post(
+            "/api/v1/devices/register", json=body, headers={"X-Provisioning-Key": "x" * 32}
+        )
+        right = await client.post(
+            "/api/v1/devices/register", json=body, headers={"X-Provisioning-Key": "k" * 32}
+        )
     assert wrong.status_code == 401
     assert right.status_code == 201, right.text
 
@@ -47,7 +57,9 @@ async def test_list_pages_and_follows_heartbeats_for_online(
     badge: httpx.AsyncClient, admin: Account, guest: Account
 ) -> None:
     badges = [await builders.badge(badge, admin) for _ in range(3)]
-    beat = await badges[0].request(badge, "POST", f"/api/v1/devices/{badges[0].device_id}/heartbeat", builders.heartbeat())
+    beat = await badges[0].request(
+        badge, "POST", f"/api/v1/devices/{badges[0].device_id}/heartbeat", builders.heartbeat()
+    )
     assert beat.status_code == 201, beat.text
     page = (await badge.get("/api/v1/devices?page=1&limit=2", headers=guest.headers)).json()
     assert page["total"] == 3 and len(page["items"]) == 2 and page["total_pages"] == 2
@@ -69,7 +81,9 @@ async def test_a_device_sees_only_itself(badge: httpx.AsyncClient, admin: Accoun
     assert [d["device_id"] for d in listed["items"]] == [mine.device_id]
     assert (await mine.request(badge, "GET", f"/api/v1/devices/{mine.device_id}")).status_code == 200
     assert (await mine.request(badge, "GET", f"/api/v1/devices/{other.device_id}")).status_code == 404
-    sent = await mine.request(badge, "POST", f"/api/v1/devices/{other.device_id}/heartbeat", builders.heartbeat())
+    sent = await mine.request(
+        badge, "POST", f"/api/v1/devices/{other.device_id}/heartbeat", builders.heartbeat()
+    )
     assert sent.status_code == 404
     assert (await mine.request(badge, "GET", f"/api/v1/logs?device_id={other.device_id}")).status_code == 404
 
@@ -82,7 +96,9 @@ async def test_signatures_good_bad_stale_replayed(badge: httpx.AsyncClient, devi
     replay = await badge.post(target, content=body, headers=headers)
     assert replay.status_code == 401 and "already used" in replay.json()["detail"]
     tampered = device.signed("POST", target, body)
-    assert (await badge.post(target, content=body.replace(b"45.2", b"99.9"), headers=tampered)).status_code == 401
+    assert (
+        await badge.post(target, content=body.replace(b"45.2", b"99.9"), headers=tampered)
+    ).status_code == 401
     stale = device.signed("POST", target, body, at=int(time.time()) - 301)
     assert (await badge.post(target, content=body, headers=stale)).status_code == 401
     future = device.signed("POST", target, body, at=int(time.time()) + 301)
@@ -90,7 +106,9 @@ async def test_signatures_good_bad_stale_replayed(badge: httpx.AsyncClient, devi
     unsigned = {"Authorization": f"Bearer {device.token}", "Content-Type": "application/json"}
     assert (await badge.post(target, content=body, headers=unsigned)).status_code == 401
     other_secret = builders.Badge(device.device_id, "not-the-secret", device.token)
-    assert (await badge.post(target, content=body, headers=other_secret.signed("POST", target, body))).status_code == 401
+    assert (
+        await badge.post(target, content=body, headers=other_secret.signed("POST", target, body))
+    ).status_code == 401
     # The query string is signed too: a changed query breaks the signature.
     signed = device.signed("GET", "/api/v1/versions/check?current_version=1.0.0")
     moved = await badge.get("/api/v1/versions/check?current_version=0.0.1", headers=signed)
@@ -101,14 +119,24 @@ async def test_http_ingest_stores_logs_and_status_and_refuses_bad_payloads(
     badge: httpx.AsyncClient, device: Badge, admin: Account
 ) -> None:
     base = f"/api/v1/devices/{device.device_id}"
-    assert (await device.request(badge, "POST", f"{base}/logs", builders.log("error", code="E1001"))).status_code == 201
-    status = {"timestamp": "2025-01-22T10:30:00Z", "modules": {"yolo": "running"}, "performance": {"fps": 15.2}}
+    assert (
+        await device.request(badge, "POST", f"{base}/logs", builders.log("error", code="E1001"))
+    ).status_code == 201
+    status = {
+        "timestamp": "2025-01-22T10:30:00Z",
+        "modules": {"yolo": "running"},
+        "performance": {"fps": 15.2},
+    }
     assert (await device.request(badge, "POST", f"{base}/status", status)).status_code == 201
     bad = await device.request(badge, "POST", f"{base}/logs", builders.log("loud"))
     assert bad.status_code == 422 and bad.json()["detail"]
-    naive = await device.request(badge, "POST", f"{base}/heartbeat", builders.heartbeat(timestamp="2025-01-22T10:30:00"))
+    naive = await device.request(
+        badge, "POST", f"{base}/heartbeat", builders.heartbeat(timestamp="2025-01-22T10:30:00")
+    )
     assert naive.status_code == 422
-    assert (await badge.post(f"{base}/heartbeat", json=builders.heartbeat(), headers=admin.headers)).status_code == 403
+    assert (
+        await badge.post(f"{base}/heartbeat", json=builders.heartbeat(), headers=admin.headers)
+    ).status_code == 403
     detail = (await badge.get(base, headers=admin.headers)).json()
     assert detail["latest_status"]["modules"] == {"yolo": "running"}
     logs = (await badge.get(f"/api/v1/logs?device_id={device.device_id}", headers=admin.headers)).json()
