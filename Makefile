@@ -35,6 +35,7 @@ test: lint
 bench: install
 	$(BIN)/python bench/shop.py
 	$(BIN)/python bench/fitness.py
+	$(BIN)/python bench/badge.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
