@@ -148,3 +148,15 @@ async def test_http_ingest_stores_logs_and_status_and_refuses_bad_payloads(
 async def test_device_token_logout_revokes_it(badge: httpx.AsyncClient, device: Badge) -> None:
     assert (await device.request(badge, "POST", "/api/v1/auth/logout")).status_code == 200
     assert (await device.request(badge, "GET", f"/api/v1/devices/{device.device_id}")).status_code == 401
+
+
+async def test_command_without_a_broker_is_refused(
+    badge: httpx.AsyncClient, admin: Account, guest: Account, device: Badge
+) -> None:
+    target = f"/api/v1/devices/{device.device_id}/command"
+    assert (await badge.post(target, json={"command": "reboot"}, headers=guest.headers)).status_code == 403
+    assert (
+        await badge.post("/api/v1/devices/ghost/command", json={"command": "reboot"}, headers=admin.headers)
+    ).status_code == 404
+    refused = await badge.post(target, json={"command": "reboot"}, headers=admin.headers)
+    assert refused.status_code == 409 and "MQTT" in refused.json()["detail"]

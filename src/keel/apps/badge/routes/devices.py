@@ -28,7 +28,6 @@ from keel.core.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    ServiceUnavailable,
     Unauthorized,
     error_responses,
 )
@@ -178,13 +177,14 @@ async def put_config(
     "/{device_id}/command",
     status_code=202,
     response_model=Published,
-    responses=error_responses(Unauthorized, Forbidden, NotFound, ServiceUnavailable),
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 async def command(device_id: str, data: Command, _writer: Writer, db: ReadDb, push: Push) -> Published:
-    """Sent on `luna/device/{device_id}/command`; 503 when this server has no MQTT broker."""
+    """Sent on `luna/device/{device_id}/command` after the answer; 409 when this server has no
+    MQTT broker (the command could not reach the device)."""
     await devices.require_device(db, device_id)
     if not push.enabled:
-        raise ServiceUnavailable("MQTT is not configured on this server (KEEL_BADGE_MQTT_URL)")
+        raise Conflict("MQTT is not configured on this server (KEEL_BADGE_MQTT_URL): commands cannot be sent")
     payload = {**data.model_dump(exclude_none=True), "timestamp": configs.now_text()}
     push.send(device_id, "command", payload)
     return Published(device_id=device_id, topic=topic(device_id, "command"), published=True)
