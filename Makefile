@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m bench.fitness
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.coach
+	$(BIN)/python -m bench.badge
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -104,3 +104,15 @@ async def coach_database(dialect: str, data_dir: Path) -> AsyncIterator[Database
 async def coach(coach_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async for client in _app_client("coach", coach_database, settings):
         yield client
+
+
+@pytest.fixture(scope="session")
+async def badge_database(dialect: str, data_dir: Path) -> AsyncIterator[Database]:
+    async for database in _app_database("badge", dialect, data_dir):
+        yield database
+
+
+@pytest.fixture
+async def badge(badge_database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _app_client("badge", badge_database, settings):
+        yield client

@@ -32,6 +32,7 @@ LOGIN_PATHS = {
     "fitness": "/api/v1/auth/login",
     "coach": "/api/v1/auth/login",
     "queue": "/auth/login",
+    "badge": "/api/v1/auth/login",
 }
 # Where the access token is in each app's login answer (the specs name it differently).
 TOKEN_FIELDS = {"queue": "token"}
@@ -119,3 +120,4 @@ test_shop_honours_its_own_schema = contract_test("shop")
 test_fitness_honours_its_own_schema = contract_test("fitness")
 test_coach_honours_its_own_schema = contract_test("coach")
 test_queue_honours_its_own_schema = contract_test("queue")
+test_badge_honours_its_own_schema = contract_test("badge")

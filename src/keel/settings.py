@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     coach_llm_attempts: int = Field(3, ge=1, le=10)
     coach_privacy_policy_version: str = "2026-11-01"
 
+    # badge: the MQTT broker (mqtt://host:1883; unset turns MQTT off, HTTP ingest remains), the
+    # key that lets a device register itself, and when a silent device counts as offline.
+    badge_mqtt_url: str | None = None
+    # Stable across restarts, so the broker keeps the persistent session's queued messages for
+    # it; each process on a host takes its own numbered slot (see apps/badge/services/mqtt.py).
+    badge_mqtt_client_id: str = "keel-badge-ingest"
+    badge_provisioning_key: str | None = None
+    badge_offline_after_seconds: int = Field(300, ge=10)
+    badge_device_token_days: int = Field(365, ge=1, le=3650)
+    badge_signature_window_seconds: int = Field(300, ge=10, le=3600)
+    # Ingest batches: at most this many messages, collected for at most this long.
+    badge_ingest_batch_size: int = Field(500, ge=1, le=10000)
+    badge_ingest_batch_ms: int = Field(20, ge=1, le=5000)
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":
         if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:

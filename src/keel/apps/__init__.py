@@ -4,7 +4,7 @@ import importlib
 
 from keel.core.app import KeelApp
 
-APP_SLUGS: tuple[str, ...] = ("shop", "fitness", "coach", "queue")
+APP_SLUGS: tuple[str, ...] = ("shop", "fitness", "coach", "queue", "badge")
 
 
 def load_app(slug: str) -> KeelApp:

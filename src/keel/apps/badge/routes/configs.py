@@ -1,0 +1,168 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from keel.apps.badge.deps import Admin, Principal, Push, Viewer, Writer
+from keel.apps.badge.schemas import (
+    ConfigBatch,
+    ConfigBatchOut,
+    ConfigCentreSet,
+    ConfigHistoryOut,
+    ConfigOut,
+    ConfigRollback,
+    TemplateApply,
+    TemplateCreate,
+    TemplateOut,
+)
+from keel.apps.badge.services import configs
+from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from keel.core.params import IntId
+
+router = APIRouter(prefix="/api/v1/configs", tags=["configs"], route_class=TransactionalRoute)
+
+
+def _secret_key(request: Request) -> str:
+    return request.app.state.settings.secret_key
+
+
+def _actor(principal: Principal) -> str:
+    return f"user:{principal.user_id}"
+
+
+def _push_all(push: Any, changes: list[configs.Change]) -> None:
+    for change in changes:
+        push.send(change.device_id, "config/update", configs.message(change))
+
+
+@router.get("", response_model=list[ConfigOut], responses=error_responses(Unauthorized, Forbidden))
+async def list_configs(
+    request: Request,
+    principal: Viewer,
+    db: ReadDb,
+    device_id: Annotated[str | None, Query(max_length=64)] = None,
+    module_name: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[dict[str, Any]]:
+    """Encrypted values are shown to admins only (null to others)."""
+    rows = await configs.list_configs(db, device_id=device_id, module_name=module_name, effective=False)
+    return [configs.view(row, reveal=principal.is_admin, secret_key=_secret_key(request)) for row in rows]
+
+
+@router.put("", response_model=ConfigOut, responses=error_responses(Unauthorized, Forbidden, NotFound))
+async def set_config(
+    data: ConfigCentreSet, request: Request, principal: Writer, session: DbSession, push: Push
+) -> dict[str, Any]:
+    """A key for one device (`device_id`), or for every device using a module (no `device_id`):
+    validated by type and by the module's schema, versioned. Encrypted values: admins only."""
+    if data.is_encrypted and not principal.is_admin:
+        raise Forbidden("Only admins set encrypted values")
+    config, change = await configs.set_config(
+        session,
+        data,
+        device_id=data.device_id,
+        actor=_actor(principal),
+        change="set",
+        secret_key=_secret_key(request),
+        is_encrypted=data.is_encrypted,
+    )
+    _push_all(push, [change] if change else [])
+    return configs.view(config, reveal=principal.is_admin, secret_key=_secret_key(request))
+
+
+@router.post(
+    "/batch", response_model=ConfigBatchOut, responses=error_responses(Unauthorized, Forbidden, NotFound)
+)
+async def batch(
+    data: ConfigBatch, request: Request, principal: Writer, session: DbSession, push: Push
+) -> ConfigBatchOut:
+    """Every item on every listed device, in one transaction: all applied, or none (404 names
+    the devices that do not exist)."""
+    changes = await configs.apply_items(
+        session,
+        data.device_ids,
+        data.items,
+        actor=_actor(principal),
+        change="batch",
+        secret_key=_secret_key(request),
+    )
+    _push_all(push, changes)
+    return ConfigBatchOut(devices=len(set(data.device_ids)), changed=len(changes))
+
+
+@router.get(
+    "/templates", response_model=list[TemplateOut], responses=error_responses(Unauthorized, Forbidden)
+)
+async def list_templates(_viewer: Viewer, db: ReadDb) -> list[Any]:
+    return await configs.list_templates(db)
+
+
+@router.post(
+    "/templates",
+    status_code=201,
+    response_model=TemplateOut,
+    responses=error_responses(Unauthorized, Forbidden, Conflict),
+)
+async def create_template(data: TemplateCreate, _admin: Admin, session: DbSession) -> Any:
+    return await configs.create_template(session, data)
+
+
+@router.post(
+    "/templates/{template_id}/apply",
+    response_model=ConfigBatchOut,
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def apply_template(
+    template_id: IntId,
+    data: TemplateApply,
+    request: Request,
+    principal: Writer,
+    session: DbSession,
+    push: Push,
+) -> ConfigBatchOut:
+    items = await configs.template_items(session, template_id)
+    changes = await configs.apply_items(
+        session,
+        data.device_ids,
+        items,
+        actor=_actor(principal),
+        change="template",
+        secret_key=_secret_key(request),
+    )
+    _push_all(push, changes)
+    return ConfigBatchOut(devices=len(set(data.device_ids)), changed=len(changes))
+
+
+@router.get(
+    "/{config_id}/history",
+    response_model=list[ConfigHistoryOut],
+    responses=error_responses(Unauthorized, NotFound),
+)
+async def history(config_id: IntId, request: Request, principal: Viewer, db: ReadDb) -> list[dict[str, Any]]:
+    """Every version of the key, newest first."""
+    _config, rows = await configs.history(db, config_id)
+    return [
+        configs.view_history(row, reveal=principal.is_admin, secret_key=_secret_key(request)) for row in rows
+    ]
+
+
+@router.post(
+    "/{config_id}/rollback",
+    response_model=ConfigOut,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
+)
+async def rollback(
+    config_id: IntId,
+    data: ConfigRollback,
+    request: Request,
+    principal: Writer,
+    session: DbSession,
+    push: Push,
+) -> dict[str, Any]:
+    """Set the key back to an earlier version's value, as a new version."""
+    config, change = await configs.rollback(
+        session, config_id, data.version, actor=_actor(principal), secret_key=_secret_key(request)
+    )
+    if config.is_encrypted and not principal.is_admin:
+        raise Forbidden("Only admins change encrypted values")
+    _push_all(push, [change] if change else [])
+    return configs.view(config, reveal=principal.is_admin, secret_key=_secret_key(request))

@@ -1,0 +1,226 @@
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+
+from keel.apps.badge.deps import DeviceCaller, Push, Reader, Writer, current_principal, device_tokens
+from keel.apps.badge.schemas import (
+    Command,
+    ConfigOut,
+    ConfigSet,
+    DeviceDetail,
+    DeviceList,
+    DeviceRegister,
+    DeviceRegistered,
+    HeartbeatIn,
+    HeartbeatOut,
+    Ingested,
+    LogIn,
+    OnlineStatus,
+    Published,
+    StatusIn,
+)
+from keel.apps.badge.services import configs, devices, ingest
+from keel.apps.badge.services.mqtt import topic
+from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    error_responses,
+)
+from keel.core.pagination import PageParams
+from keel.core.security.auth import BearerCredentials
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"], route_class=TransactionalRoute)
+
+ProvisioningKey = Annotated[
+    str | None,
+    Header(
+        alias="X-Provisioning-Key",
+        max_length=256,
+        description="Lets a device register itself, instead of an admin",
+    ),
+]
+
+
+def _offline_after(request: Request) -> int:
+    return request.app.state.settings.badge_offline_after_seconds
+
+
+def _secret_key(request: Request) -> str:
+    return request.app.state.settings.secret_key
+
+
+async def _admin_or_provisioning_key(
+    request: Request, credentials: BearerCredentials, key: ProvisioningKey
+) -> None:
+    expected = request.app.state.settings.badge_provisioning_key
+    if key is not None:
+        if expected is None or not hmac.compare_digest(key.encode(), expected.encode()):
+            raise Unauthorized("Invalid provisioning key")
+        return
+    principal = await current_principal(request, credentials)
+    if not principal.is_admin:
+        raise Forbidden("Registering a device needs an admin or the provisioning key")
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=DeviceRegistered,
+    responses=error_responses(Unauthorized, Forbidden, Conflict),
+)
+async def register(
+    data: DeviceRegister,
+    request: Request,
+    session: DbSession,
+    credentials: BearerCredentials,
+    key: ProvisioningKey = None,
+) -> dict[str, Any]:
+    """An admin's token or `X-Provisioning-Key`. The answer holds `device_secret` (for signing)
+    and `device_token` (role device) once: the server never shows them again."""
+    await _admin_or_provisioning_key(request, credentials, key)
+    return await devices.register(
+        session, data, secret_key=_secret_key(request), tokens=device_tokens(request)
+    )
+
+
+@router.get("", response_model=DeviceList, responses=error_responses(Unauthorized))
+async def list_devices(
+    request: Request,
+    principal: Reader,
+    db: ReadDb,
+    page: PageParams,
+    status: OnlineStatus | None = None,
+    device_type: Annotated[str | None, Query(max_length=32)] = None,
+) -> Any:
+    """Online means a heartbeat within `KEEL_BADGE_OFFLINE_AFTER_SECONDS`. A device sees itself."""
+    return await devices.list_devices(
+        db,
+        page,
+        status=status,
+        offline_after=_offline_after(request),
+        only=principal.device_id,
+        device_type=device_type,
+    )
+
+
+@router.get("/{device_id}", response_model=DeviceDetail, responses=error_responses(Unauthorized, NotFound))
+async def detail(device_id: str, request: Request, principal: Reader, db: ReadDb) -> dict[str, Any]:
+    principal.own_device(device_id)
+    return await devices.detail(db, device_id, offline_after=_offline_after(request))
+
+
+@router.get(
+    "/{device_id}/heartbeats",
+    response_model=list[HeartbeatOut],
+    responses=error_responses(Unauthorized, NotFound),
+)
+async def heartbeats(
+    device_id: str,
+    principal: Reader,
+    db: ReadDb,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Any]:
+    """The heartbeat history, newest first."""
+    principal.own_device(device_id)
+    await devices.require_device(db, device_id)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return await devices.heartbeats(db, device_id, since, limit)
+
+
+@router.get(
+    "/{device_id}/config", response_model=list[ConfigOut], responses=error_responses(Unauthorized, NotFound)
+)
+async def get_config(device_id: str, request: Request, principal: Reader, db: ReadDb) -> list[dict[str, Any]]:
+    """The device's keys and the module-wide keys that apply to it. Encrypted values are shown
+    to admins and to the device itself, null to everyone else."""
+    principal.own_device(device_id)
+    await devices.require_device(db, device_id)
+    rows = await configs.list_configs(db, device_id=device_id, module_name=None, effective=True)
+    reveal = principal.is_admin or principal.is_device
+    return [configs.view(row, reveal=reveal, secret_key=_secret_key(request)) for row in rows]
+
+
+@router.put(
+    "/{device_id}/config",
+    response_model=ConfigOut,
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def put_config(
+    device_id: str, data: ConfigSet, request: Request, principal: Writer, session: DbSession, push: Push
+) -> dict[str, Any]:
+    """Set one key; a new version of it, pushed to the device on `config/update` after commit.
+    Only admins may set encrypted values."""
+    if data.is_encrypted and not principal.is_admin:
+        raise Forbidden("Only admins set encrypted values")
+    config, change = await configs.set_config(
+        session,
+        data,
+        device_id=device_id,
+        actor=f"user:{principal.user_id}",
+        change="set",
+        secret_key=_secret_key(request),
+        is_encrypted=data.is_encrypted,
+    )
+    if change is not None:
+        push.send(device_id, "config/update", configs.message(change))
+    return configs.view(config, reveal=principal.is_admin, secret_key=_secret_key(request))
+
+
+@router.post(
+    "/{device_id}/command",
+    status_code=202,
+    response_model=Published,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
+)
+async def command(device_id: str, data: Command, _writer: Writer, db: ReadDb, push: Push) -> Published:
+    """Sent on `luna/device/{device_id}/command` after the answer; 409 when this server has no
+    MQTT broker (the command could not reach the device)."""
+    await devices.require_device(db, device_id)
+    if not push.enabled:
+        raise Conflict("MQTT is not configured on this server (KEEL_BADGE_MQTT_URL): commands cannot be sent")
+    payload = {**data.model_dump(exclude_none=True), "timestamp": configs.now_text()}
+    push.send(device_id, "command", payload)
+    return Published(device_id=device_id, topic=topic(device_id, "command"), published=True)
+
+
+async def _ingest(session: DbSession, device_id: str, message: Any) -> Ingested:
+    batch = ingest.Batch()
+    batch.add(device_id, message)
+    return Ingested(stored=await ingest.store(await session.connection(), batch))
+
+
+_INGEST = {
+    "status_code": 201,
+    "response_model": Ingested,
+    "responses": error_responses(Unauthorized, Forbidden, NotFound),
+}
+
+
+@router.post("/{device_id}/heartbeat", **_INGEST)
+async def heartbeat(
+    device_id: str, data: HeartbeatIn, principal: DeviceCaller, session: DbSession
+) -> Ingested:
+    """The MQTT heartbeat payload over HTTP, signed (`X-Timestamp`, `X-Signature`)."""
+    principal.own_device(device_id)
+    return await _ingest(session, device_id, data)
+
+
+@router.post("/{device_id}/logs", **_INGEST)
+async def logs(device_id: str, data: LogIn, principal: DeviceCaller, session: DbSession) -> Ingested:
+    """The MQTT log payload over HTTP, signed."""
+    principal.own_device(device_id)
+    return await _ingest(session, device_id, data)
+
+
+@router.post("/{device_id}/status", **_INGEST)
+async def status(device_id: str, data: StatusIn, principal: DeviceCaller, session: DbSession) -> Ingested:
+    """The MQTT status payload over HTTP, signed."""
+    principal.own_device(device_id)
+    return await _ingest(session, device_id, data)

@@ -1,0 +1,582 @@
+"""The badge API's bodies (spec 004, "接口定义示例") and the MQTT payloads, which HTTP ingest shares."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from keel.core.params import Schema
+
+
+def _text(max_length: int, min_length: int = 1) -> Any:
+    return Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+    ]
+
+
+Name = _text(64)
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Semver = Annotated[str, StringConstraints(pattern=r"^v?\d{1,4}(\.\d{1,4}){0,2}$", max_length=16)]
+
+
+class ORM(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Role(StrEnum):
+    admin = "admin"
+    user = "user"
+    guest = "guest"
+
+
+class Level(StrEnum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+class VersionType(StrEnum):
+    stable = "stable"
+    beta = "beta"
+    alpha = "alpha"
+
+
+class ConfigType(StrEnum):
+    string = "string"
+    integer = "integer"
+    float = "float"
+    bool = "bool"
+    json = "json"
+
+
+class OnlineStatus(StrEnum):
+    online = "online"
+    offline = "offline"
+
+
+class Message(BaseModel):
+    message: str
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+class LoginRequest(Schema):
+    username: _text(128) | None = None
+    email: _text(128) | None = None
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> "LoginRequest":
+        if not self.username and not self.email:
+            raise ValueError("give a username or an email")
+        return self
+
+
+class RefreshRequest(Schema):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class LogoutRequest(Schema):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserCreate(Schema):
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,64}$")]
+    email: EmailStr
+    password: Password
+    role: Role = Role.user
+    profile_info: dict[str, Any] | None = None
+
+
+class UserOut(ORM):
+    id: int
+    username: str
+    email: str
+    role: str
+    is_active: bool
+    created_at: datetime
+    last_login: datetime | None
+    profile_info: dict[str, Any] | None
+
+
+# --- devices -------------------------------------------------------------------------------
+
+
+class DeviceRegister(Schema):
+    device_id: DeviceId
+    device_name: _text(128)
+    device_type: _text(32) = "luna_badge"
+    hardware_version: _text(16) | None = None
+    software_version: Semver | None = None
+    mac_address: (
+        Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")] | None
+    ) = None
+    ip_address: Annotated[str, StringConstraints(max_length=15)] | None = None
+    user_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    location_info: dict[str, Any] | None = None
+    device_info: dict[str, Any] | None = None
+
+
+class DeviceOut(ORM):
+    id: int
+    device_id: str
+    device_name: str
+    device_type: str
+    hardware_version: str | None
+    software_version: str | None
+    mac_address: str | None
+    ip_address: str | None
+    status: OnlineStatus
+    last_heartbeat: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    user_id: int | None
+    config_version: str | None
+    location_info: dict[str, Any] | None
+    device_info: dict[str, Any] | None
+
+
+class HeartbeatOut(ORM):
+    occurred_at: datetime
+    received_at: datetime
+    status: str
+    cpu_usage: float | None
+    memory_usage: float | None
+    temperature: float | None
+
+
+class DeviceDetail(DeviceOut):
+    latest_heartbeat: HeartbeatOut | None
+    latest_status: dict[str, Any] | None
+
+
+class DeviceRegistered(DeviceOut):
+    """Shown once: the server keeps the secret encrypted and never answers it again."""
+
+    device_secret: str
+    device_token: str
+    token_type: str = "bearer"
+
+
+class DeviceList(BaseModel):
+    items: list[DeviceOut]
+    total: int
+    page: int
+    limit: int
+    total_pages: int
+
+
+class Command(Schema):
+    command: _text(64)
+    module: _text(64) | None = None
+    params: dict[str, Any] | None = None
+
+
+class Published(BaseModel):
+    device_id: str
+    topic: str
+    published: bool
+
+
+# --- ingest payloads (MQTT and HTTP) -------------------------------------------------------
+
+
+class HeartbeatIn(Schema):
+    timestamp: AwareDatetime
+    status: _text(16) = "online"
+    cpu_usage: float | None = Field(None, ge=0, le=100)
+    memory_usage: float | None = Field(None, ge=0, le=100)
+    temperature: float | None = Field(None, ge=-100, le=300)
+
+
+class LogIn(Schema):
+    timestamp: AwareDatetime
+    level: Level
+    module: _text(64) | None = None
+    message: _text(10_000)
+    code: _text(16, 0) = ""
+    details: dict[str, Any] | None = None
+    stack_trace: Annotated[str, StringConstraints(max_length=100_000)] | None = None
+
+
+class StatusIn(Schema):
+    timestamp: AwareDatetime
+    modules: dict[str, Any] = Field(default_factory=dict)
+    performance: dict[str, Any] = Field(default_factory=dict)
+
+
+class Ingested(BaseModel):
+    stored: int
+
+
+# --- logs ----------------------------------------------------------------------------------
+
+
+class LogOut(ORM):
+    id: int
+    device_id: str
+    error_code: str
+    error_level: str
+    error_message: str
+    error_details: dict[str, Any] | None
+    module_name: str | None
+    stack_trace: str | None
+    occurred_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+
+
+class LogPage(BaseModel):
+    items: list[LogOut]
+    total: int
+    page: int
+    limit: int
+    total_pages: int
+
+
+class Resolve(Schema):
+    resolution: _text(10_000)
+
+
+class LogStatistics(BaseModel):
+    period: str
+    since: datetime
+    total: int
+    by_level: dict[str, int]
+    by_module: dict[str, int]
+    by_day: dict[str, int]
+
+
+# --- versions ------------------------------------------------------------------------------
+
+
+class VersionOut(ORM):
+    id: int
+    version_number: str
+    version_type: str
+    release_notes: str | None
+    download_url: str | None
+    file_size: int | None
+    checksum: str | None
+    is_force_update: bool
+    min_compatible_version: str | None
+    created_at: datetime
+    released_at: datetime | None
+    is_active: bool
+    rollout_percentage: int
+    rollout_status: str
+
+
+class UpdateInfo(BaseModel):
+    version_id: int
+    version: str
+    version_type: str
+    release_notes: str | None
+    download_url: str
+    file_size: int | None
+    checksum: str | None
+    force_update: bool
+    min_compatible_version: str | None
+    released_at: datetime | None
+
+
+class UpdateCheck(BaseModel):
+    current_version: str
+    has_update: bool
+    latest_version: str | None = None
+    force_update: bool = False
+    min_compatible_version: str | None = None
+    update_info: UpdateInfo | None = None
+
+
+class Rollout(Schema):
+    percentage: int = Field(ge=0, le=100)
+
+
+class RolloutOut(VersionOut):
+    notified_devices: int
+
+
+class RollbackOut(BaseModel):
+    rolled_back: VersionOut
+    target: VersionOut
+    notified_devices: int
+
+
+class UpdateReportIn(Schema):
+    status: Annotated[str, StringConstraints(pattern=r"^(success|failed)$")]
+    from_version: Semver | None = None
+    error: _text(10_000) | None = None
+
+
+class UpdateReportOut(ORM):
+    id: int
+    device_id: str
+    version_id: int
+    from_version: str | None
+    status: str
+    error: str | None
+    reported_at: datetime
+
+
+class VersionStatistics(BaseModel):
+    version_id: int
+    version_number: str
+    reports: int
+    success: int
+    failed: int
+    success_rate: float | None
+
+
+# --- modules -------------------------------------------------------------------------------
+
+
+class ModuleCreate(Schema):
+    module_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    module_type: _text(32)
+    module_version: Semver
+    description: _text(10_000) | None = None
+    dependencies: dict[str, Annotated[str, StringConstraints(max_length=64)]] | None = None
+    config_schema: dict[str, Any] | None = None
+    api_endpoints: list[Any] | None = None
+    download_url: Annotated[str, StringConstraints(max_length=256)] | None = None
+    checksum: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class ModuleUpdate(Schema):
+    not_nullable = ("module_type", "module_version", "is_active")
+
+    module_type: _text(32) | None = None
+    module_version: Semver | None = None
+    description: _text(10_000) | None = None
+    dependencies: dict[str, Annotated[str, StringConstraints(max_length=64)]] | None = None
+    config_schema: dict[str, Any] | None = None
+    api_endpoints: list[Any] | None = None
+    download_url: Annotated[str, StringConstraints(max_length=256)] | None = None
+    checksum: Annotated[str, StringConstraints(max_length=64)] | None = None
+    is_active: bool | None = None
+
+
+class ModuleOut(ORM):
+    id: int
+    module_name: str
+    module_type: str
+    module_version: str
+    description: str | None
+    dependencies: dict[str, Any] | None
+    config_schema: dict[str, Any] | None
+    api_endpoints: list[Any] | None
+    created_at: datetime
+    updated_at: datetime
+    is_active: bool
+    download_url: str | None
+    checksum: str | None
+
+
+class ModuleRequirement(Schema):
+    module_name: Name
+    version: Semver | None = None
+
+
+class CompatibilityRequest(Schema):
+    modules: list[ModuleRequirement] = Field(min_length=1, max_length=200)
+
+
+class Missing(BaseModel):
+    module_name: str
+    required_by: str | None
+    constraint: str | None
+
+
+class Conflicting(BaseModel):
+    module_name: str
+    required_by: str | None
+    constraint: str
+    available: str
+
+
+class CompatibilityOut(BaseModel):
+    compatible: bool
+    resolved: dict[str, str]
+    missing: list[Missing]
+    conflicts: list[Conflicting]
+
+
+# --- configs -------------------------------------------------------------------------------
+
+ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+
+
+class ConfigSet(Schema):
+    """The body of `PUT /devices/{device_id}/config` (the spec's) and of the config centre."""
+
+    config_key: ConfigKey
+    config_value: Annotated[str, StringConstraints(max_length=65_536)]
+    config_type: ConfigType = ConfigType.string
+    module_name: Name | None = None
+    is_encrypted: bool = False
+
+
+class ConfigCentreSet(ConfigSet):
+    device_id: DeviceId | None = None
+
+
+class ConfigOut(BaseModel):
+    id: int
+    device_id: str | None
+    module_name: str | None
+    config_key: str
+    config_value: str | None
+    config_type: str
+    is_encrypted: bool
+    version: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConfigHistoryOut(BaseModel):
+    version: str
+    config_value: str | None
+    config_type: str
+    is_encrypted: bool
+    changed_by: str | None
+    change: str
+    changed_at: datetime
+
+
+class ConfigRollback(Schema):
+    version: Annotated[str, StringConstraints(pattern=r"^\d{1,9}$")]
+
+
+class ConfigItem(Schema):
+    config_key: ConfigKey
+    config_value: Annotated[str, StringConstraints(max_length=65_536)]
+    config_type: ConfigType = ConfigType.string
+    module_name: Name | None = None
+
+
+class ConfigBatch(Schema):
+    device_ids: list[DeviceId] = Field(min_length=1, max_length=1000)
+    items: list[ConfigItem] = Field(min_length=1, max_length=100)
+
+
+class ConfigBatchOut(BaseModel):
+    devices: int
+    changed: int
+
+
+class TemplateCreate(Schema):
+    name: Name
+    description: _text(10_000) | None = None
+    items: list[ConfigItem] = Field(min_length=1, max_length=100)
+
+
+class TemplateOut(ORM):
+    id: int
+    name: str
+    description: str | None
+    items: list[dict[str, Any]]
+    created_at: datetime
+
+
+class TemplateApply(Schema):
+    device_ids: list[DeviceId] = Field(min_length=1, max_length=1000)
+
+
+# --- error codes ---------------------------------------------------------------------------
+
+
+class ErrorCodeCreate(Schema):
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,16}$")]
+    level: Level
+    module_name: Name | None = None
+    message_zh: _text(10_000)
+    message_en: _text(10_000)
+    guide_zh: _text(100_000) | None = None
+    guide_en: _text(100_000) | None = None
+
+
+class ErrorCodeUpdate(Schema):
+    not_nullable = ("level", "message_zh", "message_en")
+
+    level: Level | None = None
+    module_name: Name | None = None
+    message_zh: _text(10_000) | None = None
+    message_en: _text(10_000) | None = None
+    guide_zh: _text(100_000) | None = None
+    guide_en: _text(100_000) | None = None
+
+
+class ErrorCodeOut(ORM):
+    id: int
+    code: str
+    level: str
+    module_name: str | None
+    message_zh: str
+    message_en: str
+    guide_zh: str | None
+    guide_en: str | None
+
+
+class ErrorCodeLocalized(BaseModel):
+    code: str
+    level: str
+    module_name: str | None
+    lang: str
+    message: str
+    guide: str | None
+
+
+class ErrorCodeCount(BaseModel):
+    code: str
+    count: int
+    level: str | None
+    message: str | None
+
+
+# --- alerts --------------------------------------------------------------------------------
+
+
+class AlertKind(StrEnum):
+    critical_logs = "critical_logs"
+    device_offline = "device_offline"
+
+
+class AlertRuleCreate(Schema):
+    name: _text(128)
+    kind: AlertKind
+    threshold: int = Field(1, ge=1, le=1_000_000)
+    window_minutes: int = Field(5, ge=1, le=7 * 24 * 60)
+    device_id: DeviceId | None = None
+
+
+class AlertRuleOut(ORM):
+    id: int
+    name: str
+    kind: str
+    threshold: int
+    window_minutes: int
+    device_id: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class AlertOut(ORM):
+    id: int
+    rule_id: int
+    device_id: str
+    message: str
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: int | None

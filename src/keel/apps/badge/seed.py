@@ -1,0 +1,139 @@
+"""Demo data for `keel seed`: the admin (username `admin`), an operator, three badges, two
+firmware versions, the device's modules and a few error codes. Idempotent: rows are matched by
+their unique fields, so a second run adds nothing. Seeded devices get a random secret: give a
+real badge its credentials by registering it through the API."""
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.apps.badge.models import Device, ErrorCode, Module, User, Version
+from keel.apps.badge.schemas import Role, UserCreate
+from keel.apps.badge.services import accounts, crypto
+from keel.core.db import utcnow
+from keel.settings import Settings
+
+USERS = [("admin", Role.admin), ("operator", Role.user)]
+DEVICES = [
+    ("luna_badge_001", "Luna Badge 001", "00:11:22:33:44:01", "1.0.0"),
+    ("luna_badge_002", "Luna Badge 002", "00:11:22:33:44:02", "1.0.0"),
+    ("luna_badge_003", "Luna Badge 003", "00:11:22:33:44:03", "1.1.0"),
+]
+VERSIONS = [
+    ("1.0.0", "stable", "First release."),
+    ("1.1.0", "stable", "Faster detection, quieter fan."),
+    ("1.2.0", "beta", "Whisper large model."),
+]
+MODULES = [
+    {
+        "module_name": "yolo",
+        "module_type": "vision",
+        "module_version": "2.1.0",
+        "description": "Object detection",
+        "dependencies": {},
+        "config_schema": {
+            "type": "object",
+            "properties": {"detection_interval": {"type": "integer", "minimum": 1, "maximum": 60}},
+        },
+    },
+    {
+        "module_name": "whisper",
+        "module_type": "speech",
+        "module_version": "1.3.0",
+        "description": "Speech recognition",
+        "dependencies": {"tts": ">=1.0.0"},
+        "config_schema": {
+            "type": "object",
+            "properties": {"language": {"type": "string", "enum": ["zh", "en"]}},
+        },
+    },
+    {
+        "module_name": "tts",
+        "module_type": "speech",
+        "module_version": "1.1.0",
+        "description": "Text to speech",
+        "dependencies": {},
+        "config_schema": {
+            "type": "object",
+            "properties": {"volume": {"type": "integer", "minimum": 0, "maximum": 100}},
+        },
+    },
+]
+ERROR_CODES = [
+    (
+        "E1001",
+        "error",
+        "yolo",
+        "摄像头无法打开",
+        "Camera cannot be opened",
+        "检查摄像头排线",
+        "Check the camera cable",
+    ),
+    (
+        "E2001",
+        "warning",
+        "whisper",
+        "麦克风音量过低",
+        "Microphone level too low",
+        "靠近麦克风说话",
+        "Speak closer",
+    ),
+    (
+        "E9001",
+        "critical",
+        None,
+        "温度过高",
+        "Temperature too high",
+        "立即关机冷却",
+        "Power off and let it cool",
+    ),
+]
+
+
+async def seed(session: AsyncSession, settings: Settings) -> None:
+    for username, role in USERS:
+        if (await session.execute(select(User.id).where(User.username == username))).first() is None:
+            email = settings.admin_email if role is Role.admin else f"{username}@example.com"
+            password = settings.admin_password if role is Role.admin else "password123"
+            await accounts.create_user(
+                session, UserCreate(username=username, email=email, password=password, role=role)
+            )
+    known = set((await session.scalars(select(Device.device_id))).all())
+    for device_id, name, mac, software in DEVICES:
+        if device_id not in known:
+            secret = crypto.encrypt(settings.secret_key, secrets.token_urlsafe(32))
+            session.add(
+                Device(
+                    device_id=device_id,
+                    device_name=name,
+                    device_type="luna_badge",
+                    hardware_version="v1.0",
+                    software_version=software,
+                    mac_address=mac,
+                    secret_encrypted=secret,
+                )
+            )
+    numbers = set((await session.scalars(select(Version.version_number))).all())
+    for number, kind, notes in VERSIONS:
+        if number not in numbers:
+            # No firmware file: listed, never offered by the update check until one is published.
+            session.add(
+                Version(
+                    version_number=number,
+                    version_type=kind,
+                    release_notes=notes,
+                    checksum=hashlib.sha256(number.encode()).hexdigest(),
+                    released_at=utcnow(),
+                )
+            )
+    names = set((await session.scalars(select(Module.module_name))).all())
+    session.add_all(Module(**module) for module in MODULES if module["module_name"] not in names)
+    codes = set((await session.scalars(select(ErrorCode.code))).all())
+    session.add_all(
+        ErrorCode(code=c, level=lv, module_name=m, message_zh=mz, message_en=me, guide_zh=gz, guide_en=ge)
+        for c, lv, m, mz, me, gz, ge in ERROR_CODES
+        if c not in codes
+    )
+    await session.flush()

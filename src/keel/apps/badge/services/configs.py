@@ -1,0 +1,316 @@
+"""The config centre: keys per device and per module, typed and validated (against the
+module's JSON Schema where it has one), every change a new version with history and rollback,
+batch changes, templates, and values encrypted at rest that only admins and the device see."""
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jsonschema_rs
+import orjson
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.apps.badge.models import Config, ConfigHistory, ConfigTemplate, Device, Module
+from keel.apps.badge.schemas import ConfigItem, ConfigSet, TemplateCreate
+from keel.apps.badge.services import crypto
+from keel.core.db import Executor
+from keel.core.errors import Conflict, NotFound, Unprocessable
+
+_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+_BOOLS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A committed change, for the push to the device."""
+
+    device_id: str
+    config_key: str
+    config_value: str
+    module_name: str | None
+    version: str
+
+
+def now_text() -> str:
+    """The spec's timestamps: ISO 8601 in UTC with a Z."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def message(change: Change) -> dict[str, Any]:
+    """The `config/update` payload (spec 004), with the key's module and version."""
+    return {
+        "config_key": change.config_key,
+        "config_value": change.config_value,
+        "module": change.module_name,
+        "version": change.version,
+        "timestamp": now_text(),
+    }
+
+
+def typed_value(config_type: str, value: str) -> tuple[Any, str]:
+    """The value as its type, and the text it is stored as; ValueError says what is wrong."""
+    if config_type == "integer":
+        if not _INTEGER.match(value.strip()):
+            raise ValueError(f"{value!r} is not an integer")
+        number = int(value)
+        return number, str(number)
+    if config_type == "float":
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError("a float must be finite")
+        return number, repr(number)
+    if config_type == "bool":
+        if value.strip().lower() not in _BOOLS:
+            raise ValueError(f"{value!r} is not a bool (true or false)")
+        flag = _BOOLS[value.strip().lower()]
+        return flag, "true" if flag else "false"
+    if config_type == "json":
+        try:
+            document = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise ValueError("config_value is not valid JSON") from None
+        return document, value
+    return value, value
+
+
+async def _check_against_module(session: AsyncSession, module_name: str, key: str, value: Any) -> None:
+    module = (
+        await session.execute(select(Module).where(Module.module_name == module_name))
+    ).scalar_one_or_none()
+    if module is None:
+        raise Unprocessable(f"No module {module_name!r}", loc=("body", "module_name"))
+    schema = module.config_schema or {}
+    properties = schema.get("properties") or {}
+    if key not in properties:
+        if schema.get("additionalProperties") is False:
+            raise Unprocessable(f"Module {module_name} has no config key {key!r}", loc=("body", "config_key"))
+        return
+    errors = [error.message for error in jsonschema_rs.validator_for(properties[key]).iter_errors(value)]
+    if errors:
+        raise Unprocessable(f"{key}: {'; '.join(errors)}", loc=("body", "config_value"))
+
+
+async def set_config(
+    session: AsyncSession,
+    data: ConfigSet | ConfigItem,
+    *,
+    device_id: str | None,
+    actor: str,
+    change: str,
+    secret_key: str,
+    is_encrypted: bool = False,
+) -> tuple[Config, Change | None]:
+    try:
+        value, stored = typed_value(data.config_type.value, data.config_value)
+    except ValueError as error:
+        raise Unprocessable(str(error), loc=("body", "config_value")) from None
+    if data.module_name is not None:
+        await _check_against_module(session, data.module_name, data.config_key, value)
+    device = None
+    if device_id is not None:
+        device = (
+            await session.execute(select(Device).where(Device.device_id == device_id).with_for_update())
+        ).scalar_one_or_none()
+        if device is None:
+            raise NotFound(f"No device {device_id!r}")
+    if is_encrypted:
+        stored = crypto.encrypt(secret_key, stored)
+    config = (
+        await session.execute(
+            select(Config)
+            .where(
+                Config.device_id.is_(None) if device_id is None else Config.device_id == device_id,
+                Config.module_name.is_(None)
+                if data.module_name is None
+                else Config.module_name == data.module_name,
+                Config.config_key == data.config_key,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if config is None:
+        config = Config(
+            device_id=device_id,
+            module_name=data.module_name,
+            config_key=data.config_key,
+            config_value=stored,
+            config_type=data.config_type.value,
+            is_encrypted=is_encrypted,
+            version="1",
+        )
+        session.add(config)
+    else:
+        config.config_value = stored
+        config.config_type = data.config_type.value
+        config.is_encrypted = is_encrypted
+        config.version = str(int(config.version) + 1)
+    await session.flush()
+    session.add(
+        ConfigHistory(
+            config_id=config.id,
+            version=config.version,
+            config_value=stored,
+            config_type=config.config_type,
+            is_encrypted=is_encrypted,
+            changed_by=actor,
+            change=change,
+        )
+    )
+    pushed = None
+    if device is not None:
+        device.config_version = str(int(device.config_version or 0) + 1)
+        plain = crypto.decrypt(secret_key, stored) if is_encrypted else stored
+        pushed = Change(device.device_id, config.config_key, plain, config.module_name, config.version)
+    await session.flush()
+    return config, pushed
+
+
+def view(row: Any, *, reveal: bool, secret_key: str) -> dict[str, Any]:
+    """A config as answered: an encrypted value in clear for those allowed, else null."""
+    fields = {key: getattr(row, key) for key in Config.__table__.columns.keys()}
+    if fields["is_encrypted"]:
+        fields["config_value"] = crypto.decrypt(secret_key, fields["config_value"]) if reveal else None
+    return fields
+
+
+async def list_configs(
+    db: Executor, *, device_id: str | None, module_name: str | None, effective: bool
+) -> list[Any]:
+    """With `effective`, a device's own keys and the module-wide keys that apply to every device."""
+    statement = select(*Config.__table__.columns).order_by(Config.id)
+    if device_id is not None:
+        own = Config.device_id == device_id
+        statement = statement.where(or_(own, Config.device_id.is_(None)) if effective else own)
+    if module_name is not None:
+        statement = statement.where(Config.module_name == module_name)
+    return list((await db.execute(statement)).all())
+
+
+async def history(db: Executor, config_id: int) -> tuple[Any, list[Any]]:
+    config = (await db.execute(select(*Config.__table__.columns).where(Config.id == config_id))).first()
+    if config is None:
+        raise NotFound(f"No config {config_id}")
+    rows = (
+        await db.execute(
+            select(*ConfigHistory.__table__.columns)
+            .where(ConfigHistory.config_id == config_id)
+            .order_by(ConfigHistory.id.desc())
+        )
+    ).all()
+    return config, list(rows)
+
+
+async def rollback(
+    session: AsyncSession, config_id: int, version: str, *, actor: str, secret_key: str
+) -> tuple[Config, Change | None]:
+    config = await session.get(Config, config_id)
+    if config is None:
+        raise NotFound(f"No config {config_id}")
+    old = (
+        await session.execute(
+            select(ConfigHistory).where(
+                ConfigHistory.config_id == config_id, ConfigHistory.version == version
+            )
+        )
+    ).scalar_one_or_none()
+    if old is None:
+        raise NotFound(f"Config {config_id} has no version {version}")
+    if version == config.version:
+        raise Conflict(f"Config {config_id} is already at version {version}")
+    value = crypto.decrypt(secret_key, old.config_value) if old.is_encrypted else old.config_value
+    data = ConfigItem(
+        config_key=config.config_key,
+        config_value=value,
+        config_type=old.config_type,
+        module_name=config.module_name,
+    )
+    return await set_config(
+        session,
+        data,
+        device_id=config.device_id,
+        actor=actor,
+        change="rollback",
+        secret_key=secret_key,
+        is_encrypted=old.is_encrypted,
+    )
+
+
+async def apply_items(
+    session: AsyncSession,
+    device_ids: list[str],
+    items: list[ConfigItem],
+    *,
+    actor: str,
+    change: str,
+    secret_key: str,
+) -> list[Change]:
+    """Every item on every device, in the caller's one transaction: all or nothing."""
+    wanted = list(dict.fromkeys(device_ids))
+    found = set(
+        (await session.execute(select(Device.device_id).where(Device.device_id.in_(wanted)))).scalars()
+    )
+    missing = [device_id for device_id in wanted if device_id not in found]
+    if missing:
+        raise NotFound(f"No device {', '.join(repr(d) for d in missing[:10])}")
+    changes = []
+    for device_id in sorted(wanted):  # locks taken in one order, whatever the request's order
+        for item in items:
+            _config, pushed = await set_config(
+                session, item, device_id=device_id, actor=actor, change=change, secret_key=secret_key
+            )
+            if pushed is not None:
+                changes.append(pushed)
+    return changes
+
+
+async def create_template(session: AsyncSession, data: TemplateCreate) -> ConfigTemplate:
+    if (await session.execute(select(ConfigTemplate.id).where(ConfigTemplate.name == data.name))).first():
+        raise Conflict(f"Template {data.name!r} already exists")
+    for item in data.items:
+        try:
+            typed_value(item.config_type.value, item.config_value)
+        except ValueError as error:
+            raise Unprocessable(f"{item.config_key}: {error}", loc=("body", "items")) from None
+    template = ConfigTemplate(
+        name=data.name,
+        description=data.description,
+        items=[item.model_dump(mode="json") for item in data.items],
+    )
+    session.add(template)
+    await session.flush()
+    return template
+
+
+async def template_items(session: AsyncSession, template_id: int) -> list[ConfigItem]:
+    template = await session.get(ConfigTemplate, template_id)
+    if template is None:
+        raise NotFound(f"No template {template_id}")
+    return [ConfigItem.model_validate(item) for item in template.items]
+
+
+async def list_templates(db: Executor) -> list[Any]:
+    return list(
+        (await db.execute(select(*ConfigTemplate.__table__.columns).order_by(ConfigTemplate.id))).all()
+    )
+
+
+def view_history(row: Any, *, reveal: bool, secret_key: str) -> dict[str, Any]:
+    fields = dict(row._mapping)
+    if fields["is_encrypted"]:
+        fields["config_value"] = crypto.decrypt(secret_key, fields["config_value"]) if reveal else None
+    return fields

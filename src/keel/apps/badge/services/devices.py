@@ -1,0 +1,127 @@
+"""Devices: registration with credentials shown once, the fleet list with online/offline from
+the last heartbeat, and one device's detail with its latest heartbeat and status."""
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.apps.badge.models import Device, DeviceStatus, Heartbeat, User
+from keel.apps.badge.schemas import DeviceRegister, OnlineStatus
+from keel.apps.badge.services import crypto
+from keel.core.db import Executor, utcnow
+from keel.core.errors import Conflict, NotFound, Unprocessable
+from keel.core.pagination import PageRequest, fetch_page, page_of
+from keel.core.security.tokens import TokenService
+
+_COLUMNS = [column for column in Device.__table__.columns if column.key != "secret_encrypted"]
+
+
+def online_status(last_heartbeat: datetime | None, offline_after: int) -> OnlineStatus:
+    if last_heartbeat is not None and last_heartbeat >= utcnow() - timedelta(seconds=offline_after):
+        return OnlineStatus.online
+    return OnlineStatus.offline
+
+
+def _answer(row: Any, offline_after: int) -> dict[str, Any]:
+    fields = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+    fields["status"] = online_status(fields["last_heartbeat"], offline_after)
+    return fields
+
+
+async def register(
+    session: AsyncSession, data: DeviceRegister, *, secret_key: str, tokens: TokenService
+) -> dict[str, Any]:
+    if data.user_id is not None and await session.get(User, data.user_id) is None:
+        raise Unprocessable(f"No user {data.user_id}", loc=("body", "user_id"))
+    if (await session.execute(select(Device.id).where(Device.device_id == data.device_id))).first():
+        raise Conflict(f"Device {data.device_id!r} is already registered")
+    secret = secrets.token_urlsafe(32)
+    device = Device(**data.model_dump(), secret_encrypted=crypto.encrypt(secret_key, secret))
+    session.add(device)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"Device {data.device_id!r} is already registered") from None
+    token, _claims = tokens.issue_access(f"device:{device.device_id}", role="device")
+    fields = {column.key: getattr(device, column.key) for column in _COLUMNS}
+    return {**_answer(fields, 1), "device_secret": secret, "device_token": token}
+
+
+def _status_filter(statement: Select[Any], status: OnlineStatus | None, offline_after: int) -> Select[Any]:
+    if status is None:
+        return statement
+    cutoff = utcnow() - timedelta(seconds=offline_after)
+    if status is OnlineStatus.online:
+        return statement.where(Device.last_heartbeat >= cutoff)
+    return statement.where(or_(Device.last_heartbeat.is_(None), Device.last_heartbeat < cutoff))
+
+
+async def list_devices(
+    db: Executor,
+    page: PageRequest,
+    *,
+    status: OnlineStatus | None,
+    offline_after: int,
+    only: str | None = None,
+    device_type: str | None = None,
+) -> Any:
+    statement = select(*_COLUMNS).order_by(Device.id)
+    if only is not None:
+        statement = statement.where(Device.device_id == only)
+    if device_type is not None:
+        statement = statement.where(Device.device_type == device_type)
+    rows, total = await fetch_page(db, _status_filter(statement, status, offline_after), page)
+    return page_of([_answer(row, offline_after) for row in rows], total, page)
+
+
+async def detail(db: Executor, device_id: str, *, offline_after: int) -> dict[str, Any]:
+    row = (await db.execute(select(*_COLUMNS).where(Device.device_id == device_id))).first()
+    if row is None:
+        raise NotFound(f"No device {device_id!r}")
+    latest = (
+        (
+            await db.execute(
+                select(Heartbeat.__table__)
+                .where(Heartbeat.device_id == device_id)
+                .order_by(Heartbeat.received_at.desc(), Heartbeat.id.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    status = (
+        await db.execute(
+            select(DeviceStatus.occurred_at, DeviceStatus.modules, DeviceStatus.performance)
+            .where(DeviceStatus.device_id == device_id)
+            .order_by(DeviceStatus.received_at.desc(), DeviceStatus.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return {
+        **_answer(row, offline_after),
+        "latest_heartbeat": latest,
+        "latest_status": dict(status._mapping) if status else None,
+    }
+
+
+async def require_device(db: Executor, device_id: str) -> None:
+    if (await db.execute(select(Device.id).where(Device.device_id == device_id))).first() is None:
+        raise NotFound(f"No device {device_id!r}")
+
+
+async def existing(db: Executor, device_ids: list[str]) -> set[str]:
+    rows = await db.execute(select(Device.device_id).where(Device.device_id.in_(set(device_ids))))
+    return set(rows.scalars())
+
+
+async def heartbeats(db: Executor, device_id: str, since: datetime | None, limit: int) -> list[Any]:
+    statement = select(Heartbeat.__table__).where(Heartbeat.device_id == device_id)
+    if since is not None:
+        statement = statement.where(Heartbeat.received_at >= since)
+    statement = statement.order_by(Heartbeat.received_at.desc(), Heartbeat.id.desc()).limit(limit)
+    return list((await db.execute(statement)).mappings())

@@ -1,0 +1,223 @@
+"""The MQTT side of the badge cloud: one client per process that consumes what devices publish
+(`luna/device/+/heartbeat|logs|status`) into the database in batches, and publishes what the
+cloud sends them (`config/update`, `command`, `update`).
+
+Nothing a device sent with QoS 1 is lost: the session is persistent (clean_session off, a
+client id that survives restarts), and a message is acknowledged only once the batch holding
+it has committed. aiomqtt acknowledges on receipt and has no switch for it, so the paho client
+underneath is put in manual-ack mode. A crash between the commit and the acknowledgement makes
+the broker deliver those messages again: delivery is at least once, never at most once.
+"""
+
+import asyncio
+import fcntl
+import logging
+import time
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+import orjson
+from prometheus_client import Counter
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from keel.apps.badge.services import ingest
+from keel.core.db import Database
+from keel.settings import Settings
+
+log = logging.getLogger("keel.badge.mqtt")
+
+MESSAGES = Counter(
+    "keel_badge_mqtt_messages_total",
+    "MQTT messages from devices, by outcome: stored, malformed (dropped), unknown_device (refused)",
+    ["outcome"],
+)
+PUBLISHED = Counter("keel_badge_mqtt_published_total", "Messages published to devices, by result", ["result"])
+
+TOPIC_ROOT = "luna/device"
+SUBSCRIPTIONS = ("heartbeat", "logs", "status")
+_BACKOFF_MIN, _BACKOFF_MAX = 0.5, 30.0
+
+
+def topic(device_id: str, suffix: str) -> str:
+    return f"{TOPIC_ROOT}/{device_id}/{suffix}"
+
+
+def _claim_slot(folder: Path, base: str) -> tuple[str, IO[str]]:
+    """A client id that is the same after a restart and unique among this host's processes:
+    the first numbered lock file this process can hold. Two processes with one id would
+    take the session from each other in turn."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for slot in range(1024):
+        handle = (folder / f"badge-mqtt-{slot}.lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return f"{base}-{slot}", handle
+    raise RuntimeError("no free MQTT client slot")
+
+
+class MqttBridge:
+    def __init__(self, settings: Settings, database: Database):
+        url = urlsplit(settings.badge_mqtt_url or "")
+        if url.scheme not in ("mqtt", "tcp") or not url.hostname:
+            raise ValueError(
+                f"KEEL_BADGE_MQTT_URL must look like mqtt://host:1883, not {settings.badge_mqtt_url!r}"
+            )
+        self.host, self.port = url.hostname, url.port or 1883
+        self.username, self.password = url.username, url.password
+        self.database = database
+        self.batch_size = settings.badge_ingest_batch_size
+        self.batch_wait = settings.badge_ingest_batch_ms / 1000
+        self.client_id, self._slot = _claim_slot(settings.data_dir, settings.badge_mqtt_client_id)
+        self._client: aiomqtt.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="badge-mqtt")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._slot.close()
+
+    async def publish(self, device_id: str, suffix: str, payload: dict[str, Any]) -> bool:
+        """QoS 1 to the device's persistent session. False when the broker is unreachable: the
+        device reads the same state over HTTP (its config, `versions/check`)."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            PUBLISHED.labels("unavailable").inc()
+            log.warning("MQTT is down; not published", extra={"topic": topic(device_id, suffix)})
+            return False
+        try:
+            await client.publish(
+                topic(device_id, suffix), orjson.dumps(payload, default=str), qos=1, timeout=10
+            )
+        except (aiomqtt.MqttError, TimeoutError):
+            PUBLISHED.labels("failed").inc()
+            log.warning("MQTT publish failed", extra={"topic": topic(device_id, suffix)})
+            return False
+        PUBLISHED.labels("ok").inc()
+        return True
+
+    async def _run(self) -> None:
+        backoff = _BACKOFF_MIN
+        while True:
+            client = aiomqtt.Client(
+                self.host,
+                self.port,
+                username=self.username,
+                password=self.password,
+                identifier=self.client_id,
+                clean_session=False,
+                keepalive=30,
+            )
+            # Acknowledged after the commit, not on receipt (see the module's docstring).
+            client._client.manual_ack_set(True)
+            try:
+                async with client:
+                    for kind in SUBSCRIPTIONS:
+                        await client.subscribe(f"{TOPIC_ROOT}/+/{kind}", qos=1)
+                    self._client = client
+                    self.connected.set()
+                    backoff = _BACKOFF_MIN
+                    log.info("MQTT connected", extra={"broker": f"{self.host}:{self.port}"})
+                    await self._consume(client)
+            except aiomqtt.MqttError as error:
+                log.warning("MQTT connection lost; reconnecting", extra={"error": str(error), "in": backoff})
+            except Exception:  # the consumer must outlive any one failure; unacked messages come back
+                log.exception("MQTT consumer failed; reconnecting")
+            finally:
+                self.connected.clear()
+                self._client = None
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    async def _consume(self, client: aiomqtt.Client) -> None:
+        messages = client.messages
+        while True:
+            batch = [await anext(messages)]
+            if len(messages) < self.batch_size:
+                # Let a burst gather: one insert of many rows costs about what one row does.
+                await asyncio.sleep(self.batch_wait)
+            while len(batch) < self.batch_size and len(messages):
+                batch.append(await anext(messages))
+            await self._store(batch)
+            for message in batch:  # in the order received, as MQTT asks of acknowledgements
+                if message.qos > 0:
+                    client._client.ack(message.mid, message.qos)
+
+    def _parse(self, messages: list[aiomqtt.Message]) -> ingest.Batch:
+        batch = ingest.Batch()
+        for message in messages:
+            parts = message.topic.value.split("/")
+            try:
+                if len(parts) != 4 or parts[3] not in ingest.KINDS:
+                    raise ValueError(f"unexpected topic {message.topic.value}")
+                payload = message.payload if isinstance(message.payload, bytes | str) else b""
+                batch.add(parts[2], ingest.parse(parts[3], payload))
+            except ValueError as error:
+                MESSAGES.labels("malformed").inc()
+                log.info(
+                    "malformed MQTT payload dropped",
+                    extra={"topic": message.topic.value, "error": str(error)[:300]},
+                )
+        return batch
+
+    async def _store(self, messages: list[aiomqtt.Message]) -> None:
+        """Store the batch, retrying while the database is unreachable: the messages stay
+        unacknowledged meanwhile, so the broker keeps them."""
+        batch = self._parse(messages)
+        if not batch:
+            return
+        backoff = _BACKOFF_MIN
+        while True:
+            try:
+                await self._insert(batch)
+                return
+            except (IntegrityError, DBAPIError) as error:
+                if isinstance(error, IntegrityError) or _refused_value(error):
+                    # One bad row must not hold the others back: store them one at a time.
+                    await self._insert_each(batch)
+                    return
+                log.warning("storing an MQTT batch failed; retrying", extra={"error": str(error)[:300]})
+            except OSError as error:
+                log.warning("database unreachable; retrying", extra={"error": str(error)[:300]})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    async def _insert(self, batch: ingest.Batch) -> None:
+        started = time.perf_counter()
+        async with self.database.engine.begin() as connection:
+            known = await ingest.known_devices(connection, {device_id for device_id, _ in batch.items})
+            accepted = ingest.Batch([item for item in batch.items if item[0] in known])
+            stored = await ingest.store(connection, accepted) if accepted else 0
+        refused = len(batch) - len(accepted)
+        if refused:
+            MESSAGES.labels("unknown_device").inc(refused)
+            log.info("MQTT messages from unknown devices refused", extra={"count": refused})
+        MESSAGES.labels("stored").inc(stored)
+        log.debug(
+            "batch stored", extra={"rows": stored, "ms": round((time.perf_counter() - started) * 1000, 1)}
+        )
+
+    async def _insert_each(self, batch: ingest.Batch) -> None:
+        for item in batch.items:
+            try:
+                await self._insert(ingest.Batch([item]))
+            except (IntegrityError, DBAPIError) as error:
+                MESSAGES.labels("malformed").inc()
+                log.info("MQTT message refused by the database", extra={"error": str(error)[:300]})
+
+
+def _refused_value(error: DBAPIError) -> bool:
+    state = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None) or "")
+    return state.startswith("22") or type(error).__name__ == "DataError"
