@@ -50,6 +50,8 @@ class KeelApp:
     refresh_token_days: int | None = None
     # A stable `code` beside every error's `detail` (core/errors.py CODES_BY_STATUS).
     error_codes: bool = False
+    # The status of a malformed query parameter: FastAPI's 422, or 400 where the spec says so.
+    query_error_status: int = 422
     # Durable background jobs, run by `keel worker` (and by the app's own start-up hook).
     jobs: JobQueue | None = None
 
@@ -78,6 +80,7 @@ class KeelApp:
             refresh_ttl=timedelta(days=self.refresh_token_days or settings.refresh_token_days),
         )
         api.state.error_codes = self.error_codes
+        api.state.query_error_status = self.query_error_status
         api.state.storage = LocalStorage(settings.data_dir / "uploads" / self.slug)
         api.state.presigner = presigner(settings, self.slug)
         api.state.redis = redis.connect(settings)

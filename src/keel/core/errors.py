@@ -134,9 +134,18 @@ def error_responses(*errors: type[KeelError]) -> dict[int | str, dict[str, objec
     }
 
 
+def _query_error_status(request: Request) -> int:
+    # Some specs answer a malformed query parameter with 400 (KeelApp.query_error_status); the
+    # body keeps FastAPI's list shape, which says what is wrong.
+    return getattr(request.app.state, "query_error_status", 422)
+
+
 async def _keel_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KeelError)
-    return _json(request, exc.body(), exc.status_code, exc.headers)
+    status = exc.status_code
+    if isinstance(exc, Unprocessable) and exc.loc[0] == "query":
+        status = _query_error_status(request)
+    return _json(request, exc.body(), status, exc.headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -145,7 +154,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    response = await request_validation_exception_handler(request, exc)  # type: ignore[arg-type]
+    assert isinstance(exc, RequestValidationError)
+    response = await request_validation_exception_handler(request, exc)
+    query_status = _query_error_status(request)
+    if query_status != 422 and all(error["loc"][0] == "query" for error in exc.errors()):
+        return _json(request, orjson.loads(response.body), query_status)
     if not getattr(request.app.state, "error_codes", False):
         return response
     return _json(request, orjson.loads(response.body), response.status_code)

@@ -16,6 +16,8 @@ app = KeelApp(
     metadata=Base.metadata,
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    # The spec answers a malformed query parameter (GET /stores?page=0) with 400.
+    query_error_status=400,
     on_startup=(realtime.start,),
     on_shutdown=(realtime.stop,),
 )

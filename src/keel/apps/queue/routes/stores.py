@@ -13,7 +13,11 @@ from keel.core.pagination import PageParams
 router = APIRouter(prefix="/stores", tags=["stores"], route_class=TransactionalRoute)
 
 
-@router.get("", response_model=StoreList)
+@router.get(
+    "",
+    response_model=StoreList,
+    responses={400: {"description": "A malformed query parameter, in FastAPI's list shape"}},
+)
 async def list_stores(
     db: ReadDb,
     page: PageParams,
