@@ -37,13 +37,17 @@ async def create_booking(
     # First, before any read: the counter's lock orders concurrent bookings at this store, so
     # the checks below see every booking committed before this one.
     number = await take_number(session, database, data.store_id, now.date())
-    store = (await session.execute(select(Store.is_active).where(Store.id == data.store_id))).one()
-    if not store.is_active:
-        raise Conflict("This store's queue is closed")
     already = exists().where(
         Booking.store_id == data.store_id, Booking.user_id == user.id, Booking.status.in_(ACTIVE)
     )
-    if (await session.execute(select(already))).scalar():
+    store = (
+        await session.execute(
+            select(Store.is_active, already.label("already")).where(Store.id == data.store_id)
+        )
+    ).one()
+    if not store.is_active:
+        raise Conflict("This store's queue is closed")
+    if store.already:
         raise Conflict("You are already in this store's queue")
     booking = Booking(
         store_id=data.store_id,
