@@ -8,9 +8,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, delete, select, update
+from sqlalchemy import (
+    Select,
+    Subquery,
+    bindparam,
+    cast,
+    delete,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
 
 from keel.apps.coach import schemas
 from keel.apps.coach.models import DayLog, Meal, Reading, Sleep, WorkNote, Workout
@@ -33,14 +46,9 @@ class DimensionSpec:
         """What a client reads: everything but the owner and the day log's internal id."""
         return [c for c in self.model.__table__.c if c.key not in ("user_id", "day_log_id")]
 
-    def of_day(self) -> Select[Any]:
-        """The user's records of one day, built once (a day log read runs it for each dimension)."""
-        model = self.model
-        return (
-            select(*self.columns)
-            .where(model.user_id == bindparam("user_id"), model.date == bindparam("date"))
-            .order_by(model.created_at, model.id)
-        )
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(column.key for column in self.columns)
 
 
 DIMENSIONS: dict[str, DimensionSpec] = {
@@ -57,7 +65,56 @@ DIMENSIONS: dict[str, DimensionSpec] = {
         ),
     )
 }
-_DAY_QUERIES = {name: spec.of_day() for name, spec in DIMENSIONS.items()}
+
+
+class _typed_null(ColumnElement[Any]):
+    """NULL for a column a dimension lacks, typed like the column that has it. PostgreSQL types
+    a bare NULL in a UNION as text (then clashes with the other branches), so it gets a CAST
+    there; MariaDB and SQLite take the branches' common type, and MariaDB casts to few types."""
+
+    inherit_cache = True
+
+    def __init__(self, type_: Any):
+        self.type = type_
+
+
+@compiles(_typed_null)
+def _bare_null(element: _typed_null, compiler: Any, **kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(_typed_null, "postgresql")
+def _cast_null(element: _typed_null, compiler: Any, **kw: Any) -> str:
+    return compiler.process(cast(null(), element.type), **kw)
+
+
+def _day_records() -> Subquery:
+    """Every dimension's records of one day as one UNION ALL: `dimension`, `user_id` (to join
+    on), then the union of the five dimensions' columns (NULL where a dimension lacks one). A day log read
+    is then one round trip instead of five."""
+    superset: dict[str, Any] = {}
+    for spec in DIMENSIONS.values():
+        for column in spec.columns:
+            superset.setdefault(column.key, column.type)
+    branches = []
+    for name, spec in DIMENSIONS.items():
+        own = {column.key: column for column in spec.columns}
+        model = spec.model
+        branches.append(
+            select(
+                literal_column(f"'{name}'").label("dimension"),
+                model.user_id,
+                *(
+                    own[key] if key in own else _typed_null(type_).label(key)
+                    for key, type_ in superset.items()
+                ),
+            ).where(model.user_id == bindparam("user_id"), model.date == bindparam("date"))
+        )
+    return union_all(*branches).subquery("day_records")
+
+
+DAY_RECORDS = _day_records()
+_DAY_QUERY = select(DAY_RECORDS).order_by(DAY_RECORDS.c.created_at, DAY_RECORDS.c.id)
 
 
 def unknown_dimension(name: str) -> NotFound:
@@ -202,7 +259,19 @@ def listing(spec: DimensionSpec, user_id: int, since: dt.date | None, until: dt.
     return statement.order_by(model.date.desc(), model.created_at.desc(), model.id)
 
 
+def by_dimension(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of DAY_RECORDS (in created_at, id order) per dimension, each with its own fields.
+    A row whose dimension is None (an outer join that found no record) is skipped."""
+    day: dict[str, list[dict[str, Any]]] = {name: [] for name in DIMENSIONS}
+    for row in rows:
+        if (name := row["dimension"]) is not None:
+            day[name].append({key: row[key] for key in _KEYS[name]})
+    return day
+
+
+_KEYS = {name: spec.keys for name, spec in DIMENSIONS.items()}
+
+
 async def of_day(db: Executor, user_id: int, day: dt.date) -> dict[str, list[dict[str, Any]]]:
-    """Every dimension's records of one day."""
-    parameters = {"user_id": user_id, "date": day}
-    return {name: await fetch_all(db, query, parameters) for name, query in _DAY_QUERIES.items()}
+    """Every dimension's records of one day, oldest first, in one query."""
+    return by_dimension(await fetch_all(db, _DAY_QUERY, {"user_id": user_id, "date": day}))
