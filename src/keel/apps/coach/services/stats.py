@@ -2,13 +2,15 @@
 the change against the previous period, from one query of daily sums."""
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal_column, select, union_all
 
-from keel.apps.coach.models import Meal, Reading, Sleep, WorkNote, Workout
+from keel.apps.coach.models import Meal, Reading, Sleep, StatsSummary, Target, WorkNote, Workout
+from keel.apps.coach.schemas import Targets
 from keel.apps.coach.services import preferences, scoring
 from keel.apps.coach.services.scoring import DayTotals
 from keel.core.db import Executor, fetch_all
@@ -20,6 +22,7 @@ def _daily(dimension: str, model: Any, measure: Any) -> Any:
     return (
         select(
             literal_column(f"'{dimension}'").label("dimension"),
+            model.user_id,
             model.date.label("date"),
             func.coalesce(func.sum(measure), literal_column("0")).label("value"),
             func.count().label("records"),
@@ -27,7 +30,7 @@ def _daily(dimension: str, model: Any, measure: Any) -> Any:
         .where(
             model.user_id == bindparam("user_id"), model.date.between(bindparam("start"), bindparam("end"))
         )
-        .group_by(model.date)
+        .group_by(model.user_id, model.date)
     )
 
 
@@ -38,6 +41,29 @@ _DAILY = union_all(
     _daily("meal", Meal, Meal.calories),
     _daily("work", WorkNote, WorkNote.focus_minutes),
     _daily("reading", Reading, Reading.minutes),
+).subquery("daily")
+_DAILY_ROWS = select(_DAILY)
+
+# What a stats read needs, in one round trip: the targets and the period's cached AI summary
+# (when there is one), beside each day's sums (one row with NULL sums when there are none).
+_TARGET_NAMES = tuple(Targets.model_fields)
+_SUMMARY_JOIN = (
+    (StatsSummary.user_id == Target.user_id)
+    & (StatsSummary.period == bindparam("period"))
+    & (StatsSummary.start == bindparam("period_start"))
+)
+_STATS_READ = (
+    select(
+        *(getattr(Target, name) for name in _TARGET_NAMES),
+        StatsSummary.task_id.label("summary_task_id"),
+        StatsSummary.summary.label("summary"),
+        StatsSummary.created_at.label("summary_created_at"),
+        *(column for column in _DAILY.c if column.key != "user_id"),
+    )
+    .select_from(Target)
+    .outerjoin(StatsSummary, _SUMMARY_JOIN)
+    .outerjoin(_DAILY, _DAILY.c.user_id == Target.user_id)
+    .where(Target.user_id == bindparam("user_id"))
 )
 
 
@@ -86,10 +112,11 @@ class _Day:
         )
 
 
-async def daily(db: Executor, user_id: int, start: dt.date, end: dt.date) -> dict[dt.date, _Day]:
-    """Each day's sums and numbers of records, from `start` to `end`."""
+def _days(rows: list[dict[str, Any]]) -> dict[dt.date, _Day]:
     days: dict[dt.date, _Day] = {}
-    for row in await fetch_all(db, _DAILY, {"user_id": user_id, "start": start, "end": end}):
+    for row in rows:
+        if row["dimension"] is None:
+            continue  # the outer join of a period without records
         day = days.setdefault(row["date"], _Day())
         value = float(row["value"])
         day.values[row["dimension"]] = value / 60 if row["dimension"] == "sleep" else value
@@ -97,10 +124,49 @@ async def daily(db: Executor, user_id: int, start: dt.date, end: dt.date) -> dic
     return days
 
 
+async def daily(db: Executor, user_id: int, start: dt.date, end: dt.date) -> dict[dt.date, _Day]:
+    """Each day's sums and numbers of records, from `start` to `end`."""
+    return _days(await fetch_all(db, _DAILY_ROWS, {"user_id": user_id, "start": start, "end": end}))
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSummary:
+    task_id: uuid.UUID
+    summary: str | None
+    created_at: dt.datetime
+
+
+async def read(
+    db: Executor, user_id: int, period: Period, today: dt.date
+) -> tuple[dict[str, Any], CachedSummary | None]:
+    """The period's stats, and its cached AI summary (None when none was asked for yet)."""
+    parameters = {
+        "user_id": user_id,
+        "period": period.kind,
+        "period_start": period.start,
+        "start": period.previous().start,
+        "end": period.end,
+    }
+    rows = await fetch_all(db, _STATS_READ, parameters)
+    assert rows, "every user has targets from registration"
+    head = rows[0]
+    targets = SimpleNamespace(**{name: head[name] for name in _TARGET_NAMES})
+    cached = (
+        None
+        if head["summary_task_id"] is None
+        else CachedSummary(head["summary_task_id"], head["summary"], head["summary_created_at"])
+    )
+    return _compute(targets, _days(rows), period, today), cached
+
+
 async def compute(db: Executor, user_id: int, period: Period, today: dt.date) -> dict[str, Any]:
-    previous = period.previous()
     targets = SimpleNamespace(**await preferences.targets(db, user_id))
-    days = await daily(db, user_id, previous.start, period.end)
+    previous = period.previous()
+    return _compute(targets, await daily(db, user_id, previous.start, period.end), period, today)
+
+
+def _compute(targets: Any, days: dict[dt.date, _Day], period: Period, today: dt.date) -> dict[str, Any]:
+    previous = period.previous()
     # The current period counts the days so far; a future one none.
     last = min(period.end, today)
     elapsed = max(0, (last - period.start).days + 1)
