@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, select, union_all
+from sqlalchemy import String, bindparam, case, func, literal_column, select, union_all
 
 from keel.apps.coach.models import Meal, Reading, Sleep, StatsSummary, Target, WorkNote, Workout
 from keel.apps.coach.schemas import Targets
@@ -18,30 +18,45 @@ from keel.core.db import Executor, fetch_all
 UNITS = {"sleep": "hours", "workout": "minutes", "meal": "kcal", "work": "minutes", "reading": "minutes"}
 
 
-def _daily(dimension: str, model: Any, measure: Any) -> Any:
+def _measured(dimension: str, model: Any, measure: Any) -> Any:
+    return select(
+        literal_column(f"'{dimension}'", String).label("dimension"),
+        model.user_id,
+        model.date.label("date"),
+        measure.label("value"),
+    ).where(model.user_id == bindparam("user_id"), model.date.between(bindparam("start"), bindparam("end")))
+
+
+# Every record's measure, one dimension after another; sleep in minutes (hours below).
+_MEASURED = union_all(
+    _measured("sleep", Sleep, Sleep.duration_minutes),
+    _measured("workout", Workout, Workout.minutes),
+    _measured("meal", Meal, Meal.calories),
+    _measured("work", WorkNote, WorkNote.focus_minutes),
+    _measured("reading", Reading, Reading.minutes),
+).subquery("measured")
+
+
+def _per_day(column: Any, dimension: str) -> tuple[Any, Any]:
+    # Literals, not bound values: the precompiled read binds only the named parameters.
+    mine = _MEASURED.c.dimension == literal_column(f"'{dimension}'")
     return (
-        select(
-            literal_column(f"'{dimension}'").label("dimension"),
-            model.user_id,
-            model.date.label("date"),
-            func.coalesce(func.sum(measure), literal_column("0")).label("value"),
-            func.count().label("records"),
-        )
-        .where(
-            model.user_id == bindparam("user_id"), model.date.between(bindparam("start"), bindparam("end"))
-        )
-        .group_by(model.user_id, model.date)
+        func.coalesce(func.sum(case((mine, column))), literal_column("0")).label(f"{dimension}_value"),
+        func.count(case((mine, literal_column("1")))).label(f"{dimension}_records"),
     )
 
 
-# Every dimension's sum per day, in one round trip; sleep in minutes (hours below).
-_DAILY = union_all(
-    _daily("sleep", Sleep, Sleep.duration_minutes),
-    _daily("workout", Workout, Workout.minutes),
-    _daily("meal", Meal, Meal.calories),
-    _daily("work", WorkNote, WorkNote.focus_minutes),
-    _daily("reading", Reading, Reading.minutes),
-).subquery("daily")
+# Each day's sum and number of records per dimension, a row per day with any record: the
+# database adds up, and Python reads a few rows instead of one per dimension and day.
+_DAILY = (
+    select(
+        _MEASURED.c.user_id,
+        _MEASURED.c.date,
+        *(column for dimension in UNITS for column in _per_day(_MEASURED.c.value, dimension)),
+    )
+    .group_by(_MEASURED.c.user_id, _MEASURED.c.date)
+    .subquery("daily")
+)
 _DAILY_ROWS = select(_DAILY)
 
 # What a stats read needs, in one round trip: the targets and the period's cached AI summary
@@ -115,12 +130,13 @@ class _Day:
 def _days(rows: list[dict[str, Any]]) -> dict[dt.date, _Day]:
     days: dict[dt.date, _Day] = {}
     for row in rows:
-        if row["dimension"] is None:
+        if row["date"] is None:
             continue  # the outer join of a period without records
-        day = days.setdefault(row["date"], _Day())
-        value = float(row["value"])
-        day.values[row["dimension"]] = value / 60 if row["dimension"] == "sleep" else value
-        day.records[row["dimension"]] = row["records"]
+        day = days[row["date"]] = _Day()
+        for dimension in UNITS:
+            value = float(row[f"{dimension}_value"])
+            day.values[dimension] = value / 60 if dimension == "sleep" else value
+            day.records[dimension] = row[f"{dimension}_records"]
     return days
 
 
