@@ -1,4 +1,3 @@
-
 from fastapi import APIRouter
 
 from keel.apps.shop.deps import CurrentUser
