@@ -188,40 +188,42 @@ def _compute(targets: Any, days: dict[dt.date, _Day], period: Period, today: dt.
     elapsed = max(0, (last - period.start).days + 1)
     in_period = [period.start + dt.timedelta(days=n) for n in range(elapsed)]
     empty = _Day()
-
-    def value(dimension: str, day: dt.date) -> float:
-        return days.get(day, empty).values[dimension]
-
-    def met(dimension: str, day: dt.date) -> bool:
-        entry = days.get(day, empty)
-        return scoring.met(dimension, entry.values[dimension], entry.meals, targets)
+    # Each day's entry looked up once, not once per dimension and use (a stats read's hot loop).
+    current = [days.get(day, empty) for day in in_period]
+    before = [days.get(previous.start + dt.timedelta(days=n), empty) for n in range(previous.days)]
+    # The days a streak may span: back from the last day so far to the previous period's start.
+    back = [days.get(last - dt.timedelta(days=n), empty) for n in range((last - previous.start).days + 1)]
+    since_start = [entry for day, entry in days.items() if day >= period.start]
 
     dimensions = {}
     for dimension, unit in UNITS.items():
-        total = sum(value(dimension, day) for day in in_period)
-        previous_total = sum(
-            value(dimension, previous.start + dt.timedelta(days=n)) for n in range(previous.days)
-        )
-        streak, day = 0, last
-        if day == today and not met(dimension, day):
-            day -= dt.timedelta(days=1)  # today is not over yet: the streak may still go on
-        while day >= previous.start and met(dimension, day):
+
+        def met(entry: _Day, dimension: str = dimension) -> bool:
+            return scoring.met(dimension, entry.values[dimension], entry.meals, targets)
+
+        total = sum(entry.values[dimension] for entry in current)
+        previous_total = sum(entry.values[dimension] for entry in before)
+        # Today is not over yet: when it is not on target (yet), the streak may still go on.
+        skip = 1 if last == today and back and not met(back[0]) else 0
+        streak = 0
+        for entry in back[skip:]:
+            if not met(entry):
+                break
             streak += 1
-            day -= dt.timedelta(days=1)
         dimensions[dimension] = {
             "unit": unit,
             "total": round(total, 2),
             "average": round(total / elapsed, 2) if elapsed else 0.0,
-            "records": sum(entry.records[dimension] for day, entry in days.items() if day >= period.start),
+            "records": sum(entry.records[dimension] for entry in since_start),
             "target": float(scoring.TARGET_OF[dimension](targets)),
-            "days_met": sum(met(dimension, day) for day in in_period),
+            "days_met": sum(met(entry) for entry in current),
             "streak": streak,
             "previous_total": round(previous_total, 2),
             "change_pct": round((total - previous_total) / previous_total * 100, 1)
             if previous_total
             else None,
         }
-    scores = [scoring.score(scoring.parts(days.get(day, empty).totals(), targets)) for day in in_period]
+    scores = [scoring.score(scoring.parts(entry.totals(), targets)) for entry in current]
     return {
         "period": period.kind,
         "start": period.start,
