@@ -18,41 +18,50 @@ from keel.core.db import Executor, fetch_all
 UNITS = {"sleep": "hours", "workout": "minutes", "meal": "kcal", "work": "minutes", "reading": "minutes"}
 
 
-def _measured(dimension: str, model: Any, measure: Any) -> Any:
-    return select(
-        literal_column(f"'{dimension}'", String).label("dimension"),
-        model.user_id,
-        model.date.label("date"),
-        measure.label("value"),
-    ).where(model.user_id == bindparam("user_id"), model.date.between(bindparam("start"), bindparam("end")))
-
-
-# Every record's measure, one dimension after another; sleep in minutes (hours below).
-_MEASURED = union_all(
-    _measured("sleep", Sleep, Sleep.duration_minutes),
-    _measured("workout", Workout, Workout.minutes),
-    _measured("meal", Meal, Meal.calories),
-    _measured("work", WorkNote, WorkNote.focus_minutes),
-    _measured("reading", Reading, Reading.minutes),
-).subquery("measured")
-
-
-def _per_day(column: Any, dimension: str) -> tuple[Any, Any]:
-    # Literals, not bound values: the precompiled read binds only the named parameters.
-    mine = _MEASURED.c.dimension == literal_column(f"'{dimension}'")
+def _daily(dimension: str, model: Any, measure: Any) -> Any:
     return (
-        func.coalesce(func.sum(case((mine, column))), literal_column("0")).label(f"{dimension}_value"),
-        func.count(case((mine, literal_column("1")))).label(f"{dimension}_records"),
+        select(
+            literal_column(f"'{dimension}'", String).label("dimension"),
+            model.user_id,
+            model.date.label("date"),
+            func.coalesce(func.sum(measure), literal_column("0")).label("value"),
+            func.count().label("records"),
+        )
+        .where(
+            model.user_id == bindparam("user_id"), model.date.between(bindparam("start"), bindparam("end"))
+        )
+        .group_by(model.user_id, model.date)
     )
 
 
-# Each day's sum and number of records per dimension, a row per day with any record: the
-# database adds up, and Python reads a few rows instead of one per dimension and day.
+# Each dimension's sum and number of records per day, added up table by table (in the order of
+# their (user_id, date) index); sleep in minutes (hours below).
+_MEASURED = union_all(
+    _daily("sleep", Sleep, Sleep.duration_minutes),
+    _daily("workout", Workout, Workout.minutes),
+    _daily("meal", Meal, Meal.calories),
+    _daily("work", WorkNote, WorkNote.focus_minutes),
+    _daily("reading", Reading, Reading.minutes),
+).subquery("measured")
+
+
+def _per_day(dimension: str) -> tuple[Any, Any]:
+    # Literals, not bound values: the precompiled read binds only the named parameters.
+    mine = _MEASURED.c.dimension == literal_column(f"'{dimension}'")
+    zero = literal_column("0")
+    return (
+        func.coalesce(func.sum(case((mine, _MEASURED.c.value))), zero).label(f"{dimension}_value"),
+        func.coalesce(func.sum(case((mine, _MEASURED.c.records))), zero).label(f"{dimension}_records"),
+    )
+
+
+# The same pivoted to a row per day with any record: Python reads a few rows instead of one
+# per dimension and day.
 _DAILY = (
     select(
         _MEASURED.c.user_id,
         _MEASURED.c.date,
-        *(column for dimension in UNITS for column in _per_day(_MEASURED.c.value, dimension)),
+        *(column for dimension in UNITS for column in _per_day(dimension)),
     )
     .group_by(_MEASURED.c.user_id, _MEASURED.c.date)
     .subquery("daily")
@@ -136,7 +145,7 @@ def _days(rows: list[dict[str, Any]]) -> dict[dt.date, _Day]:
         for dimension in UNITS:
             value = float(row[f"{dimension}_value"])
             day.values[dimension] = value / 60 if dimension == "sleep" else value
-            day.records[dimension] = row[f"{dimension}_records"]
+            day.records[dimension] = int(row[f"{dimension}_records"])  # a SUM: MariaDB's is a DECIMAL
     return days
 
 
