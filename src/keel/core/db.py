@@ -231,7 +231,9 @@ class TransactionalRoute(APIRoute):
             state[_TRANSACTIONAL] = True
             try:
                 response = await handle(request)
-                if (session := state.get(_SESSION)) is not None:
+                # A session that never began a transaction (a route that may write, and this
+                # time did not) has nothing to commit; committing would begin and end one.
+                if (session := state.get(_SESSION)) is not None and session.in_transaction():
                     await session.commit()
             finally:
                 # Taken in every case, so callbacks of a request that raised are dropped.

@@ -1,20 +1,19 @@
 """The coach app's typed dependencies and rate limits."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import Row
 
 from keel.apps.coach.models import RefreshToken, RevokedToken, Session, User
 from keel.core.ratelimit import Rate, by_address, rate_limit
-from keel.core.security.auth import Authenticator
+from keel.core.security.auth import Authenticator, UserRow
 
 auth = Authenticator(
     user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken, session_model=Session
 )
 
 # The signed-in user's row: `.id`, `.timezone`... as on `User`, read-only.
-CurrentUser = Annotated[Row[Any], Depends(auth.current_user)]
+CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 
 # Per user (or per address before signing in). Generous for a phone syncing its offline
 # queue, tight where each call costs a password hash or an AI run.

@@ -98,5 +98,7 @@ async def seed(session: AsyncSession, settings: Settings) -> None:
     today = records.today(demo.timezone)
     for n in range(DAYS):
         for dimension, data in _demo_records(today - dt.timedelta(days=DAYS - n), n):
-            await records.create(session, records.DIMENSIONS[dimension], demo.id, demo.timezone, data)  # type: ignore[arg-type]
+            await records.create_in_session(
+                session, records.DIMENSIONS[dimension], demo.id, demo.timezone, data
+            )  # type: ignore[arg-type]
     await session.flush()

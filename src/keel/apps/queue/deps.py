@@ -1,18 +1,17 @@
 """The queue app's typed dependencies."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import Row
 
 from keel.apps.queue.models import Event, RefreshToken, RevokedToken, User
 from keel.core.realtime import EventSink, event_sink_dependency
-from keel.core.security.auth import Authenticator
+from keel.core.security.auth import Authenticator, UserRow
 
 auth = Authenticator(user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken)
 
 # The signed-in user's row: `.id`, `.email`, `.name`... as on `User`, read-only.
-CurrentUser = Annotated[Row[Any], Depends(auth.current_user)]
+CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 
 # The request's realtime events: written in its transaction, delivered after the commit.
 Events = Annotated[EventSink, Depends(event_sink_dependency(Event))]

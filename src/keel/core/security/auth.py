@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Row, bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
@@ -23,6 +23,29 @@ from keel.core.security.tokens import (
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from the app's login")
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+class UserRow:
+    """The signed-in user's columns as read-only attributes (`.id`, `.is_admin`...), and as
+    `_mapping`, like the SQLAlchemy Row it stands for: built from the precompiled read, which
+    costs half the CPU of a full execution on every authenticated request."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]):
+        object.__setattr__(self, "_mapping", mapping)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("the signed-in user's row is read-only; load the entity to change it")
+
+    def __repr__(self) -> str:
+        return f"UserRow(id={self._mapping.get('id')!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +249,7 @@ class Authenticator:
             await self.revoke_family(session, sid)  # this device is signed out
         await session.flush()
 
-    async def current_user(self, request: Request, credentials: BearerCredentials) -> Row[Any]:
+    async def current_user(self, request: Request, credentials: BearerCredentials) -> UserRow:
         """The signed-in user's row (read-only; attributes as on the model). A route that
         changes the user loads the entity by id. Read in autocommit, outside the request's
         transaction, so a request that only reads never opens one."""
@@ -234,7 +257,7 @@ class Authenticator:
             raise Unauthorized("Not authenticated")
         return await self.user_for_token(request, credentials.credentials)
 
-    async def user_for_token(self, connection: HTTPConnection, token: str) -> Row[Any]:
+    async def user_for_token(self, connection: HTTPConnection, token: str) -> UserRow:
         """The user a raw access token signs in (a WebSocket carries it in its query string)."""
         claims = token_service(connection).decode_access(token)
         try:
@@ -244,9 +267,10 @@ class Authenticator:
         params = {"user_id": user_id, "jti": claims.jti}
         if self.session_model is not None:
             params["sid"] = claims.extra.get("sid")
-        user = (await request_database(connection).autocommit.execute(self._user_and_revoked, params)).first()
-        if user is None:
+        found = await request_database(connection).autocommit.fetch_all(self._user_and_revoked, params)
+        if not found:
             raise Unauthorized("User no longer exists")
+        user = UserRow(found[0])
         if user.token_revoked:
             raise Unauthorized("Token has been revoked")
         if getattr(user, "is_active", True) is False:
@@ -254,7 +278,7 @@ class Authenticator:
         connection.state.access_claims = claims
         return user
 
-    async def admin_user(self, request: Request, credentials: BearerCredentials) -> Row[Any]:
+    async def admin_user(self, request: Request, credentials: BearerCredentials) -> UserRow:
         user = await self.current_user(request, credentials)
         if not getattr(user, self.admin_attr, False):
             raise Forbidden("Administrator access required")

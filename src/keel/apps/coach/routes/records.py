@@ -7,13 +7,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 
 from keel.apps.coach.deps import CurrentUser, ReadLimit, WriteLimit
 from keel.apps.coach.services import privacy, records
 from keel.apps.coach.services.records import DIMENSIONS, DimensionSpec
-from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import (
     Conflict,
     NotFound,
@@ -80,11 +78,20 @@ def _add_routes(spec: DimensionSpec) -> None:
         | error_responses(Unauthorized, Conflict),
         dependencies=[WriteLimit],
     )
-    async def create(data: create_schema, user: CurrentUser, session: DbSession) -> JSONResponse:  # type: ignore[valid-type]
+    async def create(
+        data: create_schema,  # type: ignore[valid-type]
+        user: CurrentUser,
+        database: AppDatabase,
+        session: DbSession,
+    ) -> Response:
         """201 when stored; 200 with the stored record when its `id` was stored before."""
-        record, created = await records.create(session, spec, user.id, user.timezone, data)
-        body = jsonable_encoder(out.model_validate(record))
-        return JSONResponse(body, status_code=201 if created else 200, headers=_etag(record))
+        record, created = await records.create(database, session, spec, user.id, user.timezone, data)
+        return Response(
+            out.model_validate(record).model_dump_json(),
+            status_code=201 if created else 200,
+            headers=_etag(record),
+            media_type="application/json",
+        )
 
     @router.get(
         f"/{name}/{{record_id}}",

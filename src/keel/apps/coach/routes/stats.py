@@ -20,8 +20,8 @@ async def _stats(
 ) -> dict[str, Any]:
     now = today(user.timezone)
     period = stats.Period.containing(kind, day or now)
-    body = await stats.compute(db, user.id, period, now)
-    summary, task_id = await ai.stats_summary(db, session, request, user.id, period, now)
+    body, cached = await stats.read(db, user.id, period, now)
+    summary, task_id = await ai.stats_summary(session, request, user.id, period, now, cached)
     return {**body, "ai_summary": summary, "ai_summary_task_id": task_id}
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.apps.coach.models import AITask, DayLog, Reading, StatsSummary
 from keel.apps.coach.services import preferences, providers, records, scoring, stats
 from keel.apps.coach.tasks import queue
-from keel.core.db import Executor, fetch_one, utcnow
+from keel.core.db import Executor, utcnow
 from keel.core.errors import NotFound
 from keel.core.jobs import JobContext
 from keel.core.sql import insert_skipping_duplicates
@@ -206,7 +206,7 @@ async def run(context: JobContext, payload: dict[str, Any]) -> None:
 # --- stats summaries -----------------------------------------------------------------------------
 
 
-# Built once with bound parameters: every stats read runs it (precompiled on asyncpg).
+# Read back after asking for a summary, to see whether this request or another one asked first.
 _SUMMARY = select(StatsSummary.task_id, StatsSummary.summary, StatsSummary.created_at).where(
     StatsSummary.user_id == bindparam("user_id"),
     StatsSummary.period == bindparam("period"),
@@ -215,13 +215,16 @@ _SUMMARY = select(StatsSummary.task_id, StatsSummary.summary, StatsSummary.creat
 
 
 async def stats_summary(
-    db: Executor, session: AsyncSession, request: Request, user_id: int, period: stats.Period, today: dt.date
+    session: AsyncSession,
+    request: Request,
+    user_id: int,
+    period: stats.Period,
+    today: dt.date,
+    cached: stats.CachedSummary | None,
 ) -> tuple[str | None, uuid.UUID | None]:
-    """The period's cached summary and the task writing it; asks for one when there is none yet,
-    or when the period is still running and the last one is older than SUMMARY_FRESH_FOR."""
-    parameters = {"user_id": user_id, "period": period.kind, "start": period.start}
-    found = await fetch_one(db, _SUMMARY, parameters)
-    cached = SimpleNamespace(**found) if found else None
+    """The period's cached summary (as `stats.read` found it) and the task writing it; asks for
+    one when there is none yet, or when the period is still running and the last one is older
+    than SUMMARY_FRESH_FOR."""
     running = period.start <= today <= period.end
     if cached is not None and not (running and cached.created_at < utcnow() - SUMMARY_FRESH_FOR):
         return cached.summary, cached.task_id
@@ -241,6 +244,7 @@ async def stats_summary(
             .where(StatsSummary.user_id == user_id, StatsSummary.task_id == cached.task_id)
             .values(task_id=task_id, created_at=utcnow())
         )
+    parameters = {"user_id": user_id, "period": period.kind, "start": period.start}
     now = (await session.execute(_SUMMARY, parameters)).first()
     if now is None or now.task_id != task_id:  # another request asked first
         return (now.summary, now.task_id) if now else (None, None)

@@ -8,46 +8,51 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.coach.models import DayLog, Target
-from keel.apps.coach.schemas import DayLogUpdate
+from keel.apps.coach.schemas import DayLogUpdate, Targets
 from keel.apps.coach.services import records, scoring
-from keel.core.db import Executor, fetch_one, utcnow
+from keel.core.db import Executor, fetch_all, utcnow
 from keel.core.errors import Conflict, Unprocessable
 
-# The targets and (when it exists) the day's log, in one round trip.
-_TARGETS_AND_LOG = (
+# The targets, the day's log (when it exists) and its records, in one round trip: a row per
+# record (one with NULL record columns on a day without any), each beside the targets and log.
+_R = records.DAY_RECORDS.c
+_TARGETS = tuple(Targets.model_fields)
+_DAY = (
     select(
-        Target.sleep_hours,
-        Target.workout_minutes,
-        Target.calories,
-        Target.focus_minutes,
-        Target.reading_minutes,
-        DayLog.status,
-        DayLog.note,
+        # Labelled apart from the records' columns of the same names.
+        *(getattr(Target, name).label(f"target_{name}") for name in _TARGETS),
+        DayLog.status.label("log_status"),
+        DayLog.note.label("log_note"),
         DayLog.ai_report,
         DayLog.ai_plan,
-        DayLog.version,
+        DayLog.version.label("log_version"),
+        *(column for column in _R if column.key != "user_id"),
     )
     .select_from(Target)
     .outerjoin(DayLog, (DayLog.user_id == Target.user_id) & (DayLog.date == bindparam("date")))
+    .outerjoin(records.DAY_RECORDS, _R.user_id == Target.user_id)
     .where(Target.user_id == bindparam("user_id"))
+    .order_by(_R.created_at, _R.id)
 )
 
 
 async def read(db: Executor, user_id: int, day: dt.date) -> dict[str, Any]:
     """The day as the client shows it; a day with nothing recorded yet is an empty, open log."""
-    head = await fetch_one(db, _TARGETS_AND_LOG, {"user_id": user_id, "date": day})
-    assert head is not None, "every user has targets from registration"
-    day_records = await records.of_day(db, user_id, day)
-    parts = scoring.parts(scoring.totals_of(day_records), SimpleNamespace(**head))
+    rows = await fetch_all(db, _DAY, {"user_id": user_id, "date": day})
+    assert rows, "every user has targets from registration"
+    head = rows[0]
+    targets = SimpleNamespace(**{name: head[f"target_{name}"] for name in _TARGETS})
+    day_records = records.by_dimension(rows)
+    parts = scoring.parts(scoring.totals_of(day_records), targets)
     return {
         "date": day,
-        "status": head["status"] or "open",
-        "note": head["note"],
+        "status": head["log_status"] or "open",
+        "note": head["log_note"],
         "score": scoring.score(parts),
         "score_parts": parts,
         "ai_report": head["ai_report"],
         "ai_plan": head["ai_plan"],
-        "version": head["version"] or 1,
+        "version": head["log_version"] or 1,
         "records": day_records,
     }
 

@@ -4,18 +4,33 @@ the day log each record belongs to."""
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, delete, select, update
+from sqlalchemy import (
+    Select,
+    Subquery,
+    bindparam,
+    cast,
+    delete,
+    literal_column,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, TextualSelect
 
 from keel.apps.coach import schemas
 from keel.apps.coach.models import DayLog, Meal, Reading, Sleep, WorkNote, Workout
 from keel.apps.coach.schemas import Dimension
-from keel.core.db import Executor, fetch_all, utcnow
+from keel.core.db import Database, Executor, fetch_all, utcnow
 from keel.core.errors import Conflict, NotFound, PreconditionRequired, Unprocessable
 from keel.core.sql import insert_skipping_duplicates
 
@@ -33,14 +48,9 @@ class DimensionSpec:
         """What a client reads: everything but the owner and the day log's internal id."""
         return [c for c in self.model.__table__.c if c.key not in ("user_id", "day_log_id")]
 
-    def of_day(self) -> Select[Any]:
-        """The user's records of one day, built once (a day log read runs it for each dimension)."""
-        model = self.model
-        return (
-            select(*self.columns)
-            .where(model.user_id == bindparam("user_id"), model.date == bindparam("date"))
-            .order_by(model.created_at, model.id)
-        )
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(column.key for column in self.columns)
 
 
 DIMENSIONS: dict[str, DimensionSpec] = {
@@ -57,7 +67,56 @@ DIMENSIONS: dict[str, DimensionSpec] = {
         ),
     )
 }
-_DAY_QUERIES = {name: spec.of_day() for name, spec in DIMENSIONS.items()}
+
+
+class _typed_null(ColumnElement[Any]):
+    """NULL for a column a dimension lacks, typed like the column that has it. PostgreSQL types
+    a bare NULL in a UNION as text (then clashes with the other branches), so it gets a CAST
+    there; MariaDB and SQLite take the branches' common type, and MariaDB casts to few types."""
+
+    inherit_cache = True
+
+    def __init__(self, type_: Any):
+        self.type = type_
+
+
+@compiles(_typed_null)
+def _bare_null(element: _typed_null, compiler: Any, **kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(_typed_null, "postgresql")
+def _cast_null(element: _typed_null, compiler: Any, **kw: Any) -> str:
+    return compiler.process(cast(null(), element.type), **kw)
+
+
+def _day_records() -> Subquery:
+    """Every dimension's records of one day as one UNION ALL: `dimension`, `user_id` (to join
+    on), then the union of the five dimensions' columns (NULL where a dimension lacks one). A day log read
+    is then one round trip instead of five."""
+    superset: dict[str, Any] = {}
+    for spec in DIMENSIONS.values():
+        for column in spec.columns:
+            superset.setdefault(column.key, column.type)
+    branches = []
+    for name, spec in DIMENSIONS.items():
+        own = {column.key: column for column in spec.columns}
+        model = spec.model
+        branches.append(
+            select(
+                literal_column(f"'{name}'").label("dimension"),
+                model.user_id,
+                *(
+                    own[key] if key in own else _typed_null(type_).label(key)
+                    for key, type_ in superset.items()
+                ),
+            ).where(model.user_id == bindparam("user_id"), model.date == bindparam("date"))
+        )
+    return union_all(*branches).subquery("day_records")
+
+
+DAY_RECORDS = _day_records()
+_DAY_QUERY = select(DAY_RECORDS).order_by(DAY_RECORDS.c.created_at, DAY_RECORDS.c.id)
 
 
 def unknown_dimension(name: str) -> NotFound:
@@ -115,10 +174,89 @@ async def find(db: Executor, spec: DimensionSpec, user_id: int, record_id: uuid.
 
 
 async def create(
-    session: AsyncSession, spec: DimensionSpec, user_id: int, timezone: str, data: schemas.RecordCreate
+    database: Database,
+    session: AsyncSession,
+    spec: DimensionSpec,
+    user_id: int,
+    timezone: str,
+    data: schemas.RecordCreate,
 ) -> tuple[dict[str, Any], bool]:
     """The stored record and whether it is new: a repeat with the same client id returns the
-    record as it is stored, whatever the repeat's body says."""
+    record as it is stored, whatever the repeat's body says.
+
+    On PostgreSQL a new record is stored by one statement in autocommit (`_create_statement`),
+    two round trips in all (the user, then this) instead of five. Whatever that statement does
+    not store (an id stored before, a day log made by a concurrent request just then) goes the
+    step-by-step way, which every other dialect always takes.
+    """
+    if database.dialect == "postgresql":
+        stored = await _create_in_one_statement(database, spec, user_id, timezone, data)
+        if stored is not None:
+            return stored, True
+    return await create_in_session(session, spec, user_id, timezone, data)
+
+
+@cache
+def _create_statement(spec: DimensionSpec) -> TextualSelect:
+    """Find or make the record's day log and insert the record, in one statement. It stores
+    nothing (and returns no row) when the id is already stored, or when neither the read nor
+    the insert of the day log found it (another request's insert of it had not committed when
+    this one began): the step-by-step way then settles it."""
+    table = spec.model.__table__
+    names = [column.key for column in table.c]
+    values = ["log.id" if name == "day_log_id" else f":{name}" for name in names]
+    sql = f"""
+WITH existing AS (
+    SELECT id FROM day_logs WHERE user_id = :user_id AND date = :date
+),
+made AS (
+    INSERT INTO day_logs (user_id, date, status, version, updated_at)
+    SELECT :user_id, :date, 'open', 1, :created_at
+    WHERE NOT EXISTS (SELECT FROM existing) AND NOT EXISTS (SELECT FROM {table.name} WHERE id = :id)
+    ON CONFLICT (user_id, date) DO NOTHING
+    RETURNING id
+)
+INSERT INTO {table.name} ({", ".join(names)})
+SELECT {", ".join(values)}
+FROM (SELECT id FROM existing UNION ALL SELECT id FROM made) AS log
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+    # As a TextualSelect (`.columns`), so it runs precompiled on asyncpg (Autocommit.fetch_all).
+    return (
+        text(sql)
+        .bindparams(
+            *(bindparam(column.key, type_=column.type) for column in table.c if column.key != "day_log_id")
+        )
+        .columns(table.c.id)
+    )
+
+
+async def _create_in_one_statement(
+    database: Database, spec: DimensionSpec, user_id: int, timezone: str, data: schemas.RecordCreate
+) -> dict[str, Any] | None:
+    now = utcnow()
+    record = {
+        "id": data.id or uuid.uuid4(),
+        "date": _record_date(spec, data, timezone),
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        **_fields(spec, data),
+    }
+    stored = (
+        await database.autocommit.execute(_create_statement(spec), {**record, "user_id": user_id})
+    ).first()
+    if stored is None:
+        return None
+    # Every column was given: no need to read the row back (times as they are read: UTC).
+    return {key: _as_read(record[key]) for key in spec.keys}
+
+
+async def create_in_session(
+    session: AsyncSession, spec: DimensionSpec, user_id: int, timezone: str, data: schemas.RecordCreate
+) -> tuple[dict[str, Any], bool]:
+    """`create` inside the session's transaction (the seed's, and every dialect's but PostgreSQL's)."""
     model = spec.model
     if data.id is not None:
         owner = (await session.execute(select(model.user_id).where(model.id == data.id))).scalar_one_or_none()
@@ -202,7 +340,19 @@ def listing(spec: DimensionSpec, user_id: int, since: dt.date | None, until: dt.
     return statement.order_by(model.date.desc(), model.created_at.desc(), model.id)
 
 
+def by_dimension(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of DAY_RECORDS (in created_at, id order) per dimension, each with its own fields.
+    A row whose dimension is None (an outer join that found no record) is skipped."""
+    day: dict[str, list[dict[str, Any]]] = {name: [] for name in DIMENSIONS}
+    for row in rows:
+        if (name := row["dimension"]) is not None:
+            day[name].append({key: row[key] for key in _KEYS[name]})
+    return day
+
+
+_KEYS = {name: spec.keys for name, spec in DIMENSIONS.items()}
+
+
 async def of_day(db: Executor, user_id: int, day: dt.date) -> dict[str, list[dict[str, Any]]]:
-    """Every dimension's records of one day."""
-    parameters = {"user_id": user_id, "date": day}
-    return {name: await fetch_all(db, query, parameters) for name, query in _DAY_QUERIES.items()}
+    """Every dimension's records of one day, oldest first, in one query."""
+    return by_dimension(await fetch_all(db, _DAY_QUERY, {"user_id": user_id, "date": day}))

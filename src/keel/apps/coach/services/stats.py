@@ -2,13 +2,15 @@
 the change against the previous period, from one query of daily sums."""
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, select, union_all
+from sqlalchemy import String, bindparam, case, func, literal_column, select, union_all
 
-from keel.apps.coach.models import Meal, Reading, Sleep, WorkNote, Workout
+from keel.apps.coach.models import Meal, Reading, Sleep, StatsSummary, Target, WorkNote, Workout
+from keel.apps.coach.schemas import Targets
 from keel.apps.coach.services import preferences, scoring
 from keel.apps.coach.services.scoring import DayTotals
 from keel.core.db import Executor, fetch_all
@@ -19,7 +21,8 @@ UNITS = {"sleep": "hours", "workout": "minutes", "meal": "kcal", "work": "minute
 def _daily(dimension: str, model: Any, measure: Any) -> Any:
     return (
         select(
-            literal_column(f"'{dimension}'").label("dimension"),
+            literal_column(f"'{dimension}'", String).label("dimension"),
+            model.user_id,
             model.date.label("date"),
             func.coalesce(func.sum(measure), literal_column("0")).label("value"),
             func.count().label("records"),
@@ -27,17 +30,64 @@ def _daily(dimension: str, model: Any, measure: Any) -> Any:
         .where(
             model.user_id == bindparam("user_id"), model.date.between(bindparam("start"), bindparam("end"))
         )
-        .group_by(model.date)
+        .group_by(model.user_id, model.date)
     )
 
 
-# Every dimension's sum per day, in one round trip; sleep in minutes (hours below).
-_DAILY = union_all(
+# Each dimension's sum and number of records per day, added up table by table (in the order of
+# their (user_id, date) index); sleep in minutes (hours below).
+_MEASURED = union_all(
     _daily("sleep", Sleep, Sleep.duration_minutes),
     _daily("workout", Workout, Workout.minutes),
     _daily("meal", Meal, Meal.calories),
     _daily("work", WorkNote, WorkNote.focus_minutes),
     _daily("reading", Reading, Reading.minutes),
+).subquery("measured")
+
+
+def _per_day(dimension: str) -> tuple[Any, Any]:
+    # Literals, not bound values: the precompiled read binds only the named parameters.
+    mine = _MEASURED.c.dimension == literal_column(f"'{dimension}'")
+    zero = literal_column("0")
+    return (
+        func.coalesce(func.sum(case((mine, _MEASURED.c.value))), zero).label(f"{dimension}_value"),
+        func.coalesce(func.sum(case((mine, _MEASURED.c.records))), zero).label(f"{dimension}_records"),
+    )
+
+
+# The same pivoted to a row per day with any record: Python reads a few rows instead of one
+# per dimension and day.
+_DAILY = (
+    select(
+        _MEASURED.c.user_id,
+        _MEASURED.c.date,
+        *(column for dimension in UNITS for column in _per_day(dimension)),
+    )
+    .group_by(_MEASURED.c.user_id, _MEASURED.c.date)
+    .subquery("daily")
+)
+_DAILY_ROWS = select(_DAILY)
+
+# What a stats read needs, in one round trip: the targets and the period's cached AI summary
+# (when there is one), beside each day's sums (one row with NULL sums when there are none).
+_TARGET_NAMES = tuple(Targets.model_fields)
+_SUMMARY_JOIN = (
+    (StatsSummary.user_id == Target.user_id)
+    & (StatsSummary.period == bindparam("period"))
+    & (StatsSummary.start == bindparam("period_start"))
+)
+_STATS_READ = (
+    select(
+        *(getattr(Target, name) for name in _TARGET_NAMES),
+        StatsSummary.task_id.label("summary_task_id"),
+        StatsSummary.summary.label("summary"),
+        StatsSummary.created_at.label("summary_created_at"),
+        *(column for column in _DAILY.c if column.key != "user_id"),
+    )
+    .select_from(Target)
+    .outerjoin(StatsSummary, _SUMMARY_JOIN)
+    .outerjoin(_DAILY, _DAILY.c.user_id == Target.user_id)
+    .where(Target.user_id == bindparam("user_id"))
 )
 
 
@@ -86,60 +136,103 @@ class _Day:
         )
 
 
-async def daily(db: Executor, user_id: int, start: dt.date, end: dt.date) -> dict[dt.date, _Day]:
-    """Each day's sums and numbers of records, from `start` to `end`."""
+def _days(rows: list[dict[str, Any]]) -> dict[dt.date, _Day]:
     days: dict[dt.date, _Day] = {}
-    for row in await fetch_all(db, _DAILY, {"user_id": user_id, "start": start, "end": end}):
-        day = days.setdefault(row["date"], _Day())
-        value = float(row["value"])
-        day.values[row["dimension"]] = value / 60 if row["dimension"] == "sleep" else value
-        day.records[row["dimension"]] = row["records"]
+    for row in rows:
+        if row["date"] is None:
+            continue  # the outer join of a period without records
+        day = days[row["date"]] = _Day()
+        for dimension in UNITS:
+            value = float(row[f"{dimension}_value"])
+            day.values[dimension] = value / 60 if dimension == "sleep" else value
+            day.records[dimension] = int(row[f"{dimension}_records"])  # a SUM: MariaDB's is a DECIMAL
     return days
 
 
+async def daily(db: Executor, user_id: int, start: dt.date, end: dt.date) -> dict[dt.date, _Day]:
+    """Each day's sums and numbers of records, from `start` to `end`."""
+    return _days(await fetch_all(db, _DAILY_ROWS, {"user_id": user_id, "start": start, "end": end}))
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSummary:
+    task_id: uuid.UUID
+    summary: str | None
+    created_at: dt.datetime
+
+
+async def read(
+    db: Executor, user_id: int, period: Period, today: dt.date
+) -> tuple[dict[str, Any], CachedSummary | None]:
+    """The period's stats, and its cached AI summary (None when none was asked for yet)."""
+    parameters = {
+        "user_id": user_id,
+        "period": period.kind,
+        "period_start": period.start,
+        "start": period.previous().start,
+        "end": period.end,
+    }
+    rows = await fetch_all(db, _STATS_READ, parameters)
+    assert rows, "every user has targets from registration"
+    head = rows[0]
+    targets = SimpleNamespace(**{name: head[name] for name in _TARGET_NAMES})
+    cached = (
+        None
+        if head["summary_task_id"] is None
+        else CachedSummary(head["summary_task_id"], head["summary"], head["summary_created_at"])
+    )
+    return _compute(targets, _days(rows), period, today), cached
+
+
 async def compute(db: Executor, user_id: int, period: Period, today: dt.date) -> dict[str, Any]:
-    previous = period.previous()
     targets = SimpleNamespace(**await preferences.targets(db, user_id))
-    days = await daily(db, user_id, previous.start, period.end)
+    previous = period.previous()
+    return _compute(targets, await daily(db, user_id, previous.start, period.end), period, today)
+
+
+def _compute(targets: Any, days: dict[dt.date, _Day], period: Period, today: dt.date) -> dict[str, Any]:
+    previous = period.previous()
     # The current period counts the days so far; a future one none.
     last = min(period.end, today)
     elapsed = max(0, (last - period.start).days + 1)
     in_period = [period.start + dt.timedelta(days=n) for n in range(elapsed)]
     empty = _Day()
-
-    def value(dimension: str, day: dt.date) -> float:
-        return days.get(day, empty).values[dimension]
-
-    def met(dimension: str, day: dt.date) -> bool:
-        entry = days.get(day, empty)
-        return scoring.met(dimension, entry.values[dimension], entry.meals, targets)
+    # Each day's entry looked up once, not once per dimension and use (a stats read's hot loop).
+    current = [days.get(day, empty) for day in in_period]
+    before = [days.get(previous.start + dt.timedelta(days=n), empty) for n in range(previous.days)]
+    # The days a streak may span: back from the last day so far to the previous period's start.
+    back = [days.get(last - dt.timedelta(days=n), empty) for n in range((last - previous.start).days + 1)]
+    since_start = [entry for day, entry in days.items() if day >= period.start]
 
     dimensions = {}
     for dimension, unit in UNITS.items():
-        total = sum(value(dimension, day) for day in in_period)
-        previous_total = sum(
-            value(dimension, previous.start + dt.timedelta(days=n)) for n in range(previous.days)
-        )
-        streak, day = 0, last
-        if day == today and not met(dimension, day):
-            day -= dt.timedelta(days=1)  # today is not over yet: the streak may still go on
-        while day >= previous.start and met(dimension, day):
+
+        def met(entry: _Day, dimension: str = dimension) -> bool:
+            return scoring.met(dimension, entry.values[dimension], entry.meals, targets)
+
+        total = sum(entry.values[dimension] for entry in current)
+        previous_total = sum(entry.values[dimension] for entry in before)
+        # Today is not over yet: when it is not on target (yet), the streak may still go on.
+        skip = 1 if last == today and back and not met(back[0]) else 0
+        streak = 0
+        for entry in back[skip:]:
+            if not met(entry):
+                break
             streak += 1
-            day -= dt.timedelta(days=1)
         dimensions[dimension] = {
             "unit": unit,
             "total": round(total, 2),
             "average": round(total / elapsed, 2) if elapsed else 0.0,
-            "records": sum(entry.records[dimension] for day, entry in days.items() if day >= period.start),
+            "records": sum(entry.records[dimension] for entry in since_start),
             "target": float(scoring.TARGET_OF[dimension](targets)),
-            "days_met": sum(met(dimension, day) for day in in_period),
+            "days_met": sum(met(entry) for entry in current),
             "streak": streak,
             "previous_total": round(previous_total, 2),
             "change_pct": round((total - previous_total) / previous_total * 100, 1)
             if previous_total
             else None,
         }
-    scores = [scoring.score(scoring.parts(days.get(day, empty).totals(), targets)) for day in in_period]
+    scores = [scoring.score(scoring.parts(entry.totals(), targets)) for entry in current]
     return {
         "period": period.kind,
         "start": period.start,

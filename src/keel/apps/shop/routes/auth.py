@@ -1,8 +1,7 @@
 from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Row, select
+from sqlalchemy import select
 
 from keel.apps.shop.deps import CurrentUser, auth
 from keel.apps.shop.models import User
@@ -19,7 +18,7 @@ from keel.apps.shop.schemas import (
 from keel.apps.shop.services import accounts
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Unauthorized, error_responses
-from keel.core.security.auth import request_access_claims, token_service
+from keel.core.security.auth import UserRow, request_access_claims, token_service
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=TransactionalRoute)
 
@@ -60,5 +59,5 @@ async def logout(
 
 
 @router.get("/me", response_model=UserOut, responses=error_responses(Unauthorized))
-async def me(user: CurrentUser) -> Row[Any]:
+async def me(user: CurrentUser) -> UserRow:
     return user

@@ -1,7 +1,4 @@
-from typing import Any
-
 from fastapi import APIRouter
-from sqlalchemy import Row
 
 from keel.apps.shop.deps import CurrentUser
 from keel.apps.shop.models import User
@@ -9,12 +6,13 @@ from keel.apps.shop.schemas import UserProfile, UserProfileUpdate
 from keel.apps.shop.services import accounts
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Unauthorized, error_responses
+from keel.core.security.auth import UserRow
 
 router = APIRouter(prefix="/api/users", tags=["users"], route_class=TransactionalRoute)
 
 
 @router.get("/me/profile", response_model=UserProfile, responses=error_responses(Unauthorized))
-async def get_profile(user: CurrentUser) -> Row[Any]:
+async def get_profile(user: CurrentUser) -> UserRow:
     return user
 
 
