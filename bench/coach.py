@@ -12,18 +12,15 @@ exactly what they refuse.
 import argparse
 import datetime as dt
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
-from bench.shop import WARMUP_SECONDS, Result, load_line, run_wrk
+from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, wait_ready
+from bench.shop import WARMUP_SECONDS, Result, run_wrk, wrk_main
 
 BIN = Path(sys.executable).parent
 DB_NAME = "keel_bench_coach"
@@ -136,40 +133,5 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[subprocess.Popen[
     return results
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
-    parser.add_argument("--connections", type=int, default=32, help="open connections (default 32)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed: run `sudo apt-get install wrk` (Debian/Ubuntu) first", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    print(load_line("start"), flush=True)
-    servers: list[subprocess.Popen[bytes]] = []
-    with tempfile.TemporaryDirectory(prefix="keel-bench-") as tmp:
-        try:
-            results = run(args, Path(tmp), servers)
-        except KeyboardInterrupt:
-            print("\ninterrupted", file=sys.stderr)
-            return 130
-        finally:
-            for server in servers:
-                stop_server(server)
-            try:
-                sql(ADMIN_DSN, DROP_DATABASE)
-            except Exception as error:  # cleanup must not hide the error that got us here
-                print(f"could not drop {DB_NAME}: {error}", file=sys.stderr)
-    print_report(results, args)
-    print("\n" + load_line("end"))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(wrk_main(__doc__.split("\n\n")[0], run, print_report, DB_NAME))

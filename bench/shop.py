@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,8 +223,14 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+Run = Callable[[argparse.Namespace, Path, list[subprocess.Popen[bytes]]], list[Result]]
+Report = Callable[[list[Result], argparse.Namespace], None]
+
+
+def wrk_main(description: str, run: Run, report: Report, db_name: str) -> int:
+    """A wrk benchmark's command line: the options, `run` with cleanup of its servers and its
+    database whatever happens, then `report`. Shared by the benchmarks driven by wrk."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="open connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
@@ -247,13 +254,13 @@ def main() -> int:
             for server in servers:
                 stop_server(server)
             try:
-                sql(ADMIN_DSN, DROP_DATABASE)
+                sql(ADMIN_DSN, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
             except Exception as error:  # cleanup must not hide the error that got us here
-                print(f"could not drop {DB_NAME}: {error}", file=sys.stderr)
-    print_report(results, args)
+                print(f"could not drop {db_name}: {error}", file=sys.stderr)
+    report(results, args)
     print("\n" + load_line("end"))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(wrk_main(__doc__.split("\n\n")[0], run, print_report, DB_NAME))
