@@ -76,21 +76,6 @@ class LoginRequest(Schema):
         return self
 
 
-class RefreshRequest(Schema):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-
-
-class LogoutRequest(Schema):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-
-
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
-    expires_in: int
-
-
 class UserCreate(Schema):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,64}$")]
     email: EmailStr

@@ -19,6 +19,7 @@ from pydantic import (
 
 from keel.core.params import Schema
 from keel.core.security.identity import normalize_phone
+from keel.core.security.schemas import TokenPair
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
@@ -88,21 +89,6 @@ class LoginRequest(Schema):
         if (self.email is None) == (self.phone is None):
             raise ValueError("give either an email or a phone number")
         return self
-
-
-class RefreshRequest(Schema):
-    refresh_token: Token
-
-
-class LogoutRequest(Schema):
-    refresh_token: Token | None = None
-
-
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
-    expires_in: int
 
 
 class UserOut(ORM):

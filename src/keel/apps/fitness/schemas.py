@@ -31,21 +31,6 @@ class LoginRequest(Schema):
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class RefreshRequest(Schema):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-
-
-class LogoutRequest(Schema):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-
-
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
-    expires_in: int
-
-
 class PasswordResetRequest(Schema):
     email: EmailStr
 

@@ -33,10 +33,6 @@ class LoginRequest(Schema):
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class RefreshRequest(Schema):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-
-
 class UserBrief(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -75,14 +75,6 @@ class Token(BaseModel):
     message: str
 
 
-class RefreshRequest(Schema):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-
-
-class LogoutRequest(Schema):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-
-
 class Message(BaseModel):
     message: str
 

@@ -6,19 +6,12 @@ from sqlalchemy import select
 
 from keel.apps.badge.deps import Admin, Anyone, auth
 from keel.apps.badge.models import User
-from keel.apps.badge.schemas import (
-    LoginRequest,
-    LogoutRequest,
-    Message,
-    RefreshRequest,
-    TokenPair,
-    UserCreate,
-    UserOut,
-)
+from keel.apps.badge.schemas import LoginRequest, Message, UserCreate, UserOut
 from keel.apps.badge.services import accounts
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, Unauthorized, error_responses
 from keel.core.security.auth import request_access_claims, token_service
+from keel.core.security.schemas import LogoutRequest, RefreshRequest, TokenPair
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], route_class=TransactionalRoute)
 

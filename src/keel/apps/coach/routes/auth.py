@@ -11,22 +11,14 @@ from keel.apps.coach.deps import (
     RegisterLimit,
     auth,
 )
-from keel.apps.coach.schemas import (
-    LoginRequest,
-    LogoutRequest,
-    Message,
-    RefreshRequest,
-    RegisterOut,
-    RegisterRequest,
-    TokenPair,
-    UserOut,
-)
+from keel.apps.coach.schemas import LoginRequest, Message, RegisterOut, RegisterRequest, UserOut
 from keel.apps.coach.services import accounts
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, TooManyRequests, Unauthorized, error_responses
 from keel.core.ratelimit import client_address, enforce
 from keel.core.security.auth import request_access_claims, token_service
 from keel.core.security.identity import normalize_email
+from keel.core.security.schemas import LogoutRequest, RefreshRequest, TokenPair
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=TransactionalRoute)
 

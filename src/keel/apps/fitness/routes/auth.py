@@ -4,19 +4,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from keel.apps.fitness.deps import CurrentUser, auth
-from keel.apps.fitness.schemas import (
-    LoginRequest,
-    LogoutRequest,
-    Message,
-    RefreshRequest,
-    RegisterRequest,
-    TokenPair,
-    UserMe,
-)
+from keel.apps.fitness.schemas import LoginRequest, Message, RegisterRequest, UserMe
 from keel.apps.fitness.services import accounts
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Unauthorized, error_responses
 from keel.core.security.auth import request_access_claims, token_service
+from keel.core.security.schemas import LogoutRequest, RefreshRequest, TokenPair
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=TransactionalRoute)
 

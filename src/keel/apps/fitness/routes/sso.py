@@ -4,11 +4,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from keel.apps.fitness.deps import auth
-from keel.apps.fitness.schemas import SSOProvider, SSORequest, TokenPair, UserMe
+from keel.apps.fitness.schemas import SSOProvider, SSORequest, UserMe
 from keel.apps.fitness.services import accounts, sso
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized, error_responses
 from keel.core.security.auth import token_service
+from keel.core.security.schemas import TokenPair
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=TransactionalRoute)
 

@@ -4,11 +4,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from keel.apps.queue.deps import auth
-from keel.apps.queue.schemas import AuthOut, LoginRequest, RefreshOut, RefreshRequest, RegisterRequest
+from keel.apps.queue.schemas import AuthOut, LoginRequest, RefreshOut, RegisterRequest
 from keel.apps.queue.services import accounts
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import BadRequest, NotFound, Unauthorized, error_responses
 from keel.core.security.auth import IssuedTokens, token_service
+from keel.core.security.schemas import RefreshRequest
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=TransactionalRoute)
 

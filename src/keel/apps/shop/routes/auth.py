@@ -5,20 +5,12 @@ from sqlalchemy import select
 
 from keel.apps.shop.deps import CurrentUser, auth
 from keel.apps.shop.models import User
-from keel.apps.shop.schemas import (
-    LogoutRequest,
-    Message,
-    RefreshRequest,
-    RegisterOut,
-    Token,
-    UserCreate,
-    UserLogin,
-    UserOut,
-)
+from keel.apps.shop.schemas import Message, RegisterOut, Token, UserCreate, UserLogin, UserOut
 from keel.apps.shop.services import accounts
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Unauthorized, error_responses
 from keel.core.security.auth import UserRow, request_access_claims, token_service
+from keel.core.security.schemas import LogoutRequest, RefreshRequest
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=TransactionalRoute)
 
