@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test files run on this many processes (each with databases of its own).
+TEST_WORKERS ?= 2
 
 .PHONY: install run test lint format bench clean
 
@@ -30,7 +32,7 @@ format: install
 	$(BIN)/ruff format src tests bench
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(BIN)/python -m bench.shop

@@ -40,8 +40,9 @@ def dialect(request: pytest.FixtureRequest) -> str:
 async def _app_database(slug: str, dialect: str, data_dir: Path) -> AsyncIterator[Database]:
     url = await migrated_database(dialect, load_app(slug), data_dir)
     # Few connections kept per engine, more opened for bursts (100 concurrent orders): every
-    # app's databases together stay under PostgreSQL's 100 connections.
-    database = Database(url, pool_size=5, max_overflow=25)
+    # app's databases together, on each of `make test`'s two workers, stay under PostgreSQL's
+    # 100 connections.
+    database = Database(url, pool_size=2, max_overflow=28)
     yield database
     await database.dispose()
     await drop_database(dialect, url)

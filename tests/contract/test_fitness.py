@@ -1,0 +1,3 @@
+from tests.contract.live import contract_test
+
+test_fitness_honours_its_own_schema = contract_test("fitness")
