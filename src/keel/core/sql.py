@@ -3,7 +3,7 @@
 from typing import Any
 
 from sqlalchemy import Boolean, Insert, Table, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -19,6 +19,21 @@ def insert_skipping_duplicates(dialect: str, table: Table, key: list[str]) -> In
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
     return insert(table).prefix_with("IGNORE")
+
+
+def insert_adding(dialect: str, table: Table, key: list[str], added: list[str]) -> Insert:
+    """An INSERT that, where a row with the same `key` (the primary key or a unique constraint's
+    columns) is stored already, adds the new values of the `added` columns to the stored ones:
+    running totals, kept in one atomic statement. ON CONFLICT DO UPDATE, or MySQL's ON
+    DUPLICATE KEY UPDATE, which locks the row it finds exclusively at once (a separate insert,
+    then update, would take a shared lock first, and two writers would deadlock)."""
+    if dialect in ("postgresql", "sqlite"):
+        upsert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        return upsert.on_conflict_do_update(
+            index_elements=key, set_={name: table.c[name] + upsert.excluded[name] for name in added}
+        )
+    mine = mysql.insert(table)
+    return mine.on_duplicate_key_update({name: table.c[name] + mine.inserted[name] for name in added})
 
 
 class json_array_contains(FunctionElement[bool]):

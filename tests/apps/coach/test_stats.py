@@ -1,3 +1,6 @@
+import asyncio
+from typing import Any
+
 import httpx
 
 from tests.apps.coach import builders
@@ -73,3 +76,50 @@ async def test_monthly_stats_and_validation(coach, member: Member) -> None:
         await coach.get("/api/v1/stats/monthly", params={"date": "2026-11-30"}, headers=other.headers)
     ).json()
     assert theirs["dimensions"]["reading"]["total"] == 0
+
+
+async def _workout_week(coach: httpx.AsyncClient, member: Member) -> dict[str, Any]:
+    response = await coach.get("/api/v1/stats/weekly", params={"date": WEEK[3]}, headers=member.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["dimensions"]["workout"]
+
+
+async def test_edits_moves_and_deletes_change_the_totals_once(
+    coach: httpx.AsyncClient, member: Member
+) -> None:
+    stored = await builders.record(coach, member, "workout", day=WEEK[1], minutes=30)
+    replay = {"id": stored["id"], "date": WEEK[1], "kind": "run", "minutes": 30}
+    again = await coach.post("/api/v1/records/workout", json=replay, headers=member.headers)
+    assert again.status_code == 200, again.text  # a replayed create counts nothing twice
+    assert (await _workout_week(coach, member))["total"] == 30
+
+    path = f"/api/v1/records/workout/{stored['id']}"
+    edit = {"kind": "run", "minutes": 45, "version": 1}
+    assert (await coach.put(path, json=edit, headers=member.headers)).status_code == 200
+    stale = await coach.put(path, json={**edit, "minutes": 90}, headers=member.headers)
+    assert stale.status_code == 409  # and changes nothing
+    week = await _workout_week(coach, member)
+    assert (week["total"], week["records"], week["previous_total"]) == (45, 1, 0)
+
+    moved = {"kind": "run", "minutes": 50, "date": "2026-11-12", "version": 2}  # into the week before
+    assert (await coach.put(path, json=moved, headers=member.headers)).status_code == 200
+    week = await _workout_week(coach, member)
+    assert (week["total"], week["records"], week["previous_total"]) == (0, 0, 50)
+
+    assert (await coach.delete(path, headers=member.headers)).status_code == 204
+    assert (await coach.delete(path, headers=member.headers)).status_code == 404
+    week = await _workout_week(coach, member)
+    assert (week["total"], week["previous_total"]) == (0, 0)
+
+
+async def test_concurrent_records_of_one_day_are_all_counted(
+    coach: httpx.AsyncClient, member: Member
+) -> None:
+    async def create(minutes: int) -> int:
+        body = {"date": WEEK[2], "kind": "run", "minutes": minutes}
+        return (await coach.post("/api/v1/records/workout", json=body, headers=member.headers)).status_code
+
+    statuses = await asyncio.gather(*(create(minutes) for minutes in range(1, 21)))
+    assert statuses == [201] * 20
+    week = await _workout_week(coach, member)
+    assert (week["total"], week["records"]) == (sum(range(1, 21)), 20)

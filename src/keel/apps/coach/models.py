@@ -129,6 +129,20 @@ class Reading(RecordColumns, Base):
     notes: Mapped[str | None] = mapped_column(Text)
 
 
+class DayTotal(Base):
+    """Each dimension's sum and number of records per user and day, kept by every record write
+    in its own transaction: stats read a row per day and dimension, however many records the
+    days hold. The sums: sleep and workout, work focus and reading minutes; meal calories."""
+
+    __tablename__ = "day_totals"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[float] = mapped_column(default=0.0)
+    records: Mapped[int] = mapped_column(default=0)
+
+
 class Target(Base):
     """The day's goals the score and the stats measure against."""
 

@@ -1,5 +1,6 @@
 """The five dimensions' records: idempotent create with the client's id, versioned edits, and
-the day log each record belongs to."""
+the day log each record belongs to. Every write moves the day's totals (`DayTotal`) in the
+same transaction, so stats never sum the records themselves."""
 
 import datetime as dt
 import uuid
@@ -28,11 +29,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, TextualSelect
 
 from keel.apps.coach import schemas
-from keel.apps.coach.models import DayLog, Meal, Reading, Sleep, WorkNote, Workout
+from keel.apps.coach.models import DayLog, DayTotal, Meal, Reading, Sleep, WorkNote, Workout
 from keel.apps.coach.schemas import Dimension
 from keel.core.db import Database, Executor, fetch_all, utcnow
 from keel.core.errors import Conflict, NotFound, PreconditionRequired, Unprocessable
-from keel.core.sql import insert_skipping_duplicates
+from keel.core.sql import insert_adding, insert_skipping_duplicates
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class DimensionSpec:
     create: type[schemas.RecordCreate]
     update: type[schemas.RecordUpdate]
     out: type[schemas.RecordOut]
+    # The column a record adds to its day's total (None counts as 0).
+    measure: str
 
     @property
     def columns(self) -> list[Any]:
@@ -57,13 +60,34 @@ DIMENSIONS: dict[str, DimensionSpec] = {
     spec.name.value: spec
     for spec in (
         DimensionSpec(
-            Dimension.workout, Workout, schemas.WorkoutCreate, schemas.WorkoutUpdate, schemas.WorkoutOut
+            Dimension.workout,
+            Workout,
+            schemas.WorkoutCreate,
+            schemas.WorkoutUpdate,
+            schemas.WorkoutOut,
+            "minutes",
         ),
-        DimensionSpec(Dimension.meal, Meal, schemas.MealCreate, schemas.MealUpdate, schemas.MealOut),
-        DimensionSpec(Dimension.sleep, Sleep, schemas.SleepCreate, schemas.SleepUpdate, schemas.SleepOut),
-        DimensionSpec(Dimension.work, WorkNote, schemas.WorkCreate, schemas.WorkUpdate, schemas.WorkOut),
         DimensionSpec(
-            Dimension.reading, Reading, schemas.ReadingCreate, schemas.ReadingUpdate, schemas.ReadingOut
+            Dimension.meal, Meal, schemas.MealCreate, schemas.MealUpdate, schemas.MealOut, "calories"
+        ),
+        DimensionSpec(
+            Dimension.sleep,
+            Sleep,
+            schemas.SleepCreate,
+            schemas.SleepUpdate,
+            schemas.SleepOut,
+            "duration_minutes",
+        ),
+        DimensionSpec(
+            Dimension.work, WorkNote, schemas.WorkCreate, schemas.WorkUpdate, schemas.WorkOut, "focus_minutes"
+        ),
+        DimensionSpec(
+            Dimension.reading,
+            Reading,
+            schemas.ReadingCreate,
+            schemas.ReadingUpdate,
+            schemas.ReadingOut,
+            "minutes",
         ),
     )
 }
@@ -145,6 +169,34 @@ def _fields(spec: DimensionSpec, data: BaseModel) -> dict[str, Any]:
     return values
 
 
+def _measured(spec: DimensionSpec, values: dict[str, Any]) -> float:
+    return float(values.get(spec.measure) or 0)
+
+
+_TOTALS_KEY = ["user_id", "date", "dimension"]
+
+
+async def _count(
+    session: AsyncSession, spec: DimensionSpec, user_id: int, changes: list[tuple[dt.date, float, int]]
+) -> None:
+    """Add each (date, value, records) to the user's totals of the dimension on that date, in
+    date order: two writes moving records between the same days lock them in the same order."""
+    per_day: dict[dt.date, tuple[float, int]] = {}
+    for day, value, records in changes:
+        total, count = per_day.get(day, (0.0, 0))
+        per_day[day] = (total + value, count + records)
+    rows = [
+        {"user_id": user_id, "date": day, "dimension": spec.name.value, "value": value, "records": records}
+        for day, (value, records) in sorted(per_day.items())
+        if value or records
+    ]
+    if rows:
+        statement = insert_adding(
+            session.bind.dialect.name, DayTotal.__table__, _TOTALS_KEY, ["value", "records"]
+        )
+        await session.execute(statement, rows)
+
+
 async def day_log_id(session: AsyncSession, user_id: int, day: dt.date) -> int:
     """The id of the user's log for `day`, made on first use (concurrent first uses make one)."""
     found = (
@@ -198,10 +250,10 @@ async def create(
 
 @cache
 def _create_statement(spec: DimensionSpec) -> TextualSelect:
-    """Find or make the record's day log and insert the record, in one statement. It stores
-    nothing (and returns no row) when the id is already stored, or when neither the read nor
-    the insert of the day log found it (another request's insert of it had not committed when
-    this one began): the step-by-step way then settles it."""
+    """Find or make the record's day log, insert the record and count it in the day's totals,
+    in one statement. It stores nothing (and returns no row) when the id is already stored, or
+    when neither the read nor the insert of the day log found it (another request's insert of it
+    had not committed when this one began): the step-by-step way then settles it."""
     table = spec.model.__table__
     names = [column.key for column in table.c]
     values = ["log.id" if name == "day_log_id" else f":{name}" for name in names]
@@ -215,12 +267,21 @@ made AS (
     WHERE NOT EXISTS (SELECT FROM existing) AND NOT EXISTS (SELECT FROM {table.name} WHERE id = :id)
     ON CONFLICT (user_id, date) DO NOTHING
     RETURNING id
+),
+stored AS (
+    INSERT INTO {table.name} ({", ".join(names)})
+    SELECT {", ".join(values)}
+    FROM (SELECT id FROM existing UNION ALL SELECT id FROM made) AS log
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+),
+counted AS (
+    INSERT INTO day_totals (user_id, date, dimension, value, records)
+    SELECT :user_id, :date, '{spec.name.value}', COALESCE(:{spec.measure}, 0), 1 FROM stored
+    ON CONFLICT (user_id, date, dimension)
+    DO UPDATE SET value = day_totals.value + EXCLUDED.value, records = day_totals.records + 1
 )
-INSERT INTO {table.name} ({", ".join(names)})
-SELECT {", ".join(values)}
-FROM (SELECT id FROM existing UNION ALL SELECT id FROM made) AS log
-ON CONFLICT (id) DO NOTHING
-RETURNING id
+SELECT id FROM stored
 """
     # As a TextualSelect (`.columns`), so it runs precompiled on asyncpg (Autocommit.fetch_all).
     return (
@@ -264,7 +325,7 @@ async def create_in_session(
             return await find(session, spec, user_id, data.id), False
         if owner is not None:
             raise Conflict("This record id is already in use; generate a new one")
-    day = _record_date(spec, data, timezone)
+    day, fields = _record_date(spec, data, timezone), _fields(spec, data)
     now = utcnow()
     record = model(
         id=data.id or uuid.uuid4(),
@@ -274,7 +335,7 @@ async def create_in_session(
         version=1,
         created_at=now,
         updated_at=now,
-        **_fields(spec, data),
+        **fields,
     )
     session.add(record)
     try:
@@ -283,6 +344,7 @@ async def create_in_session(
         # The same id, sent twice at once: the other request stored it. The client's retry
         # will find it.
         raise Conflict("This record is being created by another request; retry") from None
+    await _count(session, spec, user_id, [(day, _measured(spec, fields), 1)])
     # Every column was set above: no need to read the row back (times as they are read: UTC).
     return {column.key: _as_read(getattr(record, column.key)) for column in spec.columns}, True
 
@@ -310,24 +372,35 @@ async def replace(
     values = _fields(spec, data)
     if data.date is not None:
         values.update(date=data.date, day_log_id=await day_log_id(session, user_id, data.date))
+    at_version = (model.id == record_id, model.user_id == user_id, model.version == expected)
+    # What the edited version counted in its day's total: the update below changes the row only
+    # when it is still at that version, so these are the values it replaces.
+    before = (
+        await session.execute(select(model.date, getattr(model, spec.measure)).where(*at_version))
+    ).first()
     changed = await session.execute(
-        update(model)
-        .where(model.id == record_id, model.user_id == user_id, model.version == expected)
-        .values(**values, version=model.version + 1, updated_at=utcnow())
+        update(model).where(*at_version).values(**values, version=model.version + 1, updated_at=utcnow())
     )
-    if changed.rowcount != 1:
+    if before is None or changed.rowcount != 1:
         current = await find(session, spec, user_id, record_id)  # 404 when it is not the user's
         raise Conflict(
             f"The record is at version {current['version']}, not {expected}: fetch it, apply your change, and retry"
         )
+    day, value = before
+    moved = [(day, -float(value or 0), -1), (data.date or day, _measured(spec, values), 1)]
+    await _count(session, spec, user_id, moved)
     return await find(session, spec, user_id, record_id)
 
 
 async def remove(session: AsyncSession, spec: DimensionSpec, user_id: int, record_id: uuid.UUID) -> None:
     model = spec.model
-    deleted = await session.execute(delete(model).where(model.id == record_id, model.user_id == user_id))
-    if deleted.rowcount != 1:
+    mine = (model.id == record_id, model.user_id == user_id)
+    found = (await session.execute(select(model.date, getattr(model, spec.measure)).where(*mine))).first()
+    deleted = await session.execute(delete(model).where(*mine))
+    if found is None or deleted.rowcount != 1:  # a concurrent delete of it takes nothing off twice
         raise NotFound(f"No {spec.name.value} record {record_id}")
+    day, value = found
+    await _count(session, spec, user_id, [(day, -float(value or 0), -1)])
 
 
 def listing(spec: DimensionSpec, user_id: int, since: dt.date | None, until: dt.date | None) -> Select[Any]:

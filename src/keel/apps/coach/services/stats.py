@@ -1,5 +1,6 @@
 """Weekly and monthly stats: per-dimension totals and averages, days on target, streaks, and
-the change against the previous period, from one query of daily sums."""
+the change against the previous period, from one query of the day totals the record writes
+keep (`DayTotal`)."""
 
 import datetime as dt
 import uuid
@@ -7,9 +8,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, func, literal_column, select, union_all
+from sqlalchemy import bindparam, case, func, literal_column, select
 
-from keel.apps.coach.models import Meal, Reading, Sleep, StatsSummary, Target, WorkNote, Workout
+from keel.apps.coach.models import DayTotal, StatsSummary, Target
 from keel.apps.coach.schemas import Targets
 from keel.apps.coach.services import preferences, scoring
 from keel.apps.coach.services.scoring import DayTotals
@@ -18,52 +19,29 @@ from keel.core.db import Executor, fetch_all
 UNITS = {"sleep": "hours", "workout": "minutes", "meal": "kcal", "work": "minutes", "reading": "minutes"}
 
 
-def _daily(dimension: str, model: Any, measure: Any) -> Any:
-    return (
-        select(
-            literal_column(f"'{dimension}'", String).label("dimension"),
-            model.user_id,
-            model.date.label("date"),
-            func.coalesce(func.sum(measure), literal_column("0")).label("value"),
-            func.count().label("records"),
-        )
-        .where(
-            model.user_id == bindparam("user_id"), model.date.between(bindparam("start"), bindparam("end"))
-        )
-        .group_by(model.user_id, model.date)
-    )
-
-
-# Each dimension's sum and number of records per day, added up table by table (in the order of
-# their (user_id, date) index); sleep in minutes (hours below).
-_MEASURED = union_all(
-    _daily("sleep", Sleep, Sleep.duration_minutes),
-    _daily("workout", Workout, Workout.minutes),
-    _daily("meal", Meal, Meal.calories),
-    _daily("work", WorkNote, WorkNote.focus_minutes),
-    _daily("reading", Reading, Reading.minutes),
-).subquery("measured")
-
-
 def _per_day(dimension: str) -> tuple[Any, Any]:
     # Literals, not bound values: the precompiled read binds only the named parameters.
-    mine = _MEASURED.c.dimension == literal_column(f"'{dimension}'")
+    mine = DayTotal.dimension == literal_column(f"'{dimension}'")
     zero = literal_column("0")
     return (
-        func.coalesce(func.sum(case((mine, _MEASURED.c.value))), zero).label(f"{dimension}_value"),
-        func.coalesce(func.sum(case((mine, _MEASURED.c.records))), zero).label(f"{dimension}_records"),
+        func.coalesce(func.sum(case((mine, DayTotal.value))), zero).label(f"{dimension}_value"),
+        func.coalesce(func.sum(case((mine, DayTotal.records))), zero).label(f"{dimension}_records"),
     )
 
 
-# The same pivoted to a row per day with any record: Python reads a few rows instead of one
-# per dimension and day.
+# Each day's totals (as the record writes keep them, sleep in minutes: hours below), pivoted to
+# a row per day: Python reads a few rows instead of one per dimension and day.
 _DAILY = (
     select(
-        _MEASURED.c.user_id,
-        _MEASURED.c.date,
+        DayTotal.user_id,
+        DayTotal.date,
         *(column for dimension in UNITS for column in _per_day(dimension)),
     )
-    .group_by(_MEASURED.c.user_id, _MEASURED.c.date)
+    .where(
+        DayTotal.user_id == bindparam("user_id"),
+        DayTotal.date.between(bindparam("start"), bindparam("end")),
+    )
+    .group_by(DayTotal.user_id, DayTotal.date)
     .subquery("daily")
 )
 _DAILY_ROWS = select(_DAILY)

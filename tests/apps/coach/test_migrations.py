@@ -1,0 +1,92 @@
+"""The coach migrations carry stored data forward: the day totals stats read are filled from the
+records already there."""
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from keel.apps import load_app
+from keel.apps.coach.models import DayLog, DayTotal, Meal, Reading, User, Workout
+from keel.core.db import utcnow
+from keel.core.migrations import upgrade_async
+from tests.databases import drop_database, fresh_database
+
+DAY, NEXT_DAY = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
+
+
+def _record(log_id: int, day: dt.date, **fields: object) -> dict[str, object]:
+    now = utcnow()
+    common = {"id": uuid.uuid4(), "user_id": 1, "day_log_id": log_id, "date": day, "note": None}
+    return common | {"version": 1, "created_at": now, "updated_at": now, **fields}
+
+
+async def test_the_day_totals_are_filled_from_stored_records(dialect: str, data_dir: Path) -> None:
+    keel_app = load_app("coach")
+    url = await fresh_database(dialect, "keel_test_coach_data_migrations", data_dir)
+    engine = create_async_engine(url)
+    try:
+        await upgrade_async(keel_app, url, "0001")
+        async with engine.begin() as connection:
+            await connection.execute(
+                User.__table__.insert(),
+                {
+                    "id": 1,
+                    "email": "old@example.com",
+                    "hashed_password": "x",
+                    "timezone": "UTC",
+                    "privacy_policy_version": "2026-11-01",
+                    "privacy_accepted_at": utcnow(),
+                    "is_admin": False,
+                    "is_active": True,
+                },
+            )
+            await connection.execute(
+                DayLog.__table__.insert(),
+                [
+                    {
+                        "id": n,
+                        "user_id": 1,
+                        "date": day,
+                        "status": "open",
+                        "version": 1,
+                        "updated_at": utcnow(),
+                    }
+                    for n, day in ((1, DAY), (2, NEXT_DAY))
+                ],
+            )
+            await connection.execute(
+                Workout.__table__.insert(),
+                [
+                    _record(1, DAY, kind="run", minutes=30, calories=None),
+                    _record(1, DAY, kind="swim", minutes=15, calories=200.0),
+                    _record(2, NEXT_DAY, kind="run", minutes=20, calories=None),
+                ],
+            )
+            await connection.execute(
+                Meal.__table__.insert(), [_record(1, DAY, kind="lunch", calories=None, items=[])]
+            )
+            await connection.execute(
+                Reading.__table__.insert(),
+                [_record(2, NEXT_DAY, title="Dune", pages=None, minutes=None, notes=None)],
+            )
+        await upgrade_async(keel_app, url)
+        async with engine.connect() as connection:
+            totals = (
+                await connection.execute(
+                    select(DayTotal.date, DayTotal.dimension, DayTotal.value, DayTotal.records).order_by(
+                        DayTotal.date, DayTotal.dimension
+                    )
+                )
+            ).all()
+        assert [tuple(row) for row in totals] == [
+            (DAY, "meal", 0, 1),  # a meal without calories still counts as a meal
+            (DAY, "workout", 45, 2),
+            (NEXT_DAY, "reading", 0, 1),
+            (NEXT_DAY, "workout", 20, 1),
+        ]
+    finally:
+        await engine.dispose()
+        await drop_database(dialect, url)
