@@ -8,6 +8,7 @@ from keel.apps.coach.schemas import StatsOut
 from keel.apps.coach.services import ai, stats
 from keel.apps.coach.services.records import today
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.encoding import FastJSONResponse
 from keel.core.errors import Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"], route_class=TransactionalRoute)
@@ -17,12 +18,14 @@ Day = Annotated[dt.date | None, Query(alias="date", description="Any day of the 
 
 async def _stats(
     kind: str, day: dt.date | None, request: Request, user: Any, db: ReadDb, session: DbSession
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     now = today(user.timezone)
     period = stats.Period.containing(kind, day or now)
     body, cached = await stats.read(db, user.id, period, now)
     summary, task_id = await ai.stats_summary(session, request, user.id, period, now, cached)
-    return {**body, "ai_summary": summary, "ai_summary_task_id": task_id}
+    # Written as StatsOut documents it (stats.read gives every number its type), without a
+    # model per dimension: a stats read is a phone's most frequent call after the day log.
+    return FastJSONResponse({**body, "ai_summary": summary, "ai_summary_task_id": task_id})
 
 
 @router.get(

@@ -188,8 +188,8 @@ def _compute(targets: Any, days: dict[dt.date, _Day], period: Period, today: dt.
         def met(entry: _Day, dimension: str = dimension) -> bool:
             return scoring.met(dimension, entry.values[dimension], entry.meals, targets)
 
-        total = sum(entry.values[dimension] for entry in current)
-        previous_total = sum(entry.values[dimension] for entry in before)
+        total = sum((entry.values[dimension] for entry in current), 0.0)
+        previous_total = sum((entry.values[dimension] for entry in before), 0.0)
         # Today is not over yet: when it is not on target (yet), the streak may still go on.
         skip = 1 if last == today and back and not met(back[0]) else 0
         streak = 0
