@@ -15,14 +15,15 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, String, any_, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness import device_schemas
 from keel.apps.fitness.models import Training, UserStat, WorkoutSession
 from keel.apps.fitness.schemas import MAX_BATCH, SessionStatus, WorkoutSessionIn
 from keel.apps.fitness.services import stats
-from keel.core.db import Autocommit, Executor, utcnow
+from keel.core.db import Autocommit, Executor, fetch_all, utcnow
 from keel.core.errors import NotFound, Unprocessable
 from keel.core.sql import insert_skipping_duplicates
 
@@ -208,15 +209,25 @@ async def stats_of(reader: Autocommit, user_id: int) -> Row[Any]:
     return (await reader.execute(select(UserStat).where(UserStat.user_id == user_id))).one()
 
 
+_STORED = select(_sessions.c.client_session_id, _sessions.c.id).where(
+    _sessions.c.user_id == bindparam("user_id")
+)
+# On PostgreSQL the client ids travel as one array: the statement is the same for any number
+# of ids, compiled once (and run precompiled from autocommit), where IN (...) is rendered anew
+# for each call.
+_STORED_AS_ARRAY = _STORED.where(
+    _sessions.c.client_session_id == any_(bindparam("client_ids", type_=ARRAY(String)))
+)
+_STORED_IN = _STORED.where(_sessions.c.client_session_id.in_(bindparam("client_ids", expanding=True)))
+
+
 async def _stored_ids(db: Executor, user_id: int, client_ids: Collection[str]) -> dict[str, uuid.UUID]:
     if not client_ids:
         return {}
-    rows = await db.execute(
-        select(_sessions.c.client_session_id, _sessions.c.id).where(
-            _sessions.c.user_id == user_id, _sessions.c.client_session_id.in_(client_ids)
-        )
-    )
-    return {client_id: session_id for client_id, session_id in rows}
+    dialect = (db.engine if isinstance(db, Autocommit) else db.bind).dialect.name
+    statement = _STORED_AS_ARRAY if dialect == "postgresql" else _STORED_IN
+    rows = await fetch_all(db, statement, {"user_id": user_id, "client_ids": list(client_ids)})
+    return {row["client_session_id"]: row["id"] for row in rows}
 
 
 async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, uuid.UUID]:
