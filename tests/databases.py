@@ -8,12 +8,14 @@ an unreachable server fails the run instead of skipping.
 
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import MetaData, text, update
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from keel.core.app import KeelApp
 from keel.core.db import Database
@@ -88,6 +90,22 @@ async def migrated_database(dialect: str, keel_app: KeelApp, tmp_dir: Path, suff
     url = await fresh_database(dialect, f"keel_test_{keel_app.slug}{suffix}", tmp_dir)
     await upgrade_async(keel_app, url)
     return url
+
+
+@asynccontextmanager
+async def database_at(
+    dialect: str, keel_app: KeelApp, tmp_dir: Path, revision: str
+) -> AsyncIterator[tuple[str, AsyncEngine]]:
+    """A fresh database migrated up to `revision` (to write data as that revision stored it,
+    then upgrade past it): its URL and an engine on it, both gone afterwards."""
+    url = await fresh_database(dialect, f"keel_test_{keel_app.slug}_data_migrations", tmp_dir)
+    engine = create_async_engine(url)
+    try:
+        await upgrade_async(keel_app, url, revision)
+        yield url, engine
+    finally:
+        await engine.dispose()
+        await drop_database(dialect, url)
 
 
 async def empty_tables(database: Database, metadata: MetaData) -> None:

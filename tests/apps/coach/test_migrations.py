@@ -6,13 +6,12 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from keel.apps import load_app
 from keel.apps.coach.models import DayLog, DayTotal, Meal, Reading, User, Workout
 from keel.core.db import utcnow
 from keel.core.migrations import upgrade_async
-from tests.databases import drop_database, fresh_database
+from tests.databases import database_at
 
 DAY, NEXT_DAY = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
 
@@ -25,10 +24,7 @@ def _record(log_id: int, day: dt.date, **fields: object) -> dict[str, object]:
 
 async def test_the_day_totals_are_filled_from_stored_records(dialect: str, data_dir: Path) -> None:
     keel_app = load_app("coach")
-    url = await fresh_database(dialect, "keel_test_coach_data_migrations", data_dir)
-    engine = create_async_engine(url)
-    try:
-        await upgrade_async(keel_app, url, "0001")
+    async with database_at(dialect, keel_app, data_dir, "0001") as (url, engine):
         async with engine.begin() as connection:
             await connection.execute(
                 User.__table__.insert(),
@@ -87,6 +83,3 @@ async def test_the_day_totals_are_filled_from_stored_records(dialect: str, data_
             (NEXT_DAY, "reading", 0, 1),
             (NEXT_DAY, "workout", 20, 1),
         ]
-    finally:
-        await engine.dispose()
-        await drop_database(dialect, url)

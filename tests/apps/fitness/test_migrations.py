@@ -6,23 +6,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import column, select, table
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from keel.apps import load_app
 from keel.apps.fitness.models import User, WorkoutDay, WorkoutSession
 from keel.core.db import JSONColumn
 from keel.core.migrations import upgrade_async
-from tests.databases import drop_database, fresh_database
+from tests.databases import database_at
 
 SERIES = [{"t": 0.0, "watts": 150.5, "heart_rate": 120}, {"t": 1.0, "watts": 151.0}]
 
 
 async def test_stored_sessions_survive_the_upgrades(dialect: str, data_dir: Path) -> None:
     keel_app = load_app("fitness")
-    url = await fresh_database(dialect, "keel_test_fitness_data_migrations", data_dir)
-    engine = create_async_engine(url)
-    try:
-        await upgrade_async(keel_app, url, "0001")
+    async with database_at(dialect, keel_app, data_dir, "0001") as (url, engine):
         async with engine.begin() as connection:
             await connection.execute(
                 User.__table__.insert(),
@@ -69,6 +65,3 @@ async def test_stored_sessions_survive_the_upgrades(dialect: str, data_dir: Path
             days = (await connection.execute(select(WorkoutDay.day).order_by(WorkoutDay.day))).scalars().all()
         assert series == [SERIES] * 3
         assert [day.isoformat() for day in days] == ["2026-11-20", "2026-11-22"]
-    finally:
-        await engine.dispose()
-        await drop_database(dialect, url)
