@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.expression import TextualSelect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from starlette.requests import HTTPConnection
 
@@ -247,6 +248,10 @@ class TransactionalRoute(APIRoute):
         return handle_in_transaction
 
 
+# What fetch_all runs: a select, or SQL text that declares its columns (`text(...).columns(...)`).
+Selecting = Select[Any] | TextualSelect
+
+
 class Autocommit:
     """Runs statements in autocommit, each on a pooled connection held only while it runs: for
     reads, and for single statements that are atomic by themselves.
@@ -265,7 +270,7 @@ class Autocommit:
         async with self.engine.connect() as connection:
             return await connection.execute(statement, parameters)
 
-    async def fetch_all(self, statement: Select[Any], parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    async def fetch_all(self, statement: Selecting, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows as dicts keyed like `statement.selected_columns`.
 
         On asyncpg the statement is compiled once and run on the driver's connection (from the
@@ -298,7 +303,7 @@ class _Prepared:
     results: tuple[Callable[[Any], Any] | None, ...]
 
     @classmethod
-    async def of(cls, statement: Select[Any], dialect: Any, driver: Any) -> "_Prepared | None":
+    async def of(cls, statement: Selecting, dialect: Any, driver: Any) -> "_Prepared | None":
         compiled = statement.compile(dialect=dialect)
         if "POSTCOMPILE" in compiled.string or compiled.positiontup is None:
             return None  # needs SQLAlchemy's own rendering at execute time (e.g. expanding IN)
@@ -330,9 +335,7 @@ class _Prepared:
         }
 
 
-async def fetch_all(
-    db: "Executor", statement: Select[Any], parameters: dict[str, Any]
-) -> list[dict[str, Any]]:
+async def fetch_all(db: "Executor", statement: Selecting, parameters: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows as dicts from autocommit (fast on asyncpg) or from the request's transaction."""
     if isinstance(db, Autocommit):
         return await db.fetch_all(statement, parameters)
@@ -340,7 +343,7 @@ async def fetch_all(
 
 
 async def fetch_one(
-    db: "Executor", statement: Select[Any], parameters: dict[str, Any]
+    db: "Executor", statement: Selecting, parameters: dict[str, Any]
 ) -> dict[str, Any] | None:
     rows = await fetch_all(db, statement, parameters)
     return rows[0] if rows else None

@@ -305,10 +305,8 @@ async def _create_in_one_statement(
         "updated_at": now,
         **_fields(spec, data),
     }
-    stored = (
-        await database.autocommit.execute(_create_statement(spec), {**record, "user_id": user_id})
-    ).first()
-    if stored is None:
+    stored = await database.autocommit.fetch_all(_create_statement(spec), {**record, "user_id": user_id})
+    if not stored:
         return None
     # Every column was given: no need to read the row back (times as they are read: UTC).
     return {key: _as_read(record[key]) for key in spec.keys}
