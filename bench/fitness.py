@@ -2,12 +2,14 @@
 100 sessions with 600 time-series points each, and for the same batches replayed (all
 duplicates), with p50 and p99 per batch.
 
-Run from the repository root:  .venv/bin/python -m bench.fitness [--batches 60] [--concurrency 4]
+Run from the repository root:
+    .venv/bin/python -m bench.fitness [--batches 60] [--concurrency 4] [--users N]
 
 It creates (and afterwards drops) the database keel_bench_fitness, starts `keel serve --app
 fitness --workers 2`, and drives it from this process with pre-built request bodies, so the
-load generator spends its time sending bytes, not building them. Targets: 3,000 sessions/s
-created, 10,000 sessions/s as duplicates.
+load generator spends its time sending bytes, not building them. The batches come from as
+many users as there are uploads at once (`--users 1` makes them one user's, whose uploads then
+take turns at that user's totals). Targets: 3,000 sessions/s created, 10,000 sessions/s as duplicates.
 """
 
 import argparse
@@ -59,50 +61,59 @@ def batch_body(start: datetime) -> bytes:
     return json.dumps({"sessions": sessions}).encode()
 
 
-async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes) -> int:
-    """One keep-alive POST: the request as prepared bytes, the answer read by its length."""
-    writer.write(head + str(len(body)).encode() + b"\r\n\r\n")
-    writer.write(body)
-    status_line = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return int(status_line.split()[1])
+async def _post(host: str, port: int, head: bytes, body: bytes) -> int:
+    """One POST on a connection of its own, as prepared bytes; the answer read by its length."""
+    reader, writer = await asyncio.open_connection(host, port, limit=2**20)
+    try:
+        writer.write(head + str(len(body)).encode() + b"\r\n\r\n")
+        writer.write(body)
+        status_line = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
 
 
 async def drive(
-    base: str, token: str, bodies: list[bytes], concurrency: int
+    base: str, tokens: list[str], bodies: list[bytes], concurrency: int
 ) -> tuple[float, list[float], dict[int, int]]:
     """Send every body once, `concurrency` at a time; the wall time, each batch's latency, statuses.
+    Body n is sent by user n % len(tokens), so a replay of the same bodies comes from the same
+    users.
 
     Over plain sockets, not an HTTP client library: the load generator shares the server's
     cores, and writing a prepared 3.7 MB request costs it a copy, where httpx spent about a
-    third of a core encoding and chunking them."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    third of a core encoding and chunking them. Each batch goes on a connection of its own, as
+    a phone back online would send it. Kept alive, the few connections of a run stay with the
+    server worker that accepted them, and when they are opened together that is often one
+    worker for all: every idle worker is woken, and the first one up accepts all waiting.
+    """
+    queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
+    host, port = base.removeprefix("http://").split(":")
+    heads = [
+        (
+            f"POST /api/v1/sessions/batch_upload HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: "
+        ).encode()
+        for token in tokens
+    ]
+    for number, body in enumerate(bodies):
+        queue.put_nowait((heads[number % len(tokens)], body))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    host, port = base.removeprefix("http://").split(":")
-    head = (
-        f"POST /api/v1/sessions/batch_upload HTTP/1.1\r\nHost: {host}\r\n"
-        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: "
-    ).encode()
 
     async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port), limit=2**20)
-        try:
-            while not queue.empty():
-                body = queue.get_nowait()
-                started = time.perf_counter()
-                status = await _post(reader, writer, head, body)
-                latencies.append(time.perf_counter() - started)
-                statuses[status] = statuses.get(status, 0) + 1
-        finally:
-            writer.close()
+        while not queue.empty():
+            head, body = queue.get_nowait()
+            started = time.perf_counter()
+            status = await _post(host, int(port), head, body)
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -118,6 +129,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--users", type=int, help="users uploading, each its own batches (default: as many as --concurrency)"
+    )
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}, nproc {os.cpu_count()}")
 
@@ -134,8 +148,17 @@ def main() -> int:
     )
     try:
         wait_ready(f"{base}/health", server, log)
-        account = {"email": "bench@example.com", "password": "bench-password", "display_name": "Bench"}
-        token = httpx.post(f"{base}/api/v1/auth/register", json=account).json()["access_token"]
+        tokens = [
+            httpx.post(
+                f"{base}/api/v1/auth/register",
+                json={
+                    "email": f"bench{n}@example.com",
+                    "password": "bench-password",
+                    "display_name": "Bench",
+                },
+            ).json()["access_token"]
+            for n in range(args.users or args.concurrency)
+        ]
         print(
             f"building {args.batches} batches of {SESSIONS_PER_BATCH} sessions x {POINTS_PER_SESSION} points ..."
         )
@@ -144,13 +167,17 @@ def main() -> int:
         print(f"each body is {len(bodies[0]) / 1e6:.1f} MB")
         # A short warm-up on bodies of its own, so the measured batches are all new.
         warmup = [batch_body(origin - timedelta(days=400 + 2 * n)) for n in range(4)]
-        asyncio.run(drive(base, token, warmup, args.concurrency))
+        asyncio.run(drive(base, tokens, warmup, args.concurrency))
+        # Statistics, as autovacuum keeps them on a live database. Without them, plans made while
+        # the tables were empty would be kept by the server's prepared statements for the whole
+        # run (autovacuum looks every minute), whatever the table grows to in the meantime.
+        sql(DB_URL, "ANALYZE")
 
         rows = []
         for scenario in ("created", "duplicate"):
             # The load generator shares the 2 cores: its own CPU time is reported beside the rate.
             cpu_before = time.process_time()
-            elapsed, latencies, statuses = asyncio.run(drive(base, token, bodies, args.concurrency))
+            elapsed, latencies, statuses = asyncio.run(drive(base, tokens, bodies, args.concurrency))
             client_cpu = (time.process_time() - cpu_before) / elapsed
             rate = len(bodies) * SESSIONS_PER_BATCH / elapsed
             rows.append(
@@ -165,7 +192,8 @@ def main() -> int:
             )
 
         print(
-            f"\nconcurrency {args.concurrency}, {args.batches} batches per scenario, server: 2 workers on PostgreSQL\n"
+            f"\nconcurrency {args.concurrency}, {len(tokens)} users, {args.batches} batches per scenario,"
+            " server: 2 workers on PostgreSQL\n"
         )
         print(
             f"{'scenario':<10} | {'sessions/s':>10} | {'p50 ms':>8} | {'p99 ms':>8} | {'client cores':>12} | statuses"
