@@ -54,36 +54,48 @@ async def apply(
     """Add (sign 1) or take away (sign -1) sessions' totals and days, then refresh level, last
     workout and streak. The stats row is locked first, so concurrent uploads and deletes for one
     user apply one after the other (and each sees the sessions the one before committed)."""
-    stats = await session.get_one(UserStat, user_id, with_for_update=True, populate_existing=True)
+    stats, zone = await _locked(session, user_id)
+    days = {row["start_time"].astimezone(zone).date() for row in sessions}
+    # Every read and write below runs before the row is changed: changed first, it would be
+    # flushed before each of them, one more round trip each while the row is locked.
+    if sign > 0:
+        await _add_days(session, user_id, days)
+    else:
+        await _drop_days_left_empty(session, user_id, zone, days)
+    last, streak = await _last_and_streak(session, user_id, zone)
     totals = Totals.of(sessions)
     stats.total_distance_km = max(0.0, stats.total_distance_km + sign * totals.distance_km)
     stats.total_duration_seconds = max(0, stats.total_duration_seconds + sign * totals.duration_seconds)
     stats.total_calories = max(0.0, stats.total_calories + sign * totals.calories)
     stats.total_xp = max(0, stats.total_xp + sign * totals.xp)
     stats.current_level = level_for(stats.total_xp)
-    zone = await _zone_of(session, user_id)
-    days = {row["start_time"].astimezone(zone).date() for row in sessions}
-    if sign > 0:
-        await _add_days(session, user_id, days)
-    else:
-        await _drop_days_left_empty(session, user_id, zone, days)
-    await _refresh_streak(session, stats, zone)
+    stats.last_workout_date, stats.workout_streak_days = last, streak
+    await session.flush()
     return stats
 
 
 async def rebuild_days(session: AsyncSession, user_id: int) -> None:
     """The user's workout days again from their sessions, and the streak: after a change of
     time zone, which moves sessions near midnight onto other days."""
-    stats = await session.get_one(UserStat, user_id, with_for_update=True, populate_existing=True)
-    zone = await _zone_of(session, user_id)
+    stats, zone = await _locked(session, user_id)
     await session.execute(delete(WorkoutDay).where(WorkoutDay.user_id == user_id))
     starts = await session.execute(select(WorkoutSession.start_time).where(WorkoutSession.user_id == user_id))
     await _add_days(session, user_id, {start.astimezone(zone).date() for start in starts.scalars()})
-    await _refresh_streak(session, stats, zone)
+    stats.last_workout_date, stats.workout_streak_days = await _last_and_streak(session, user_id, zone)
+    await session.flush()
 
 
-async def _zone_of(session: AsyncSession, user_id: int) -> ZoneInfo:
-    return ZoneInfo((await session.execute(select(User.timezone).where(User.id == user_id))).scalar_one())
+async def _locked(session: AsyncSession, user_id: int) -> tuple[UserStat, ZoneInfo]:
+    """The user's stats row, locked until the transaction ends, and the user's time zone."""
+    statement = (
+        select(UserStat, User.timezone)
+        .join(User, User.id == UserStat.user_id)
+        .where(UserStat.user_id == user_id)
+        .with_for_update(of=UserStat)
+        .execution_options(populate_existing=True)
+    )
+    stats, timezone = (await session.execute(statement)).one()
+    return stats, ZoneInfo(timezone)
 
 
 async def _add_days(session: AsyncSession, user_id: int, days: set[date]) -> None:
@@ -112,17 +124,16 @@ async def _drop_days_left_empty(session: AsyncSession, user_id: int, zone: ZoneI
         )
 
 
-async def _refresh_streak(session: AsyncSession, stats: UserStat, zone: ZoneInfo) -> None:
+async def _last_and_streak(
+    session: AsyncSession, user_id: int, zone: ZoneInfo
+) -> tuple[datetime | None, int]:
+    """When the latest workout started, and the streak that ends on its day."""
     last = (
         await session.execute(
-            select(func.max(WorkoutSession.start_time)).where(WorkoutSession.user_id == stats.user_id)
+            select(func.max(WorkoutSession.start_time)).where(WorkoutSession.user_id == user_id)
         )
     ).scalar()
-    stats.last_workout_date = last
-    stats.workout_streak_days = (
-        0 if last is None else await _streak(session, stats.user_id, last.astimezone(zone).date())
-    )
-    await session.flush()
+    return last, 0 if last is None else await _streak(session, user_id, last.astimezone(zone).date())
 
 
 async def _streak(session: AsyncSession, user_id: int, latest: date) -> int:
