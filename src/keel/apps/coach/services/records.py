@@ -5,7 +5,7 @@ same transaction, so stats never sum the records themselves."""
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,12 +46,13 @@ class DimensionSpec:
     # The column a record adds to its day's total (None counts as 0).
     measure: str
 
-    @property
+    # Cached: every create, read and edit asks for them.
+    @cached_property
     def columns(self) -> list[Any]:
         """What a client reads: everything but the owner and the day log's internal id."""
         return [c for c in self.model.__table__.c if c.key not in ("user_id", "day_log_id")]
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
         return tuple(column.key for column in self.columns)
 

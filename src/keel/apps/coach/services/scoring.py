@@ -9,6 +9,7 @@ A target of 0 asks for nothing: that dimension contributes 1. The score is the m
 five, times 100, rounded.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,10 +74,14 @@ TARGET_OF = {
 }
 
 
-def met(dimension: str, value: float, meals: int, targets: Any) -> bool:
-    """Whether a day's total meets its target (calories: within 10% of it, with a meal recorded)."""
-    if dimension == "meal":
-        if targets.calories <= 0:
-            return True
-        return meals > 0 and abs(value - targets.calories) <= CALORIE_TOLERANCE * targets.calories
-    return value >= TARGET_OF[dimension](targets)
+def meets(dimension: str, targets: Any) -> Callable[[float, int], bool]:
+    """Whether a day's total (and number of meals) meets one dimension's target, as a test
+    made once per user's targets: stats apply it to every day of two periods."""
+    if dimension != "meal":
+        goal = TARGET_OF[dimension](targets)
+        return lambda value, _meals: value >= goal
+    if targets.calories <= 0:
+        return lambda _value, _meals: True
+    # Calories: within 10% of the target, with a meal recorded.
+    calories, tolerance = targets.calories, CALORIE_TOLERANCE * targets.calories
+    return lambda value, meals: meals > 0 and abs(value - calories) <= tolerance

@@ -114,16 +114,21 @@ class _Day:
         )
 
 
+# The columns of a day's row, named once: a stats read turns up to 62 rows into days.
+_COLUMNS = tuple((dimension, f"{dimension}_value", f"{dimension}_records") for dimension in UNITS)
+
+
 def _days(rows: list[dict[str, Any]]) -> dict[dt.date, _Day]:
     days: dict[dt.date, _Day] = {}
     for row in rows:
         if row["date"] is None:
             continue  # the outer join of a period without records
         day = days[row["date"]] = _Day()
-        for dimension in UNITS:
-            value = float(row[f"{dimension}_value"])
-            day.values[dimension] = value / 60 if dimension == "sleep" else value
-            day.records[dimension] = int(row[f"{dimension}_records"])  # a SUM: MariaDB's is a DECIMAL
+        values, records = day.values, day.records
+        for dimension, value_key, records_key in _COLUMNS:
+            values[dimension] = float(row[value_key])
+            records[dimension] = int(row[records_key])  # a SUM: MariaDB's is a DECIMAL
+        values["sleep"] /= 60
     return days
 
 
@@ -184,17 +189,15 @@ def _compute(targets: Any, days: dict[dt.date, _Day], period: Period, today: dt.
 
     dimensions = {}
     for dimension, unit in UNITS.items():
-
-        def met(entry: _Day, dimension: str = dimension) -> bool:
-            return scoring.met(dimension, entry.values[dimension], entry.meals, targets)
-
+        meets = scoring.meets(dimension, targets)
         total = sum((entry.values[dimension] for entry in current), 0.0)
         previous_total = sum((entry.values[dimension] for entry in before), 0.0)
+        met = [meets(entry.values[dimension], entry.meals) for entry in back]
         # Today is not over yet: when it is not on target (yet), the streak may still go on.
-        skip = 1 if last == today and back and not met(back[0]) else 0
+        skip = 1 if last == today and back and not met[0] else 0
         streak = 0
-        for entry in back[skip:]:
-            if not met(entry):
+        for hit in met[skip:]:
+            if not hit:
                 break
             streak += 1
         dimensions[dimension] = {
@@ -203,7 +206,8 @@ def _compute(targets: Any, days: dict[dt.date, _Day], period: Period, today: dt.
             "average": round(total / elapsed, 2) if elapsed else 0.0,
             "records": sum(entry.records[dimension] for entry in since_start),
             "target": float(scoring.TARGET_OF[dimension](targets)),
-            "days_met": sum(met(entry) for entry in current),
+            # `back` runs from the last day so far to the period's start, and on into the last one.
+            "days_met": sum(met[:elapsed]),
             "streak": streak,
             "previous_total": round(previous_total, 2),
             "change_pct": round((total - previous_total) / previous_total * 100, 1)
