@@ -4,7 +4,8 @@ Run from the repository root:  .venv/bin/python -m bench.coach [--duration 10] [
 
 It creates (and afterwards drops) the database keel_bench_coach, migrates and seeds it (a demo
 user with two weeks of records), registers more users with a week of records each, starts
-`keel serve --app coach --workers 2`, and prints req/s, p50 and p99 per scenario. Rate limits
+`keel serve --app coach --workers 2`, and prints req/s, p50 and p99 per scenario, beside a bare
+FastAPI endpoint (bench/bare_app.py) as a yardstick of the machine's speed at the time. Rate limits
 are scaled off (KEEL_RATE_LIMIT_SCALE=0): a few users sending a thousand requests a second is
 exactly what they refuse.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, wait_ready
-from bench.shop import WARMUP_SECONDS, Result, run_wrk, wrk_main
+from bench.shop import WARMUP_SECONDS, Result, run_wrk, start_bare, wrk_main
 
 BIN = Path(sys.executable).parent
 DB_NAME = "keel_bench_coach"
@@ -80,13 +81,17 @@ def warm_summaries(client: httpx.Client, tokens: list[str], path: str) -> None:
 def print_report(results: list[Result], args: argparse.Namespace) -> None:
     wrk = f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency"
     print(f"\n{wrk} (after a {WARMUP_SECONDS}s warm-up)\n")
-    print(f"{'scenario':<15} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>7} | target")
-    print("-" * 70)
+    print(
+        f"{'scenario':<15} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>7} | {'vs bare':>7} | target"
+    )
+    print("-" * 80)
+    bare = results[0].rps
     for r in results:
         ok = r.rps >= TARGETS["rps"] and r.p99_ms < TARGETS["p99_ms"] and r.errors == 0
+        verdict = "" if r.scenario == "bare" else "PASS" if ok else "FAIL"
         print(
             f"{r.scenario:<15} | {r.rps:>9.0f} | {r.p50_ms:>7.2f} | {r.p99_ms:>7.2f} | {r.errors:>7} | "
-            f"{'PASS' if ok else 'FAIL'}"
+            f"{r.rps / bare:>7.1%} | {verdict}"
         )
     print(f"\ntarget: >= {TARGETS['rps']:,} req/s with p99 < {TARGETS['p99_ms']} ms and no errors, each")
 
@@ -127,7 +132,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[subprocess.Popen[
         ("day log read", {"BENCH_PATH": f"/api/v1/day-logs/{(day - dt.timedelta(days=1)).isoformat()}"}),
         ("weekly stats", {"BENCH_PATH": stats_path}),
     ]
-    results = []
+    results = [run_wrk("bare", start_bare(workdir, servers), args, None, {})]
     for name, scenario_env in scenarios:
         results.append(run_wrk(name, base, args, "coach.lua", {**common, **scenario_env}))
     return results

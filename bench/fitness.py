@@ -9,7 +9,8 @@ It creates (and afterwards drops) the database keel_bench_fitness, starts `keel 
 fitness --workers 2`, and drives it from this process with pre-built request bodies, so the
 load generator spends its time sending bytes, not building them. The batches come from as
 many users as there are uploads at once (`--users 1` makes them one user's, whose uploads then
-take turns at that user's totals). Targets: 3,000 sessions/s created, 10,000 sessions/s as duplicates.
+take turns at that user's totals). A bare FastAPI endpoint is measured first, as a yardstick
+of the machine's speed at the time. Targets: 3,000 sessions/s created, 10,000 sessions/s as duplicates.
 """
 
 import argparse
@@ -27,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
+from bench.shop import run_wrk, start_bare
 
 BIN = Path(sys.executable).parent
 DB_NAME = "keel_bench_fitness"
@@ -125,6 +127,18 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def bare_rps(workdir: Path) -> float:
+    """Requests per second of bench/bare_app.py under wrk for 5 s: on shared cores the machine's
+    speed varies by a third within an hour, and this is the yardstick to read the figures by."""
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        wrk = argparse.Namespace(threads=2, connections=32, duration=5)
+        return run_wrk("bare", start_bare(workdir, servers), wrk, None, {}).rps
+    finally:
+        for server in servers:
+            stop_server(server)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=60)
@@ -136,6 +150,7 @@ def main() -> int:
     print(f"load average at start: {os.getloadavg()}, nproc {os.cpu_count()}")
 
     data_dir = Path(tempfile.mkdtemp(prefix="keel-bench-fitness-"))
+    bare = bare_rps(data_dir)
     env = {**os.environ, "KEEL_FITNESS_DATABASE_URL": DB_URL, "KEEL_DATA_DIR": str(data_dir)}
     env |= {"KEEL_ACCESS_LOG": "false", "KEEL_LOG_LEVEL": "WARNING"}
     sql(ADMIN_DSN, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}")
@@ -207,7 +222,8 @@ def main() -> int:
         for scenario, rate, *_ in rows:
             verdict = "PASS" if rate >= TARGETS[scenario] else "FAIL"
             print(f"  {verdict}  {scenario}: >= {TARGETS[scenario]:,} sessions/s (measured {rate:,.0f})")
-        print(f"\nload average at end: {os.getloadavg()}")
+        print(f"\nbare FastAPI endpoint before the run (the machine's speed): {bare:,.0f} req/s")
+        print(f"load average at end: {os.getloadavg()}")
         return 0
     finally:
         stop_server(server)

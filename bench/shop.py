@@ -170,6 +170,18 @@ def print_report(results: list[Result], args: argparse.Namespace) -> None:
         print(f"  {'PASS' if ok else 'FAIL'}  {label}")
 
 
+def start_bare(workdir: Path, servers: list[subprocess.Popen[bytes]]) -> str:
+    """bench/bare_app.py on 2 uvicorn workers, answering at the URL returned: the yardstick of
+    the machine's speed at the time, which on shared cores varies by a third within an hour."""
+    port, log = free_port(), workdir / "bare.log"
+    command = [str(BIN / "uvicorn"), "bench.bare_app:app", "--workers", "2", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    servers.append(start_server(command, dict(os.environ), log))
+    url = f"http://127.0.0.1:{port}/"
+    wait_ready(url, servers[-1], log)
+    return url
+
+
 def run(args: argparse.Namespace, workdir: Path, servers: list[subprocess.Popen[bytes]]) -> list[Result]:
     env = {
         **os.environ,
@@ -181,16 +193,12 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[subprocess.Popen[
     print("creating, migrating and seeding", DB_NAME, flush=True)
     create_database(env)
 
-    shop_port, bare_port = free_port(), free_port()
-    shop_log, bare_log = workdir / "shop.log", workdir / "bare.log"
+    shop_port, shop_log = free_port(), workdir / "shop.log"
     shop_cmd = [str(BIN / "keel"), "serve", "--app", "shop", "--workers", "2", "--host", "127.0.0.1"]
-    bare_cmd = [str(BIN / "uvicorn"), "bench.bare_app:app", "--workers", "2", "--host", "127.0.0.1"]
     servers.append(start_server([*shop_cmd, "--port", str(shop_port)], env, shop_log))
-    bare_args = ["--port", str(bare_port), "--no-access-log", "--log-level", "warning"]
-    servers.append(start_server([*bare_cmd, *bare_args], env, bare_log))
-    shop, bare = f"http://127.0.0.1:{shop_port}", f"http://127.0.0.1:{bare_port}"
+    bare = start_bare(workdir, servers)
+    shop = f"http://127.0.0.1:{shop_port}"
     wait_ready(f"{shop}/health", servers[0], shop_log)
-    wait_ready(f"{bare}/", servers[1], bare_log)
 
     with httpx.Client(base_url=shop, timeout=30) as client:
         ids = product_ids(client)
@@ -199,7 +207,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[subprocess.Popen[
     lua_env = {"BENCH_PRODUCT_IDS": ",".join(map(str, ids)), "BENCH_TOKENS": ",".join(tokens)}
 
     scenarios = [
-        ("bare", f"{bare}/", None),
+        ("bare", bare, None),
         ("product list", f"{shop}/api/products?limit=10", None),
         ("product detail", shop, "product_detail.lua"),
         ("bestsellers", f"{shop}/api/products/bestsellers?limit=5", None),
