@@ -1,10 +1,14 @@
 """Autocommit.fetch_all (precompiled on the driver where it can be) returns exactly what a
-plain SQLAlchemy execution returns: the same keys, values and types, on every dialect."""
+plain SQLAlchemy execution returns: the same keys, values and types, on every dialect; its
+writes are committed by themselves; and the connections it keeps between statements recover
+when the server ends them."""
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select
+import pytest
+from sqlalchemy import bindparam, insert, select, text
 
 from keel.apps.shop.models import Category, Order, Product, User
 from keel.core.db import Database, fetch_one
@@ -122,3 +126,64 @@ async def test_fetch_all_matches_a_plain_execution(shop_database: Database) -> N
         async with shop_database.engine.begin() as connection:
             for model in (Order, User, Product, Category):
                 await connection.execute(model.__table__.delete())
+
+
+async def test_a_write_in_autocommit_is_committed_by_itself(shop_database: Database) -> None:
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    row = {"id": 7, "name": "Maps", "created_at": now, "updated_at": now}
+    try:
+        for _ in range(2):  # the second time on a connection kept from the first
+            await shop_database.autocommit.execute(insert(Category), row)
+            # Seen at once from a connection of the other engine, without any commit.
+            async with shop_database.engine.connect() as other:
+                names = (await other.execute(select(Category.name).where(Category.id == 7))).scalars()
+                assert list(names) == ["Maps"]
+            await shop_database.autocommit.execute(Category.__table__.delete())
+    finally:
+        async with shop_database.engine.begin() as connection:
+            await connection.execute(Category.__table__.delete())
+
+
+async def _end_other_connections(database: Database, dialect: str) -> None:
+    """What a database restart does to the connections a process keeps: the server ends them."""
+    async with database.engine.connect() as connection:
+        if dialect == "postgresql":
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        else:
+            ids = await connection.execute(
+                text(
+                    "SELECT id FROM information_schema.processlist"
+                    " WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                )
+            )
+            for (connection_id,) in ids.all():
+                await connection.execute(text(f"KILL {int(connection_id)}"))
+
+
+async def test_reads_recover_when_the_server_ended_the_connections(
+    shop_database: Database, dialect: str
+) -> None:
+    if dialect == "sqlite":
+        pytest.skip("SQLite has no server to end a connection")
+    statement = STATEMENTS["a user with booleans"]
+    # Every kept connection in use at once, so that all of them are kept afterwards.
+    await asyncio.gather(*(shop_database.autocommit.fetch_all(statement, {"user_id": 1}) for _ in range(4)))
+    await _end_other_connections(shop_database, dialect)
+    failures = 0
+    for _ in range(10):
+        try:
+            assert await shop_database.autocommit.fetch_all(statement, {"user_id": 1}) == []
+            break
+        except Exception:  # each connection ended under the process fails one read, then is dropped
+            failures += 1
+    else:
+        pytest.fail("reads kept failing after the server ended the connections")
+    assert failures <= 4
+    # From here on every read succeeds.
+    for _ in range(4):
+        assert await shop_database.autocommit.fetch_all(statement, {"user_id": 1}) == []
