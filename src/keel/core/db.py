@@ -276,7 +276,7 @@ class Autocommit:
     connection, a cancelled request); one kept for `recycle` seconds goes back too.
     """
 
-    def __init__(self, engine: AsyncEngine, *, keep: int = 0, recycle: float = 1800):
+    def __init__(self, engine: AsyncEngine, *, keep: int = 0, recycle: float = _RECYCLE_SECONDS):
         self.engine = engine
         self._direct = engine.dialect.driver == "asyncpg"
         self._prepared: dict[Executable, _Prepared | None] = {}
@@ -307,14 +307,8 @@ class Autocommit:
             await connection.close()
 
     async def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Result[Any]:
-        connection, since = await self._checkout()
-        try:
-            result = await connection.execute(statement, parameters)
-        except BaseException as error:
-            await self._checkin(connection, since, error)
-            raise
-        await self._checkin(connection, since, None)
-        return result
+        async with _Lease(self) as connection:
+            return await connection.execute(statement, parameters)
 
     async def fetch_all(self, statement: Selecting, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows as dicts keyed like `statement.selected_columns`.
@@ -326,22 +320,36 @@ class Autocommit:
         known_unpreparable = statement in self._prepared and self._prepared[statement] is None
         if not self._direct or known_unpreparable:
             return [dict(row) for row in (await self.execute(statement, parameters)).mappings()]
-        connection, since = await self._checkout()
-        try:
+        async with _Lease(self) as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             if (prepared := self._prepared.get(statement)) is None:
                 prepared = self._prepared[statement] = await _Prepared.of(
                     statement, self.engine.dialect, driver
                 )
-            if prepared is None:
-                rows = [dict(row) for row in (await connection.execute(statement, parameters)).mappings()]
-            else:
-                records = await driver.fetch(prepared.sql, *prepared.arguments(parameters))
-        except BaseException as error:
-            await self._checkin(connection, since, error)
-            raise
-        await self._checkin(connection, since, None)
-        return rows if prepared is None else [prepared.row(record) for record in records]
+                if prepared is None:
+                    return [dict(row) for row in (await connection.execute(statement, parameters)).mappings()]
+            records = await driver.fetch(prepared.sql, *prepared.arguments(parameters))
+        return [prepared.row(record) for record in records]
+
+
+class _Lease:
+    """One statement's hold on an `Autocommit` connection; on leaving, the connection is kept,
+    given back or thrown away, by what the statement raised. A class, not a generator-based
+    context manager: this runs twice per request."""
+
+    __slots__ = ("_autocommit", "_connection", "_since")
+
+    def __init__(self, autocommit: Autocommit):
+        self._autocommit = autocommit
+
+    async def __aenter__(self) -> AsyncConnection:
+        self._connection, self._since = await self._autocommit._checkout()
+        return self._connection
+
+    async def __aexit__(
+        self, _kind: type[BaseException] | None, error: BaseException | None, _tb: Any
+    ) -> None:
+        await self._autocommit._checkin(self._connection, self._since, error)
 
 
 def _answered_by_server(error: BaseException) -> bool:
