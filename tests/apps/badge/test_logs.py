@@ -112,6 +112,25 @@ async def test_export_streams_csv_and_json(
     assert (await badge.get("/api/v1/logs/export")).status_code == 401
 
 
+async def test_an_export_the_database_refuses_is_answered_422_before_it_starts(
+    badge: httpx.AsyncClient, admin: Account, device: Badge, dialect: str
+) -> None:
+    await _logs(badge, device, [builders.log("info")])
+    for format in ("csv", "json"):
+        answer = await badge.get(f"/api/v1/logs/export?code=%00&format={format}", headers=admin.headers)
+        if dialect == "postgresql":
+            # PostgreSQL refuses a NUL in a text: a 422, not a 200 whose download breaks off.
+            assert answer.status_code == 422
+            assert answer.json()["detail"]
+        elif format == "csv":  # the others take it: a whole export of what matches
+            assert answer.status_code == 200
+            assert answer.text.startswith("id,device_id,")
+            assert answer.text.endswith("\r\n")
+        else:
+            assert answer.status_code == 200
+            assert isinstance(answer.json(), list)
+
+
 async def test_resolve_an_error_log(
     badge: httpx.AsyncClient, admin: Account, guest: Account, operator: Account, device: Badge
 ) -> None:

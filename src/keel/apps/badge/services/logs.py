@@ -119,31 +119,36 @@ async def _chunks(db: Autocommit, filters: LogFilter) -> AsyncIterator[list[dict
         after = rows[-1]["id"]
 
 
+# Each exporter's first part comes with the first chunk of rows, so the first read runs before
+# anything is sent: `routes.logs.export` awaits that part before the answer starts.
+
+
 async def export_csv(db: Autocommit, filters: LogFilter) -> AsyncIterator[bytes]:
     names = [column.key for column in COLUMNS]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=names)
-    writer.writeheader()
-    yield buffer.getvalue().encode()
+    writer.writeheader()  # sent with the first chunk, or alone when there is none
+    empty = True
     async for rows in _chunks(db, filters):
-        buffer.seek(0)
-        buffer.truncate()
         for row in rows:
             row["error_details"] = (
                 None if row["error_details"] is None else dumps(row["error_details"]).decode()
             )
             writer.writerow(_plain(row))
         yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+        empty = False
+    if empty:
+        yield buffer.getvalue().encode()
 
 
 async def export_json(db: Autocommit, filters: LogFilter) -> AsyncIterator[bytes]:
-    yield b"["
-    first = True
+    opening = b"["
     async for rows in _chunks(db, filters):
-        body = b",".join(orjson.dumps(row) for row in rows)
-        yield body if first else b"," + body
-        first = False
-    yield b"]"
+        yield opening + b",".join(orjson.dumps(row) for row in rows)
+        opening = b","
+    yield b"[]" if opening == b"[" else b"]"
 
 
 async def resolve(session: AsyncSession, log_id: int, resolution: str) -> ErrorLog:
