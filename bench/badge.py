@@ -1,23 +1,33 @@
 """Benchmark badge MQTT ingest in the shape it is deployed in: `keel serve --workers 2` (two
 ingest processes sharing one subscription) on PostgreSQL and Redis, and a private Mosquitto run
-from deploy/mosquitto.conf. A burst of QoS 1 heartbeats from many simulated devices is published
-as fast as the broker acknowledges them; then the rows are counted. Every heartbeat carries its
-own timestamp, so a row stored twice is seen as a duplicate, and one never stored as lost.
+from deploy/mosquitto.conf. Two bursts of QoS 1 heartbeats from many simulated devices, each
+published as fast as the broker acknowledges it:
+
+1. while the server runs: stored as fast as they arrive;
+2. while the server is stopped (its ingest sessions stay subscribed, so the broker queues each
+   worker's share), then drained when it starts again: the ingest's own rate, and proof that
+   a restart loses nothing.
+
+Every heartbeat carries its own timestamp, so a row stored twice shows as a duplicate, and one
+never stored as lost.
 
 Run from the repository root:  .venv/bin/python -m bench.badge [--messages 20000] [--devices 2000]
 
 It creates (and afterwards drops) the database keel_bench_badge and uses Redis database 15 on
-127.0.0.1:6379. Targets: every acknowledged message stored exactly once; 5,000 stored per second.
+127.0.0.1:6379. Targets: every acknowledged heartbeat stored exactly once; the ingest drains at
+5,000 or more per second.
 """
 
 import argparse
 import asyncio
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -65,10 +75,9 @@ def heartbeat(n: int) -> bytes:
     )
 
 
-async def publish(port: int, ids: list[str], total: int, clients: int, in_flight: int) -> int:
-    """`total` heartbeats over `clients` connections, each device's on one connection (as a
-    gateway for its share of the devices would), each connection keeping `in_flight` QoS 1
-    publishes outstanding. Returns how many the broker acknowledged."""
+async def publish(port: int, ids: list[str], first: int, total: int, clients: int, in_flight: int) -> int:
+    """Heartbeats `first` to `first + total` over `clients` connections, each keeping `in_flight`
+    QoS 1 publishes outstanding. Returns how many the broker acknowledged."""
     acknowledged = 0
 
     async def one_client(offset: int) -> None:
@@ -78,7 +87,7 @@ async def publish(port: int, ids: list[str], total: int, clients: int, in_flight
 
             async def sender(start: int) -> None:
                 nonlocal acknowledged
-                for n in range(start, total, clients * in_flight):
+                for n in range(first + start, first + total, clients * in_flight):
                     await mqtt.publish(f"luna/device/{ids[n % len(ids)]}/heartbeat", heartbeat(n), qos=1)
                     acknowledged += 1
 
@@ -88,58 +97,122 @@ async def publish(port: int, ids: list[str], total: int, clients: int, in_flight
     return acknowledged
 
 
-async def count_rows(connection: asyncpg.Connection) -> tuple[int, int]:
+async def count_rows() -> tuple[int, int]:
     """Rows stored, and distinct heartbeats among them."""
-    row = await connection.fetchrow("SELECT count(*), count(DISTINCT occurred_at) FROM heartbeats")
+    connection = await asyncpg.connect(DB_URL)
+    try:
+        row = await connection.fetchrow("SELECT count(*), count(DISTINCT occurred_at) FROM heartbeats")
+    finally:
+        await connection.close()
     return row[0], row[1]
 
 
-async def run(args: argparse.Namespace, broker_port: int) -> bool:
-    ids = await register_devices(args.devices)
-    connection = await asyncpg.connect(DB_URL)
-    try:
-        started = time.monotonic()
-        acknowledged = await publish(broker_port, ids, args.messages, args.clients, args.in_flight)
-        published_in = time.monotonic() - started
-        # Drain: until every acknowledged heartbeat is stored, or nothing moves for 10 s.
-        rows, distinct = await count_rows(connection)
-        last_change = finished = time.monotonic()
-        while distinct < acknowledged and time.monotonic() - last_change < 10:
-            await asyncio.sleep(0.2)
-            counted = await count_rows(connection)
-            if counted != (rows, distinct):
-                rows, distinct = counted
-                last_change = finished = time.monotonic()
-        # Duplicates would come from a second subscriber storing the same messages: give them time.
-        await asyncio.sleep(3)
-        rows, distinct = await count_rows(connection)
-    finally:
-        await connection.close()
-    stored_in = finished - started
-    duplicates, lost = rows - distinct, acknowledged - distinct
+@dataclass
+class Burst:
+    name: str
+    acknowledged: int
+    published_in: float
+    rows: int  # of this burst
+    distinct: int
+    stored_in: float
+
+    def exactly_once(self, expected: int) -> bool:
+        return self.acknowledged == expected and self.rows == self.distinct == expected
+
+    def column(self) -> list[str]:
+        return [
+            f"{self.acknowledged:,}",
+            f"{self.acknowledged / self.published_in:,.0f}",
+            f"{self.rows:,}",
+            f"{self.rows - self.distinct:,}",
+            f"{self.acknowledged - self.distinct:,}",
+            f"{self.distinct / self.stored_in:,.0f}",
+        ]
+
+
+async def drain(expected: int, startup: float = 0) -> tuple[int, int, float]:
+    """Until `expected` distinct heartbeats are stored in all, or nothing moves for 10 s (plus
+    `startup` seconds for the first new row, while a server starts); then 3 s more for
+    duplicates (a second subscriber storing the same messages) to show. Returns rows, distinct
+    heartbeats, and when the last new row was seen."""
+    counted = await count_rows()
+    last = time.monotonic() + startup
+    while counted[1] < expected and time.monotonic() - last < 10:
+        await asyncio.sleep(0.05)
+        now = await count_rows()
+        if now != counted:
+            counted, last = now, time.monotonic()
+    await asyncio.sleep(3)
+    rows, distinct = await count_rows()
+    return rows, distinct, last
+
+
+async def live_burst(args: argparse.Namespace, port: int, ids: list[str]) -> Burst:
+    started = time.monotonic()
+    acknowledged = await publish(port, ids, 0, args.messages, args.clients, args.in_flight)
+    published_in = time.monotonic() - started
+    rows, distinct, last = await drain(args.messages)
+    return Burst("while serving", acknowledged, published_in, rows, distinct, last - started)
+
+
+def queued_burst(
+    name: str, args: argparse.Namespace, port: int, ids: list[str], burst: int, stop, resume
+) -> Burst:
+    """The `burst`-th burst, published while the ingest is held by `stop`, then drained after
+    `resume`: counted from the resumption to the last row."""
+    before = asyncio.run(count_rows())
+    stop()
+    started = time.monotonic()
+    first = burst * args.messages
+    acknowledged = asyncio.run(publish(port, ids, first, args.messages, args.clients, args.in_flight))
+    published_in = time.monotonic() - started
+    resumed = time.monotonic()
+    resume()
+    rows, distinct, last = asyncio.run(drain(before[1] + args.messages, startup=60))
+    return Burst(
+        name, acknowledged, published_in, rows - before[0], distinct - before[1], max(last - resumed, 0.1)
+    )
+
+
+def wait_subscribed(broker: Broker, workers: int, since: int, timeout: float = 30) -> None:
+    """Until every worker's ingest client has connected (it subscribes right after), as the
+    broker's log says after offset `since`, so a burst is shared by all of them."""
+    expected = [f" as {CLIENT_ID}-{slot} " for slot in range(workers)]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = broker.log.read_text()[since:]
+        if all(client in text for client in expected):
+            time.sleep(0.5)
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"not every worker's ingest connected to the broker within {timeout}s")
+
+
+def print_table(args: argparse.Namespace, bursts: list[Burst]) -> None:
     load = os.getloadavg()
     print(
         f"\nbadge MQTT ingest, keel serve --workers {args.workers} (PostgreSQL, Redis), Mosquitto from "
-        f"deploy/mosquitto.conf; {args.messages:,} QoS 1 heartbeats from {args.devices:,} devices over "
-        f"{args.clients} connections ({args.in_flight} in flight each); load {load[0]:.2f}\n"
+        f"deploy/mosquitto.conf; bursts of {args.messages:,} QoS 1 heartbeats from {args.devices:,} "
+        f"devices over {args.clients} connections ({args.in_flight} in flight each); load {load[0]:.2f}\n"
     )
-    table = [
-        ("acknowledged by the broker", f"{acknowledged:,}"),
-        ("published per second", f"{acknowledged / published_in:,.0f}"),
-        ("rows stored", f"{rows:,}"),
-        ("distinct heartbeats stored", f"{distinct:,}"),
-        ("duplicates (rows - distinct)", f"{duplicates:,}"),
-        ("lost (acknowledged - distinct)", f"{lost:,}"),
-        ("stored per second (first publish to last row)", f"{distinct / stored_in:,.0f}"),
-    ]
-    print("| measure | value |\n|---|---|")
-    for name, value in table:
-        print(f"| {name} | {value} |")
-    exactly_once = acknowledged == args.messages and duplicates == 0 and lost == 0
-    throughput = distinct / stored_in >= TARGET_PER_SECOND
-    print(f"\nverdict: {'PASS' if exactly_once else 'FAIL'} every acknowledged heartbeat stored exactly once")
-    print(f"verdict: {'PASS' if throughput else 'FAIL'} throughput (target {TARGET_PER_SECOND:,}/s)")
-    return exactly_once
+    names = (
+        "acknowledged by the broker",
+        "published per second",
+        "rows stored",
+        "duplicates (rows - distinct)",
+        "lost (acknowledged - distinct)",
+        "stored per second",
+    )
+    columns = [burst.column() for burst in bursts]
+    print("| | " + " | ".join(burst.name for burst in bursts) + " |")
+    print("|---|" + "---|" * len(bursts))
+    for row, name in enumerate(names):
+        print(f"| {name} | " + " | ".join(column[row] for column in columns) + " |")
+    print(
+        "\nstored per second: while serving, from the first publish to the last row (so bounded by the"
+        "\npublishers); otherwise from SIGCONT, or from the restart (the workers' start-up included),"
+        "\nto the last row."
+    )
 
 
 def main() -> None:
@@ -170,33 +243,65 @@ def main() -> None:
         }
         python = [sys.executable, "-m", "keel"]
         subprocess.run([*python, "migrate", "--app", "badge"], env=env, cwd=ROOT, check=True)
+        ids = asyncio.run(register_devices(args.devices))
         port = free_port()
         log = data_dir / "server.log"
         command = [*python, "serve", "--app", "badge", "--port", str(port), "--workers", str(args.workers)]
-        server = start_server(command, env, log)
-        try:
+
+        def serve() -> subprocess.Popen[bytes]:
+            since = len(broker.log.read_text())
+            server = start_server(command, env, log)
             wait_ready(f"http://127.0.0.1:{port}/health", server, log)
-            wait_subscribed(broker, args.workers)
-            ok = asyncio.run(run(args, broker.port))
+            wait_subscribed(broker, args.workers, since)
+            return server
+
+        server = serve()
+
+        def signal_workers(number: signal.Signals) -> None:
+            os.killpg(server.pid, number)  # uvicorn's parent and its workers
+
+        def restart() -> None:
+            nonlocal server
+            # Counted from the start: the workers drain before /health answers.
+            server = start_server(command, env, log)
+
+        try:
+            bursts = [asyncio.run(live_burst(args, broker.port, ids))]
+            # Paused, the workers keep their connections (keepalive is 30 s): the broker sends
+            # each its in-flight window and queues the rest, and the drain is the ingest alone.
+            bursts.append(
+                queued_burst(
+                    "queued: workers paused (SIGSTOP), resumed",
+                    args,
+                    broker.port,
+                    ids,
+                    1,
+                    lambda: signal_workers(signal.SIGSTOP),
+                    lambda: signal_workers(signal.SIGCONT),
+                )
+            )
+            # Stopped, their sessions stay subscribed: the broker queues each one's share.
+            bursts.append(
+                queued_burst(
+                    "queued: server stopped, restarted",
+                    args,
+                    broker.port,
+                    ids,
+                    2,
+                    lambda: stop_server(server),
+                    restart,
+                )
+            )
         finally:
             stop_server(server)
             broker.stop()
     sql(ADMIN_DSN, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    sys.exit(0 if ok else 1)
-
-
-def wait_subscribed(broker: Broker, workers: int, timeout: float = 30) -> None:
-    """Until every worker's ingest client has connected (it subscribes right after), so the
-    burst is shared between all of them from its first message."""
-    expected = [f" as {CLIENT_ID}-{slot} " for slot in range(workers)]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = broker.log.read_text() if broker.log.exists() else ""
-        if all(client in text for client in expected):
-            time.sleep(0.5)
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"not every worker's ingest connected to the broker within {timeout}s")
+    print_table(args, bursts)
+    exactly_once = all(burst.exactly_once(args.messages) for burst in bursts)
+    throughput = bursts[1].distinct / bursts[1].stored_in >= TARGET_PER_SECOND
+    print(f"\nverdict: {'PASS' if exactly_once else 'FAIL'} every acknowledged heartbeat stored exactly once")
+    print(f"verdict: {'PASS' if throughput else 'FAIL'} ingest drain (target {TARGET_PER_SECOND:,}/s)")
+    sys.exit(0 if exactly_once else 1)
 
 
 if __name__ == "__main__":
