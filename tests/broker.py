@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf"
-# Keys of deploy/mosquitto.conf a private broker must replace; each must be there to replace.
-_REPLACED = ("listener", "persistence_location", "log_dest")
 
 
 def _free_port() -> int:
@@ -34,6 +32,8 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def _config(self) -> str:
+        """deploy/mosquitto.conf with this broker's port, folder and log; each of those lines
+        must be in it to be replaced."""
         replacements = {
             "listener": f"listener {self.port} 127.0.0.1",
             "persistence_location": f"persistence_location {self.folder}/",
@@ -46,7 +46,7 @@ class Broker:
                 found.add(key)
                 line = replacements[key]
             lines.append(line)
-        missing = set(_REPLACED) - found
+        missing = set(replacements) - found
         if missing:
             raise RuntimeError(f"{CONFIG} no longer sets {sorted(missing)}")
         # Run as root, mosquitto drops to the `mosquitto` user, which cannot write the caller's

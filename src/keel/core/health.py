@@ -43,10 +43,12 @@ async def report(apps: dict[str, FastAPI]) -> tuple[bool, dict[str, dict[str, ob
     (`ok` or `error: <type>`), its dialect, and each check's time in `latency_ms`."""
     checks = [(slug, name, check) for slug, api in apps.items() for name, check in _checks(api).items()]
     results = await asyncio.gather(*(_timed(check) for _, _, check in checks))
+    latencies: dict[str, dict[str, float]] = {slug: {} for slug in apps}
     entries: dict[str, dict[str, object]] = {
-        slug: {"dialect": api.state.database.dialect, "latency_ms": {}} for slug, api in apps.items()
+        slug: {"dialect": api.state.database.dialect, "latency_ms": latencies[slug]}
+        for slug, api in apps.items()
     }
     for (slug, name, _), (status, milliseconds) in zip(checks, results, strict=True):
         entries[slug][name] = status
-        entries[slug]["latency_ms"][name] = milliseconds  # type: ignore[index]
+        latencies[slug][name] = milliseconds
     return all(status == "ok" for status, _ in results), entries
