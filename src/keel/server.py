@@ -2,7 +2,6 @@
 `/health` and `/metrics` beside them, and the observability middleware around it all."""
 
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +15,7 @@ from starlette.types import ASGIApp
 from keel.apps import APP_SLUGS, load_app
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
+from keel.core.health import report as health_report
 from keel.core.observability import ObservabilityMiddleware, configure_logging, metrics_payload
 from keel.core.runtime import tune_garbage_collector
 from keel.settings import Settings, get_settings
@@ -34,21 +34,7 @@ def build_server(
     }
 
     async def health(_request: Request) -> JSONResponse:
-        report: dict[str, dict[str, object]] = {}
-        for slug, api in apps.items():
-            database: Database = api.state.database
-            started = time.perf_counter()
-            try:
-                await database.ping()
-                status: object = "ok"
-            except Exception as error:  # a health check reports failures, it never raises them
-                status = f"error: {type(error).__name__}"
-            report[slug] = {
-                "database": status,
-                "dialect": database.dialect,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-        healthy = all(entry["database"] == "ok" for entry in report.values())
+        healthy, report = await health_report(apps)
         return JSONResponse(
             {"status": "ok" if healthy else "degraded", "apps": report}, status_code=200 if healthy else 503
         )

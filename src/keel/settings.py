@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     # Stable across restarts, so the broker keeps the persistent session's queued messages for
     # it; each process on a host takes its own numbered slot (see apps/badge/services/mqtt.py).
     badge_mqtt_client_id: str = "keel-badge-ingest"
+    # Every ingest process of a deployment joins this shared subscription, so the broker gives
+    # each message to one of them; deployments sharing a broker need different groups.
+    badge_mqtt_share_group: str = Field("keel", pattern=r"^[^/+#]+$")
+    # How long the broker keeps an ingest session (and queues its share of the messages) while
+    # its process is away: longer than any restart; a slot that never comes back stops getting
+    # a share only when its session expires.
+    badge_mqtt_session_expiry_seconds: int = Field(86400, ge=60, le=4294967294)
     badge_provisioning_key: str | None = None
     badge_offline_after_seconds: int = Field(300, ge=10)
     badge_device_token_days: int = Field(365, ge=1, le=3650)

@@ -1,13 +1,25 @@
 """The combined server: apps under /<slug>, /health, /metrics, and the index."""
 
+import asyncio
+import os
+import shutil
+import socket
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
+from keel.apps import load_app
 from keel.core.db import Database
 from keel.server import build_server
 from keel.settings import Settings
+from tests.broker import Broker
+from tests.databases import REDIS_URL, empty_tables, require_service
 
 
 @pytest.fixture
@@ -31,13 +43,112 @@ async def test_each_app_is_mounted_under_its_slug_with_its_own_docs(combined: ht
     assert index["apps"]["shop"]["docs"] == "/shop/docs"
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def _live(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """Served by uvicorn with its lifespan, on the test's event loop: the startup hooks (badge's
+    MQTT bridge) run as in `keel serve`."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the server did not start"
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def test_health_reports_each_database_with_timing(combined: httpx.AsyncClient, dialect: str) -> None:
     response = await combined.get("/health")
     assert response.status_code == 200
     shop = response.json()["apps"]["shop"]
     assert shop["database"] == "ok"
     assert shop["dialect"] == ("mysql" if dialect == "mariadb" else dialect)
-    assert shop["latency_ms"] >= 0
+    assert shop["latency_ms"]["database"] >= 0
+    assert "redis" not in shop  # not configured, so not checked
+
+
+async def test_health_checks_the_database_redis_and_the_mqtt_broker_with_timings(
+    badge_database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    require_service("redis", REDIS_URL)
+    if shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed")
+    broker = Broker(tmp_path)
+    broker.start()
+    configured = settings.model_copy(
+        update={
+            "redis_url": REDIS_URL,
+            "badge_mqtt_url": broker.url,
+            "badge_mqtt_client_id": f"keel-test-{os.getpid()}-{time.monotonic_ns()}",
+            "data_dir": tmp_path,
+        }
+    )
+    try:
+        async with _live(
+            build_server(configured, only="badge", databases={"badge": badge_database})
+        ) as client:
+            deadline = time.monotonic() + 10
+            response = await client.get("/health")
+            while response.status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)  # the bridge connects in the background
+                response = await client.get("/health")
+            assert response.status_code == 200, response.json()
+            badge = response.json()["apps"]["badge"]
+            assert (badge["database"], badge["redis"], badge["mqtt"]) == ("ok", "ok", "ok")
+            assert set(badge["latency_ms"]) == {"database", "redis", "mqtt"}
+            assert all(milliseconds >= 0 for milliseconds in badge["latency_ms"].values())
+
+            broker.stop()  # the ingest's session is gone: degraded until it is back
+            response = await client.get("/health")
+            while response.status_code == 200 and time.monotonic() < deadline + 10:
+                await asyncio.sleep(0.1)
+                response = await client.get("/health")
+            assert response.status_code == 503
+            badge = response.json()["apps"]["badge"]
+            assert badge["mqtt"].startswith("error") and badge["database"] == badge["redis"] == "ok"
+    finally:
+        broker.stop()
+        await empty_tables(badge_database, load_app("badge").metadata)
+
+
+async def test_health_is_503_when_redis_is_down(shop_database: Database, settings: Settings) -> None:
+    configured = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    server = build_server(configured, databases={"shop": shop_database})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://keel.test"
+    ) as client:
+        response = await client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "degraded"
+    shop = response.json()["apps"]["shop"]
+    assert shop["database"] == "ok" and shop["redis"].startswith("error")
+    assert set(shop["latency_ms"]) == {"database", "redis"}
+
+
+async def test_health_is_503_when_the_mqtt_broker_is_unreachable(
+    badge_database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    configured = settings.model_copy(
+        update={"badge_mqtt_url": f"mqtt://127.0.0.1:{_closed_port()}", "data_dir": tmp_path}
+    )
+    async with _live(build_server(configured, only="badge", databases={"badge": badge_database})) as client:
+        response = await client.get("/health")
+    assert response.status_code == 503
+    badge = response.json()["apps"]["badge"]
+    assert badge["database"] == "ok" and badge["mqtt"].startswith("error")
+    assert badge["latency_ms"]["mqtt"] >= 0
 
 
 async def test_health_is_503_when_a_database_is_down(settings: Settings) -> None:

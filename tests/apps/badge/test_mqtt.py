@@ -1,12 +1,10 @@
 """MQTT against real Mosquitto: ingest from the shared broker on 1883, pushes on admin actions,
-and a private broker restarted in the middle of a stream with nothing lost."""
+and on a private broker run from deploy/mosquitto.conf: two ingest processes sharing the
+subscription store each message once, and a broker restarted mid-stream loses nothing."""
 
 import asyncio
-import getpass
 import os
 import shutil
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +22,7 @@ from keel.core.db import Database
 from keel.settings import Settings
 from tests.apps.badge import builders
 from tests.apps.badge.builders import Account
+from tests.broker import Broker
 from tests.databases import MQTT_URL, empty_tables, require_service
 
 
@@ -37,14 +36,25 @@ async def _forget_session(host: str, port: int, client_id: str) -> None:
         pass
 
 
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{os.getpid()}-{time.monotonic_ns()}"
+
+
 @asynccontextmanager
 async def _serve(
-    settings: Settings, database: Database, url: str, tmp_path: Path
+    settings: Settings, database: Database, url: str, tmp_path: Path, group: str | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
+    """One badge app with its bridge, as one `keel serve` process would run it. Its own share
+    group unless one is given: on the shared broker, another test run's bridges in the same
+    group would take some of this test's messages."""
     keel_app = load_app("badge")
-    client_id = f"keel-test-{os.getpid()}-{time.monotonic_ns()}"
     configured = settings.model_copy(
-        update={"badge_mqtt_url": url, "badge_mqtt_client_id": client_id, "data_dir": tmp_path}
+        update={
+            "badge_mqtt_url": url,
+            "badge_mqtt_client_id": _unique("keel-test"),
+            "badge_mqtt_share_group": group or _unique("keel-test"),
+            "data_dir": tmp_path,
+        }
     )
     api = keel_app.build(configured, database)
     for hook in keel_app.on_startup:
@@ -168,32 +178,57 @@ async def test_admin_actions_are_pushed_after_commit(served, badge_database: Dat
     assert received["update"]["force_update"] is False
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def private_broker(tmp_path: Path):
+    if shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed")
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    broker = Broker(folder)
+    broker.start()
+    yield broker
+    broker.stop()
 
 
-def _start_broker(port: int, folder: Path) -> subprocess.Popen[bytes]:
-    config = folder / "mosquitto.conf"
-    config.write_text(
-        # Run as root, mosquitto drops to the `mosquitto` user, which cannot write a pytest
-        # folder: it would lose every queued message on restart (and say so only in its log).
-        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-        f"persistence_location {folder}/\nmax_queued_messages 100000\nmax_inflight_messages 100\n"
-    )
-    process = subprocess.Popen(
-        ["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("private mosquitto did not start")
+async def _stored_logs(client: httpx.AsyncClient, admin: Account) -> list[str]:
+    """Every stored log message, duplicates included, through the API."""
+    messages: list[str] = []
+    page = 1
+    while True:
+        body = (await client.get(f"/api/v1/logs?limit=100&page={page}", headers=admin.headers)).json()
+        messages += [item["error_message"] for item in body["items"]]
+        if page >= body["total_pages"]:
+            return messages
+        page += 1
+
+
+async def test_two_ingest_processes_sharing_the_subscription_store_each_message_once(
+    private_broker: Broker, badge_database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    group = _unique("keel-test")
+    async with (
+        _serve(settings, badge_database, private_broker.url, tmp_path, group) as (client, first),
+        _serve(settings, badge_database, private_broker.url, tmp_path, group) as (_, second),
+    ):
+        assert first.client_id != second.client_id  # two slots, as two workers take
+        admin = await _admin(client, badge_database)
+        devices = [await builders.badge(client, admin) for _ in range(4)]
+        total = 400
+        async with aiomqtt.Client("127.0.0.1", private_broker.port) as mqtt:
+            for n in range(total):
+                log = builders.log("info", message=f"message {n}")
+                await mqtt.publish(f"luna/device/{devices[n % 4].device_id}/logs", orjson.dumps(log), qos=1)
+
+        async def all_stored() -> list[str] | None:
+            stored = await _stored_logs(client, admin)
+            return stored if len(set(stored)) == total else None
+
+        stored = await _eventually(all_stored, within=30)
+        assert stored is not None, "not every message was stored"
+        assert sorted(stored) == sorted(f"message {n}" for n in range(total)), "some were stored twice"
+        # Both members took their share: the broker hands them out in turn.
+        assert first.received and second.received
+        assert first.received + second.received == total
 
 
 async def _publish_all(port: int, topics: list[tuple[str, bytes]], restart_at: int, restart) -> int:
@@ -219,58 +254,38 @@ async def _publish_all(port: int, topics: list[tuple[str, bytes]], restart_at: i
     return acknowledged
 
 
-@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto is not installed")
 async def test_a_broker_restart_mid_stream_loses_nothing(
-    badge_database: Database, settings: Settings, tmp_path: Path
+    private_broker: Broker, badge_database: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    broker_dir = tmp_path / "broker"
-    broker_dir.mkdir()
-    broker = _start_broker(port, broker_dir)
-    try:
-        async with _serve(settings, badge_database, f"mqtt://127.0.0.1:{port}", tmp_path) as (client, bridge):
-            admin = await _admin(client, badge_database)
-            devices = [await builders.badge(client, admin) for _ in range(3)]
-            total = 600
-            messages = [
-                (
-                    f"luna/device/{devices[n % 3].device_id}/logs",
-                    orjson.dumps(builders.log("info", message=f"message {n}")),
-                )
-                for n in range(total)
-            ]
-
-            async def restart() -> None:
-                nonlocal broker
-                broker.terminate()  # mosquitto writes its persistence file on the way out
-                broker.wait(10)
-                await asyncio.sleep(0.5)
-                broker = _start_broker(port, broker_dir)
-
-            acknowledged = await _publish_all(port, messages, total // 3, restart)
-            assert acknowledged == total
-
-            seen: list[int] = []
-
-            async def stored() -> set[str] | None:
-                rows: set[str] = set()
-                page = 1
-                while True:
-                    body = (
-                        await client.get(f"/api/v1/logs?limit=100&page={page}", headers=admin.headers)
-                    ).json()
-                    rows |= {item["error_message"] for item in body["items"]}
-                    if page >= body["total_pages"]:
-                        break
-                    page += 1
-                seen.append(len(rows))
-                return rows if len(rows) == total else None
-
-            everything = {f"message {n}" for n in range(total)}
-            assert await _eventually(stored, within=30) == everything, (
-                f"stored {seen[-1]} of {total}; bridge connected: {bridge.connected.is_set()}"
+    async with _serve(settings, badge_database, private_broker.url, tmp_path) as (client, bridge):
+        admin = await _admin(client, badge_database)
+        devices = [await builders.badge(client, admin) for _ in range(3)]
+        total = 600
+        messages = [
+            (
+                f"luna/device/{devices[n % 3].device_id}/logs",
+                orjson.dumps(builders.log("info", message=f"message {n}")),
             )
-            assert bridge.connected.is_set()
-    finally:
-        broker.terminate()
-        broker.wait(10)
+            for n in range(total)
+        ]
+
+        async def restart() -> None:
+            private_broker.stop()
+            await asyncio.sleep(0.5)
+            private_broker.start()
+
+        acknowledged = await _publish_all(private_broker.port, messages, total // 3, restart)
+        assert acknowledged == total
+
+        seen: list[int] = []
+
+        async def stored() -> set[str] | None:
+            rows = set(await _stored_logs(client, admin))
+            seen.append(len(rows))
+            return rows if len(rows) == total else None
+
+        everything = {f"message {n}" for n in range(total)}
+        assert await _eventually(stored, within=30) == everything, (
+            f"stored {seen[-1]} of {total}; bridge connected: {bridge.connected.is_set()}"
+        )
+        assert bridge.connected.is_set()

@@ -13,6 +13,7 @@ from keel.apps.badge.routes import routers
 from keel.apps.badge.seed import seed
 from keel.apps.badge.services import alerts
 from keel.apps.badge.services.mqtt import MqttBridge
+from keel.core import health
 from keel.core.app import KeelApp
 
 log = logging.getLogger("keel.badge")
@@ -35,6 +36,7 @@ async def _start(api: FastAPI) -> None:
     api.state.badge_sweeper = asyncio.create_task(_sweep_offline_devices(api), name="badge-offline-sweep")
     if settings.badge_mqtt_url:
         api.state.badge_mqtt = MqttBridge(settings, api.state.database)
+        health.register(api, "mqtt", api.state.badge_mqtt.ping)
         await api.state.badge_mqtt.start()
 
 

@@ -2,11 +2,22 @@
 (`luna/device/+/heartbeat|logs|status`) into the database in batches, and publishes what the
 cloud sends them (`config/update`, `command`, `update`).
 
-Nothing a device sent with QoS 1 is lost: the session is persistent (clean_session off, a
-client id that survives restarts), and a message is acknowledged only once the batch holding
-it has committed. aiomqtt acknowledges on receipt and has no switch for it, so the paho client
-underneath is put in manual-ack mode. A crash between the commit and the acknowledgement makes
-the broker deliver those messages again: delivery is at least once, never at most once.
+Every process subscribes through one shared subscription (`$share/<group>/...`): the broker
+hands each message to one member of the group, so N processes (on any number of hosts) store
+it once between them, where N plain subscriptions would store it N times.
+
+Nothing a device sent with QoS 1 is lost: the session is persistent (MQTT 5, clean start off,
+a session expiry, a client id that survives restarts), and a message is acknowledged only once
+the batch holding it has committed. aiomqtt acknowledges on receipt and has no switch for it,
+so the paho client underneath is put in manual-ack mode. A crash between the commit and the
+acknowledgement makes the broker deliver those messages again: delivery is at least once,
+never at most once.
+
+Because acknowledgements wait for the commit, the number of unacknowledged messages the broker
+may have in flight to us bounds the batch: MQTT 3.1.1 leaves it to the broker's configuration
+(Mosquitto's default is 20, which made every batch 20 rows and let a burst overflow the
+broker's queue), so the client connects with MQTT 5 and states its own Receive Maximum, two
+batches, so one batch arrives while the previous one commits.
 """
 
 import asyncio
@@ -19,6 +30,8 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 import orjson
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -38,6 +51,8 @@ PUBLISHED = Counter("keel_badge_mqtt_published_total", "Messages published to de
 TOPIC_ROOT = "luna/device"
 SUBSCRIPTIONS = ("heartbeat", "logs", "status")
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 30.0
+_RECEIVE_MAXIMUM_LIMIT = 65535  # the largest the MQTT 5 property can say
+HEALTH_TOPIC = "keel/health"
 
 
 def topic(device_id: str, suffix: str) -> str:
@@ -72,10 +87,14 @@ class MqttBridge:
         self.database = database
         self.batch_size = settings.badge_ingest_batch_size
         self.batch_wait = settings.badge_ingest_batch_ms / 1000
+        self.share_group = settings.badge_mqtt_share_group
+        self.session_expiry = settings.badge_mqtt_session_expiry_seconds
         self.client_id, self._slot = _claim_slot(settings.data_dir, settings.badge_mqtt_client_id)
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        # This process's share of the group's messages so far (the broker hands them out in turn).
+        self.received = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="badge-mqtt")
@@ -108,6 +127,20 @@ class MqttBridge:
         PUBLISHED.labels("ok").inc()
         return True
 
+    async def ping(self) -> None:
+        """The health check: this process's session is up and the broker acknowledges a QoS 1
+        publish on it (a half-open connection fails here before keepalive would notice)."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise ConnectionError(f"not connected to {self.host}:{self.port}")
+        await client.publish(f"{HEALTH_TOPIC}/{self.client_id}", b"", qos=1, timeout=2)
+
+    def _connect_properties(self) -> Properties:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.session_expiry
+        properties.ReceiveMaximum = min(2 * self.batch_size, _RECEIVE_MAXIMUM_LIMIT)
+        return properties
+
     async def _run(self) -> None:
         backoff = _BACKOFF_MIN
         while True:
@@ -117,7 +150,11 @@ class MqttBridge:
                 username=self.username,
                 password=self.password,
                 identifier=self.client_id,
-                clean_session=False,
+                protocol=aiomqtt.ProtocolVersion.V5,
+                # False, not aiomqtt's default "first connection only": a restarted process
+                # must take back the session (and what the broker queued for it).
+                clean_start=False,
+                properties=self._connect_properties(),
                 keepalive=30,
             )
             # Acknowledged after the commit, not on receipt (see the module's docstring).
@@ -125,7 +162,7 @@ class MqttBridge:
             try:
                 async with client:
                     for kind in SUBSCRIPTIONS:
-                        await client.subscribe(f"{TOPIC_ROOT}/+/{kind}", qos=1)
+                        await client.subscribe(f"$share/{self.share_group}/{TOPIC_ROOT}/+/{kind}", qos=1)
                     self._client = client
                     self.connected.set()
                     backoff = _BACKOFF_MIN
@@ -150,6 +187,7 @@ class MqttBridge:
                 await asyncio.sleep(self.batch_wait)
             while len(batch) < self.batch_size and len(messages):
                 batch.append(await anext(messages))
+            self.received += len(batch)
             await self._store(batch)
             for message in batch:  # in the order received, as MQTT asks of acknowledgements
                 if message.qos > 0:
