@@ -49,7 +49,11 @@ class JobMixin:
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (Index(f"ix_{cls.__tablename__}_status_run_after", "status", "run_after"),)
+        return (
+            Index(f"ix_{cls.__tablename__}_status_run_after", "status", "run_after"),
+            # Retention prunes finished jobs by it (core/retention.py).
+            Index(f"ix_{cls.__tablename__}_finished_at", "finished_at"),
+        )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
