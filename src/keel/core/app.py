@@ -68,9 +68,12 @@ class KeelApp:
         if (self.sweeps or self.retention) and self.sweep_lease is None:
             raise ValueError(f"{self.slug}: sweeps need a sweep_lease table (SweepLeaseMixin)")
 
+    def all_sweeps(self) -> tuple[Sweep, ...]:
+        return (*self.sweeps, retention_sweep(self.retention)) if self.retention else tuple(self.sweeps)
+
     def start_sweeper(self, database: Database, settings: Settings) -> Sweeper | None:
         """This process's share of the app's sweeps (`keel serve` and `keel worker` run one each)."""
-        sweeps = (*self.sweeps, retention_sweep(self.retention)) if self.retention else tuple(self.sweeps)
+        sweeps = self.all_sweeps()
         if not sweeps:
             return None
         sweeper = Sweeper(self.slug, self.sweep_lease, sweeps, database, settings)
