@@ -27,8 +27,6 @@ from tests.apps.coach import builders as coach_builders
 from tests.apps.fitness import builders as fitness_builders
 from tests.apps.queue import builders as queue_builders
 
-NOW = datetime.now(UTC)
-
 
 def _days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
@@ -74,9 +72,9 @@ async def test_fitness_prunes_expired_credentials_idempotency_keys_and_old_mail(
             .where(FitnessRefreshToken.user_id == old.id)
             .values(expires_at=_days_ago(1))
         )
-        for who, expires in ((old, _days_ago(1)), (young, NOW + timedelta(minutes=15))):
+        for who, expires in ((old, _days_ago(1)), (young, _days_ago(-0.01))):
             session.add(PasswordResetCode(user_id=who.id, code_hash="h" * 64, expires_at=expires))
-        for key, expires in (("old", _days_ago(1)), ("young", NOW + timedelta(hours=1))):
+        for key, expires in (("old", _days_ago(1)), ("young", _days_ago(-0.05))):
             session.add(
                 IdempotencyKey(
                     scope="s", key=key, request_hash="r" * 64, created_at=_days_ago(2), expires_at=expires
@@ -183,7 +181,7 @@ async def test_a_backlog_goes_in_bounded_batches(
     monkeypatch.setattr(retention, "BATCH", 10)
     async with shop_database.sessionmaker() as session:
         rows = [{"jti": f"old{n}", "expires_at": _days_ago(1)} for n in range(25)]
-        young = {"jti": "young", "expires_at": NOW + timedelta(hours=1)}
+        young = {"jti": "young", "expires_at": _days_ago(-0.05)}
         await session.execute(insert(ShopRevokedToken), [*rows, young])
         await session.commit()
     deleted: list[int] = []

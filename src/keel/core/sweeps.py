@@ -38,7 +38,9 @@ log = logging.getLogger("keel.sweeps")
 # Summed over a deployment's processes (multiprocess Prometheus): one run per interval, however
 # many processes check.
 RUNS = Counter("keel_sweep_runs_total", "Periodic sweeps run", ["app", "sweep"])
-CHECKS = Counter("keel_sweep_checks_total", "Times a process asked whether a sweep was due", ["app", "sweep"])
+CHECKS = Counter(
+    "keel_sweep_checks_total", "Times a process found out whether a sweep was due", ["app", "sweep"]
+)
 # After a failed check (the database restarting), the next one waits at most this long.
 RETRY_SECONDS = 30.0
 
@@ -110,8 +112,8 @@ class Sweeper:
     async def run_if_due(self, sweep: Sweep) -> float:
         """Run the sweep if this process wins its due interval; the seconds until the next check."""
         interval = sweep.interval(self.settings)
-        CHECKS.labels(self.slug, sweep.name).inc()
         due = await self._claim(sweep, interval)
+        CHECKS.labels(self.slug, sweep.name).inc()
         if due is None:
             RUNS.labels(self.slug, sweep.name).inc()
             try:
