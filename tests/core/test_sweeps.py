@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ from sqlalchemy import delete, select
 
 import keel
 from keel.apps import load_app
-from keel.apps.shop.models import SweepLease
+from keel.apps.shop.models import RevokedToken, SweepLease
 from keel.core.db import Database
 from keel.core.sweeps import Sweep, Sweeper
 from keel.settings import Settings
@@ -113,6 +114,44 @@ def _serve(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "KEEL_RETENTION_SWEEP_SECONDS": "3600",
     }
     command = [sys.executable, "-m", "keel", "serve", "--app", "badge", "--workers", "2", "--port", str(port)]
+    return _start(command, env)
+
+
+async def test_keel_worker_runs_the_sweeps_too(
+    shop: httpx.AsyncClient, shop_database: Database, tmp_path: Path
+) -> None:
+    async with shop_database.sessionmaker() as session:
+        session.add(RevokedToken(jti="expired", expires_at=datetime.now(UTC) - timedelta(days=1)))
+        await session.commit()
+    env = {
+        **os.environ,
+        "PYTHONPATH": SRC,
+        "KEEL_ENV": "test",
+        "KEEL_DATA_DIR": str(tmp_path),
+        "KEEL_SHOP_DATABASE_URL": shop_database.url,
+        "KEEL_LOG_LEVEL": "WARNING",
+    }
+    worker = _start([sys.executable, "-m", "keel", "worker", "--app", "shop"], env)
+    try:
+        deadline = time.monotonic() + 30
+        while await _jtis(shop_database):
+            assert worker.poll() is None, worker.stderr.read().decode()[-3000:] if worker.stderr else ""
+            assert time.monotonic() < deadline, "keel worker never pruned the expired token"
+            await asyncio.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(15) == 0
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+
+
+async def _jtis(database: Database) -> list[str]:
+    async with database.sessionmaker() as session:
+        return list((await session.scalars(select(RevokedToken.jti))).all())
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, start_new_session=True, stderr=subprocess.PIPE)
 
 
