@@ -109,23 +109,26 @@ def serve(
 
 @app.command()
 def worker(slug: AppOption = None) -> None:
-    """Run background jobs (every app with jobs, or one) until SIGTERM or Ctrl-C; start as many
-    as needed, on any machine that reaches the databases."""
+    """Run background jobs and periodic sweeps (every app's, or one app's) until SIGTERM or
+    Ctrl-C; start as many as needed, on any machine that reaches the databases."""
     import signal
 
     from keel.core.jobs import Worker
+    from keel.core.sweeps import stop_sweepers
 
     settings = get_settings()
     configure_logging(settings.log_level)
     registrations = [load_app(name) for name in _slugs(slug)]
-    queues = [(registration, registration.jobs) for registration in registrations if registration.jobs]
-    if not queues:
-        raise typer.BadParameter("none of these apps has background jobs")
+    registrations = [each for each in registrations if each.jobs or each.sweeps or each.retention]
+    if not registrations:
+        raise typer.BadParameter("none of these apps has background jobs or sweeps")
 
     async def run() -> None:
-        databases = [registration.database(settings) for registration, _ in queues]
+        databases = [registration.database(settings) for registration in registrations]
         workers = [
-            Worker(queue, database, settings) for (_, queue), database in zip(queues, databases, strict=True)
+            Worker(registration.jobs, database, settings)
+            for registration, database in zip(registrations, databases, strict=True)
+            if registration.jobs
         ]
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -133,8 +136,13 @@ def worker(slug: AppOption = None) -> None:
             loop.add_signal_handler(sig, stopping.set)
         for each in workers:
             each.start()
-        log.info("worker started", extra={"apps": [registration.slug for registration, _ in queues]})
+        sweepers = [
+            registration.start_sweeper(database, settings)
+            for registration, database in zip(registrations, databases, strict=True)
+        ]
+        log.info("worker started", extra={"apps": [registration.slug for registration in registrations]})
         await stopping.wait()
+        await stop_sweepers(sweepers)
         await asyncio.gather(*(each.stop() for each in workers))
         for database in databases:
             await database.dispose()

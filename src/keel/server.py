@@ -18,6 +18,7 @@ from keel.core.errors import install_error_handlers
 from keel.core.health import report as health_report
 from keel.core.observability import ObservabilityMiddleware, configure_logging, metrics_payload
 from keel.core.runtime import tune_garbage_collector
+from keel.core.sweeps import stop_sweepers
 from keel.settings import Settings, get_settings
 
 
@@ -54,9 +55,14 @@ def build_server(
         for slug, api in apps.items():
             for hook in registrations[slug].on_startup:
                 await hook(api)
+        # Each process takes part in every app's sweeps; the lease runs each once per deployment.
+        sweepers = [
+            registrations[slug].start_sweeper(api.state.database, settings) for slug, api in apps.items()
+        ]
         try:
             yield
         finally:
+            await stop_sweepers(sweepers)
             for slug, api in apps.items():
                 for hook in registrations[slug].on_shutdown:
                     await hook(api)

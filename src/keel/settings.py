@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     job_concurrency: int = Field(4, ge=1, le=100)
     job_poll_seconds: float = Field(1.0, gt=0, le=60)
 
+    # Periodic sweeps (core/sweeps.py) run once per deployment per interval, in whichever
+    # `keel serve` or `keel worker` process wins it. Retention (core/retention.py): every
+    # retention_sweep_seconds, rows go this many days after the time that ages them.
+    retention_sweep_seconds: float = Field(3600, gt=0)
+    retention_tokens_days: float = Field(0, ge=0)
+    retention_idempotency_keys_days: float = Field(0, ge=0)
+    retention_events_days: float = Field(7, ge=0)
+    retention_jobs_days: float = Field(14, ge=0)
+    retention_mail_days: float = Field(30, ge=0)
+    retention_heartbeats_days: float = Field(30, ge=0)
+    retention_device_logs_days: float = Field(90, ge=0)
+
     # Rate limits (core/ratelimit.py) are multiplied by this: 0 turns them off (a benchmark
     # that measures the API rather than the limiter), 10 allows ten times as much.
     rate_limit_scale: float = Field(1.0, ge=0)
@@ -108,6 +120,8 @@ class Settings(BaseSettings):
     badge_mqtt_session_expiry_seconds: int = Field(86400, ge=60, le=4294967294)
     badge_provisioning_key: str | None = None
     badge_offline_after_seconds: int = Field(300, ge=10)
+    # How often the deployment looks for devices gone silent (offline alerts).
+    badge_offline_sweep_seconds: float = Field(30, gt=0)
     badge_device_token_days: int = Field(365, ge=1, le=3650)
     badge_signature_window_seconds: int = Field(300, ge=10, le=3600)
     # Ingest batches: at most this many messages, collected for at most this long.

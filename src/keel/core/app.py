@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
@@ -14,6 +15,7 @@ from keel.core import redis
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
 from keel.core.jobs import JobQueue
+from keel.core.retention import Prunable, retention_sweep
 from keel.core.security.tokens import TokenService
 from keel.core.storage import (
     LocalStorage,
@@ -22,6 +24,7 @@ from keel.core.storage import (
     serve_file,
     serve_presigned_file,
 )
+from keel.core.sweeps import Sweep, Sweeper
 from keel.settings import Settings
 
 SeedFunction = Callable[[AsyncSession, Settings], Awaitable[None]]
@@ -54,6 +57,28 @@ class KeelApp:
     query_error_status: int = 422
     # Durable background jobs, run by `keel worker` (and by the app's own start-up hook).
     jobs: JobQueue | None = None
+    # Periodic sweeps, each run once per deployment per interval (core/sweeps.py), and the
+    # app's growing tables pruned by age (core/retention.py, its "retention" sweep); both need
+    # the app's `SweepLeaseMixin` table.
+    sweeps: Sequence[Sweep] = ()
+    retention: Sequence[Prunable] = ()
+    sweep_lease: Any = None
+
+    def __post_init__(self) -> None:
+        if (self.sweeps or self.retention) and self.sweep_lease is None:
+            raise ValueError(f"{self.slug}: sweeps need a sweep_lease table (SweepLeaseMixin)")
+
+    def all_sweeps(self) -> tuple[Sweep, ...]:
+        return (*self.sweeps, retention_sweep(self.retention)) if self.retention else tuple(self.sweeps)
+
+    def start_sweeper(self, database: Database, settings: Settings) -> Sweeper | None:
+        """This process's share of the app's sweeps (`keel serve` and `keel worker` run one each)."""
+        sweeps = self.all_sweeps()
+        if not sweeps:
+            return None
+        sweeper = Sweeper(self.slug, self.sweep_lease, sweeps, database, settings)
+        sweeper.start()
+        return sweeper
 
     def database(self, settings: Settings) -> Database:
         return Database(

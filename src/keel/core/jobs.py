@@ -6,7 +6,8 @@ jobs with a lease: `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL and MariaDB
 never wait on each other; a conditional UPDATE on SQLite, which has one writer anyway. A
 claimed job's `run_after` is its lease's end, so one condition (`status` queued or running and
 `run_after` passed) finds both new jobs and jobs whose worker died mid-run. A failed run is
-retried with exponential backoff until `max_attempts`.
+retried with exponential backoff until `max_attempts`. A job whose worker died on its last
+attempt (killed, out of memory) is never claimed again: the next claim marks it `failed`.
 
 A worker runs inside `keel serve` (the app's start-up hook) and as `keel worker` processes;
 any number of them share one table. Jobs a request enqueues wake the worker of its own process
@@ -35,6 +36,9 @@ from keel.settings import Settings
 log = logging.getLogger("keel.jobs")
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+FINISHED = (SUCCEEDED, FAILED)
+# The error of the run no worker reported (`attempts` says how many runs there were).
+LEASE_EXPIRED = "worker died: its lease expired on the last attempt"
 MAX_BACKOFF_SECONDS = 300
 
 
@@ -45,7 +49,11 @@ class JobMixin:
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (Index(f"ix_{cls.__tablename__}_status_run_after", "status", "run_after"),)
+        return (
+            Index(f"ix_{cls.__tablename__}_status_run_after", "status", "run_after"),
+            # Retention prunes finished jobs by it (core/retention.py).
+            Index(f"ix_{cls.__tablename__}_finished_at", "finished_at"),
+        )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
@@ -151,6 +159,10 @@ class JobQueue:
             await worker.stop()
 
 
+def _failed_at(now: datetime) -> dict[str, Any]:
+    return {"status": FAILED, "finished_at": now, "locked_by": None, "last_error": LEASE_EXPIRED}
+
+
 @dataclass(frozen=True, slots=True)
 class _Claimed:
     id: int
@@ -226,7 +238,16 @@ class Worker:
 
     def _claimable(self, now: datetime) -> Any:
         model = self.queue.model
-        return (model.status.in_((QUEUED, RUNNING))) & (model.run_after <= now)
+        return (
+            model.status.in_((QUEUED, RUNNING))
+            & (model.run_after <= now)
+            & (model.attempts < model.max_attempts)
+        )
+
+    def _exhausted(self, now: datetime) -> Any:
+        """Running jobs whose lease ran out on their last attempt: their worker died (or overran)."""
+        model = self.queue.model
+        return (model.status == RUNNING) & (model.run_after <= now) & (model.attempts >= model.max_attempts)
 
     async def claim(self, limit: int) -> list[_Claimed]:
         model, now = self.queue.model, utcnow()
@@ -241,6 +262,7 @@ class Worker:
         if self.database.dialect == "sqlite":
             # One writer at a time: a conditional update is the lock; losing a race claims nothing.
             async with self.database.sessionmaker() as session:
+                await session.execute(update(model).where(self._exhausted(now)).values(**_failed_at(now)))
                 ids = (
                     await session.scalars(
                         select(model.id).where(self._claimable(now)).order_by(model.run_after).limit(limit)
@@ -257,6 +279,14 @@ class Worker:
                 rows = (await session.execute(select(*columns).where(model.id.in_(won)))).all() if won else []
         else:
             async with self.database.sessionmaker() as session, session.begin():
+                # Locked rows are another worker's to fail; waiting on them could deadlock.
+                dead = (
+                    await session.scalars(
+                        select(model.id).where(self._exhausted(now)).with_for_update(skip_locked=True)
+                    )
+                ).all()
+                if dead:
+                    await session.execute(update(model).where(model.id.in_(dead)).values(**_failed_at(now)))
                 ids = (
                     await session.scalars(
                         select(model.id)

@@ -14,6 +14,7 @@ class OutboxMixin:
     recipient: Mapped[str] = mapped_column(String(320), index=True)
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
+    # Retention ages rows by it (core/retention.py).
+    created_at: Mapped[datetime] = mapped_column(index=True)
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)

@@ -1,39 +1,38 @@
 """badge: the Luna Badge device cloud (spec 004): devices, logs, OTA versions, modules, config
 centre, error codes and alerts, with MQTT ingest and push."""
 
-import asyncio
-import contextlib
-import logging
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from keel.apps.badge.models import Base
+from keel.apps.badge.models import Base, DeviceStatus, ErrorLog, Heartbeat, SweepLease
 from keel.apps.badge.routes import routers
 from keel.apps.badge.seed import seed
 from keel.apps.badge.services import alerts
 from keel.apps.badge.services.mqtt import MqttBridge
 from keel.core import health
 from keel.core.app import KeelApp
+from keel.core.db import Database
+from keel.core.retention import Prunable, prunables
+from keel.core.sweeps import Sweep
+from keel.settings import Settings
 
-log = logging.getLogger("keel.badge")
-SWEEP_SECONDS = 30
+
+async def _sweep_offline_devices(database: Database, _settings: Settings) -> None:
+    async with database.sessionmaker() as session:
+        await alerts.sweep_offline(session)
+        await session.commit()
 
 
-async def _sweep_offline_devices(api: FastAPI) -> None:
-    while True:
-        await asyncio.sleep(SWEEP_SECONDS)
-        try:
-            async with api.state.database.sessionmaker() as session:
-                await alerts.sweep_offline(session)
-                await session.commit()
-        except Exception:  # the next sweep tries again; a failed one must not end the loop
-            log.exception("offline sweep failed")
+# Once per deployment per interval (core/sweeps.py): with a sweep per process, two processes
+# could each raise the same device's offline alert.
+OFFLINE_SWEEP = Sweep(
+    "offline", _sweep_offline_devices, lambda settings: settings.badge_offline_sweep_seconds
+)
 
 
 async def _start(api: FastAPI) -> None:
     settings = api.state.settings
-    api.state.badge_sweeper = asyncio.create_task(_sweep_offline_devices(api), name="badge-offline-sweep")
     if settings.badge_mqtt_url:
         api.state.badge_mqtt = MqttBridge(settings, api.state.database)
         health.register(api, "mqtt", api.state.badge_mqtt.ping)
@@ -41,11 +40,6 @@ async def _start(api: FastAPI) -> None:
 
 
 async def _stop(api: FastAPI) -> None:
-    sweeper = getattr(api.state, "badge_sweeper", None)
-    if sweeper is not None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
     bridge = getattr(api.state, "badge_mqtt", None)
     if bridge is not None:
         await bridge.stop()
@@ -61,6 +55,16 @@ app = KeelApp(
     metadata=Base.metadata,
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    sweep_lease=SweepLease,
+    sweeps=(OFFLINE_SWEEP,),
+    # Spec 004 names no retention for device data: heartbeats and status reports go after
+    # KEEL_RETENTION_HEARTBEATS_DAYS, error logs after KEEL_RETENTION_DEVICE_LOGS_DAYS.
+    retention=prunables(
+        Base,
+        Prunable(Heartbeat, "received_at", "retention_heartbeats_days"),
+        Prunable(DeviceStatus, "received_at", "retention_heartbeats_days"),
+        Prunable(ErrorLog, "occurred_at", "retention_device_logs_days"),
+    ),
     on_startup=(_start,),
     on_shutdown=(_stop,),
 )

@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, new_metadata, utcnow
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
+from keel.core.sweeps import SweepLeaseMixin
 
 
 class Base(DeclarativeBase):
@@ -59,7 +60,10 @@ class Device(Base):
 
 class Heartbeat(Base):
     __tablename__ = "heartbeats"
-    __table_args__ = (Index("ix_heartbeats_device_id_received_at", "device_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_heartbeats_device_id_received_at", "device_id", "received_at"),
+        Index("ix_heartbeats_received_at", "received_at"),  # retention
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id", ondelete="CASCADE"))
@@ -73,7 +77,10 @@ class Heartbeat(Base):
 
 class DeviceStatus(Base):
     __tablename__ = "device_status"
-    __table_args__ = (Index("ix_device_status_device_id_received_at", "device_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_device_status_device_id_received_at", "device_id", "received_at"),
+        Index("ix_device_status_received_at", "received_at"),  # retention
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id", ondelete="CASCADE"))
@@ -257,3 +264,11 @@ class RefreshToken(RefreshTokenMixin, Base):
 
 class RevokedToken(RevokedTokenMixin, Base):
     pass
+
+
+class SweepLease(SweepLeaseMixin, Base):
+    pass
+
+
+# Retention prunes by these columns (core/retention.py).
+Index("ix_refresh_tokens_expires_at", RefreshToken.expires_at)

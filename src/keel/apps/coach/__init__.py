@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from keel.apps.coach.models import Base
+from keel.apps.coach.models import Base, SweepLease
 from keel.apps.coach.routes import routers
 from keel.apps.coach.seed import seed
 from keel.apps.coach.tasks import queue
 from keel.core.app import KeelApp
+from keel.core.retention import prunables
 
 app = KeelApp(
     slug="coach",
@@ -16,6 +17,8 @@ app = KeelApp(
     metadata=Base.metadata,
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    sweep_lease=SweepLease,
+    retention=prunables(Base),
     on_startup=(queue.start,),
     on_shutdown=(queue.stop,),
     # Section 7: access tokens are refreshed every 30 minutes; refresh tokens live 7 days.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, new_metadata, utcnow
 from keel.core.jobs import JobMixin
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin, SessionMixin
+from keel.core.sweeps import SweepLeaseMixin
 
 
 class Base(DeclarativeBase):
@@ -245,3 +246,12 @@ class Session(SessionMixin, Base):
 
 class Job(JobMixin, Base):
     pass
+
+
+class SweepLease(SweepLeaseMixin, Base):
+    pass
+
+
+# Retention prunes by these columns (core/retention.py).
+Index("ix_refresh_tokens_expires_at", RefreshToken.expires_at)
+Index("ix_sessions_expires_at", Session.expires_at)

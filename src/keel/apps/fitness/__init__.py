@@ -4,11 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from keel.apps.fitness.models import Base
+from keel.apps.fitness.models import Base, PasswordResetCode, SweepLease
 from keel.apps.fitness.routes import routers
 from keel.apps.fitness.seed import seed
 from keel.core import mail
 from keel.core.app import KeelApp
+from keel.core.retention import Prunable, prunables
 
 
 async def _deliver_pending_mail(_api: FastAPI) -> None:
@@ -24,5 +25,7 @@ app = KeelApp(
     metadata=Base.metadata,
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    sweep_lease=SweepLease,
+    retention=prunables(Base, Prunable(PasswordResetCode, "expires_at", "retention_tokens_days")),
     on_shutdown=(_deliver_pending_mail,),
 )

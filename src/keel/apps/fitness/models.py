@@ -11,6 +11,7 @@ from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, JSONDocument, new_meta
 from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.mail_models import OutboxMixin
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
+from keel.core.sweeps import SweepLeaseMixin
 
 
 class Base(DeclarativeBase):
@@ -137,7 +138,7 @@ class PasswordResetCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
-    expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -156,3 +157,11 @@ class MailOutbox(OutboxMixin, Base):
 
 class IdempotencyKey(IdempotencyKeyMixin, Base):
     pass
+
+
+class SweepLease(SweepLeaseMixin, Base):
+    pass
+
+
+# Retention prunes by these columns (core/retention.py).
+Index("ix_refresh_tokens_expires_at", RefreshToken.expires_at)

@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from keel.apps.queue.models import Base
+from keel.apps.queue.models import Base, SweepLease
 from keel.apps.queue.routes import routers
 from keel.apps.queue.seed import seed
 from keel.core import realtime
 from keel.core.app import KeelApp
+from keel.core.retention import prunables
 
 app = KeelApp(
     slug="queue",
@@ -16,6 +17,8 @@ app = KeelApp(
     metadata=Base.metadata,
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    sweep_lease=SweepLease,
+    retention=prunables(Base),
     # The spec answers a malformed query parameter (GET /stores?page=0) with 400.
     query_error_status=400,
     on_startup=(realtime.start,),

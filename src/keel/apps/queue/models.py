@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, new_metadata, utcnow
 from keel.core.realtime import EventMixin
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
+from keel.core.sweeps import SweepLeaseMixin
 
 
 class Base(DeclarativeBase):
@@ -129,3 +130,11 @@ class RefreshToken(RefreshTokenMixin, Base):
 
 class RevokedToken(RevokedTokenMixin, Base):
     pass
+
+
+class SweepLease(SweepLeaseMixin, Base):
+    pass
+
+
+# Retention prunes by these columns (core/retention.py).
+Index("ix_refresh_tokens_expires_at", RefreshToken.expires_at)

@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
-from keel.apps.shop.models import Base
+from keel.apps.shop.models import Base, SweepLease
 from keel.apps.shop.routes import routers
 from keel.apps.shop.seed import seed
 from keel.core.app import KeelApp
+from keel.core.retention import prunables
 
 app = KeelApp(
     slug="shop",
@@ -15,4 +16,6 @@ app = KeelApp(
     metadata=Base.metadata,
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    sweep_lease=SweepLease,
+    retention=prunables(Base),
 )

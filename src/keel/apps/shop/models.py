@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from keel.core.db import TYPE_ANNOTATION_MAP, new_metadata, utcnow
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
+from keel.core.sweeps import SweepLeaseMixin
 
 
 class Base(DeclarativeBase):
@@ -102,3 +103,11 @@ class OrderItem(Base):
 
 
 Index("ix_orders_user_id_created_at", Order.user_id, Order.created_at)
+
+
+class SweepLease(SweepLeaseMixin, Base):
+    pass
+
+
+# Retention prunes by these columns (core/retention.py).
+Index("ix_refresh_tokens_expires_at", RefreshToken.expires_at)

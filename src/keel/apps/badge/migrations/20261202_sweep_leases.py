@@ -1,0 +1,44 @@
+"""sweep_leases, and the indexes retention prunes by
+
+sweep_leases: one row per periodic sweep, claimed once per interval by one process of the
+deployment (core/sweeps.py). Indexes on refresh_tokens.expires_at, heartbeats.received_at, device_status.received_at: retention deletes old rows by them
+(core/retention.py).
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-02 06:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import keel.core.db
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sweep_leases",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("due_at", keel.core.db.UTCDateTime(), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=True),
+        sa.Column("last_run_at", keel.core.db.UTCDateTime(), nullable=True),
+        sa.Column("runs", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_sweep_leases")),
+    )
+    op.create_index(op.f("ix_refresh_tokens_expires_at"), "refresh_tokens", ["expires_at"], unique=False)
+    op.create_index(op.f("ix_heartbeats_received_at"), "heartbeats", ["received_at"], unique=False)
+    op.create_index(op.f("ix_device_status_received_at"), "device_status", ["received_at"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_device_status_received_at"), table_name="device_status")
+    op.drop_index(op.f("ix_heartbeats_received_at"), table_name="heartbeats")
+    op.drop_index(op.f("ix_refresh_tokens_expires_at"), table_name="refresh_tokens")
+    op.drop_table("sweep_leases")
