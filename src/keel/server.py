@@ -1,5 +1,5 @@
 """The ASGI application: every registered app under `/<slug>` (or one app at the root),
-`/health` and `/metrics` beside them, and the observability middleware around it all."""
+`/health` and `/metrics` beside them, and CORS and the observability middleware around it all."""
 
 import os
 from collections.abc import AsyncIterator
@@ -16,6 +16,7 @@ from keel.apps import APP_SLUGS, load_app
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
 from keel.core.health import report as health_report
+from keel.core.http import Cors
 from keel.core.observability import ObservabilityMiddleware, configure_logging, metrics_payload
 from keel.core.runtime import tune_garbage_collector
 from keel.core.sweeps import stop_sweepers
@@ -83,7 +84,9 @@ def build_server(
         routes += [Mount(f"/{slug}", api) for slug, api in apps.items()]
         root = Starlette(routes=routes, lifespan=lifespan)
         install_error_handlers(root)  # type: ignore[arg-type]
-    return ObservabilityMiddleware(root, access_log_enabled=settings.access_log)
+    # CORS outside every app, so its answers (a 500 from an app's last-resort handler too) stay
+    # readable by an allowed page, and a preflight never reaches an app's router (405).
+    return ObservabilityMiddleware(Cors(root, settings.cors_origins), access_log_enabled=settings.access_log)
 
 
 def create_app() -> ASGIApp:

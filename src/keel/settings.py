@@ -1,14 +1,27 @@
 """Every setting keel reads, in one place: environment variables prefixed `KEEL_` (or a `.env`)."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "keel-development-secret-change-me-0123456789"
 DEFAULT_ADMIN_PASSWORD = "admin12345"
+
+# The usual local dev servers (CRA/Next, Vite preview, Angular, Vite, Vue CLI), by both names.
+DEVELOPMENT_CORS_ORIGINS = [
+    f"http://{host}:{port}" for host in ("localhost", "127.0.0.1") for port in (3000, 4173, 4200, 5173, 8080)
+]
+# What a browser sends as Origin: no path, no trailing slash (which would never match).
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
+
+
+def _default_cors_origins(values: dict[str, Any]) -> list[str]:
+    # Only development trusts local dev servers; test and production allow what they are told.
+    return list(DEVELOPMENT_CORS_ORIGINS) if values.get("env", "development") == "development" else []
 
 
 class Settings(BaseSettings):
@@ -19,6 +32,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Access logs are one JSON line per request; a benchmark may turn them off.
     access_log: bool = True
+
+    # Browser origins (CORS) allowed to call the apps: a JSON list of `scheme://host[:port]`, or
+    # ["*"]. Default: the local dev servers in development, none in test and production.
+    cors_origins: list[str] = Field(default_factory=_default_cors_origins)
+    # Request bodies past this are refused (413) while they stream in; the few routes whose spec
+    # needs more (batch uploads, firmware, avatars) declare their own (core/http.py).
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
 
     secret_key: str = Field(DEFAULT_SECRET_KEY, min_length=32)
     access_token_minutes: int = Field(15, ge=1, le=24 * 60)
@@ -127,6 +147,14 @@ class Settings(BaseSettings):
     # Ingest batches: at most this many messages, collected for at most this long.
     badge_ingest_batch_size: int = Field(500, ge=1, le=10000)
     badge_ingest_batch_ms: int = Field(20, ge=1, le=5000)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_as_browsers_send_them(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port], without a path")
+        return origins
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.core import redis
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
+from keel.core.http import RequestBodies
 from keel.core.jobs import JobQueue
 from keel.core.retention import Prunable, retention_sweep
 from keel.core.security.tokens import TokenService
@@ -110,6 +111,8 @@ class KeelApp:
         api.state.presigner = presigner(settings, self.slug)
         api.state.redis = redis.connect(settings)
         install_error_handlers(api)
+        # Inside the app, so a refused body is rendered by its handlers (with its error codes).
+        api.add_middleware(RequestBodies, max_body_bytes=settings.max_body_bytes)
         for router in self.routers:
             api.include_router(router)
         # Presigned uploads and downloads (local storage); before the catch-all file route.

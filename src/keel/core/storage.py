@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import FileResponse, Response
 
 from keel.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from keel.core.http import FORM_OVERHEAD, MiB, body_limit, describe_size
 
 CHUNK_SIZE = 64 * 1024
 
@@ -64,14 +65,6 @@ def detect_image_type(head: bytes) -> str | None:
     if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     return None
-
-
-def describe_size(limit: int) -> str:
-    """`5 MB (5,242,880 bytes)`: the rounded size people read and the exact one machines check."""
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if limit >= size and limit % size == 0:
-            return f"{limit // size} {unit} ({limit:,} bytes)"
-    return f"{limit:,} bytes"
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -251,6 +244,8 @@ async def serve_file(request: Request) -> Response:
 # `GET /files/presigned/{key}`; an S3-compatible store checks its own (a SigV4 POST policy).
 
 _PRESIGNED_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}\.[a-z0-9]{1,8}")
+# The largest file a local upload form may allow: the receiver's body limit is sized from it.
+PRESIGNED_UPLOAD_MAX_BYTES = 100 * MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +286,8 @@ class LocalPresigner:
     ) -> PresignedUpload:
         if _PRESIGNED_KEY.fullmatch(key) is None:
             raise ValueError(f"not a storable key: {key!r}")
+        if max_size > PRESIGNED_UPLOAD_MAX_BYTES:
+            raise ValueError(f"a local upload takes at most {describe_size(PRESIGNED_UPLOAD_MAX_BYTES)}")
         expires_at = datetime.now(UTC) + ttl
         fields = {
             "key": key,
@@ -320,6 +317,7 @@ def _expired(expires: str) -> bool:
     return not expires.isdigit() or int(expires) < datetime.now(UTC).timestamp()
 
 
+@body_limit(PRESIGNED_UPLOAD_MAX_BYTES + FORM_OVERHEAD)
 async def receive_presigned_upload(request: Request) -> Response:
     """`POST /files/presigned`: a multipart form with the signed fields and `file`; 204."""
     presigner: LocalPresigner = request.app.state.presigner

@@ -20,6 +20,7 @@ from keel.apps.badge.services import versions
 from keel.apps.badge.services.versions import NewVersion
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, error_responses
+from keel.core.http import FORM_OVERHEAD, body_limit
 from keel.core.params import IntId
 from keel.core.storage import Storage
 
@@ -86,6 +87,7 @@ async def statistics(_viewer: Viewer, db: ReadDb) -> list[dict[str, Any]]:
     response_model=VersionOut,
     responses=error_responses(Unauthorized, Forbidden, Conflict, PayloadTooLarge),
 )
+@body_limit(versions.FIRMWARE_LIMIT + FORM_OVERHEAD)
 async def publish(
     request: Request,
     _admin: Admin,

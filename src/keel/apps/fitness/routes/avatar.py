@@ -7,6 +7,7 @@ from keel.apps.fitness.schemas import UserMe
 from keel.apps.fitness.services import avatars
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import PayloadTooLarge, Unauthorized, UnsupportedMediaType, error_responses
+from keel.core.http import FORM_OVERHEAD, body_limit
 from keel.core.storage import Storage, public_url
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=TransactionalRoute)
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=Transacti
     response_model=UserMe,
     responses=error_responses(Unauthorized, PayloadTooLarge, UnsupportedMediaType),
 )
+@body_limit(avatars.MAX_BYTES + FORM_OVERHEAD)
 async def upload_avatar(
     file: UploadFile, request: Request, user: CurrentUser, session: DbSession, storage: Storage
 ) -> dict[str, Any]:

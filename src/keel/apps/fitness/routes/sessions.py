@@ -22,6 +22,7 @@ from keel.apps.fitness.services import sessions
 from keel.core.db import AppDatabase, DbSession, TransactionalRoute
 from keel.core.encoding import FastJSONResponse
 from keel.core.errors import Conflict, NotFound, Unauthorized, Unprocessable, error_responses
+from keel.core.http import MiB, body_limit
 from keel.core.idempotency import Idempotency, request_hash
 from keel.core.pagination import Page, PageParams, page_of
 
@@ -56,6 +57,9 @@ IdempotencyKeyHeader = Annotated[
         }
     },
 )
+# Up to 500 sessions (MAX_BATCH) with their time series: 100 sessions of 600 points are 3.7 MB,
+# so a full batch of those is about 18 MB. Phones may send it gzipped; the limit is the decoded size.
+@body_limit(32 * MiB)
 async def batch_upload(
     request: Request,
     user: CurrentUser,

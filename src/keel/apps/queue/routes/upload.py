@@ -6,6 +6,7 @@ from keel.apps.queue.deps import CurrentUser
 from keel.apps.queue.schemas import AvatarUploaded
 from keel.apps.queue.services import avatars
 from keel.core.errors import BadRequest, PayloadTooLarge, Unauthorized, error_responses
+from keel.core.http import FORM_OVERHEAD, body_limit
 from keel.core.storage import Storage, public_url
 
 router = APIRouter(prefix="/upload", tags=["upload"])
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/upload", tags=["upload"])
     response_model=AvatarUploaded,
     responses=error_responses(Unauthorized, BadRequest, PayloadTooLarge),
 )
+@body_limit(avatars.MAX_BYTES + FORM_OVERHEAD)
 async def upload_avatar(
     file: UploadFile, request: Request, _user: CurrentUser, storage: Storage
 ) -> dict[str, Any]:
