@@ -1,0 +1,254 @@
+"""keel in the shape it ships in: `keel migrate`, `keel seed` and `keel serve --workers 2` as real
+processes with production settings, on PostgreSQL, Redis and a private Mosquitto run from the
+repository's deploy/mosquitto.conf, with background jobs in a separate `keel worker`. One server
+for the whole session: the flows in this folder share it.
+
+Which worker answered a request is read from the Prometheus files each worker writes under
+PROMETHEUS_MULTIPROC_DIR (`counter_<pid>.db`), so a test can prove that both workers took part
+instead of hoping the kernel spread its connections."""
+
+import asyncio
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from keel.apps import APP_SLUGS
+from tests.databases import REDIS_URL, SERVER_URLS, drop_database, fresh_database, require_service
+
+ROOT = Path(__file__).resolve().parents[2]
+MOSQUITTO_CONF = ROOT / "deploy" / "mosquitto.conf"
+KEEL = [sys.executable, "-m", "keel"]
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "production-shape-admin"
+# A Redis database of its own, so rate-limit buckets of other runs on the shared server stay apart.
+REDIS_DB = 11
+# Enough tries for the kernel to hand both workers a connection (each try is a new connection).
+TRIES = 40
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _require_program(name: str) -> None:
+    if shutil.which(name) is None:
+        if os.environ.get("KEEL_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{name} is not installed and KEEL_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip(f"{name} is not installed")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
+
+
+def _broker_config(port: int, folder: Path) -> str:
+    """deploy/mosquitto.conf with this broker's port, persistence folder and log file."""
+    replaced = {
+        "listener": f"listener {port} 127.0.0.1",
+        "persistence_location": f"persistence_location {folder}/",
+        "log_dest": f"log_dest file {folder / 'mosquitto.log'}",
+    }
+    lines = [
+        line
+        for line in MOSQUITTO_CONF.read_text().splitlines()
+        if not line.strip() or line.startswith("#") or line.split(maxsplit=1)[0] not in replaced
+    ]
+    # Run as root, mosquitto drops to the `mosquitto` user, which cannot write a pytest folder.
+    return "\n".join([*lines, *replaced.values(), f"user {getpass.getuser()}"]) + "\n"
+
+
+def _start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    config = folder / "mosquitto.conf"
+    config.write_text(_broker_config(port, folder))
+    process = subprocess.Popen(
+        ["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"private mosquitto did not start:\n{_tail(folder / 'mosquitto.log')}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process's own session (uvicorn's workers with it), SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+@dataclass
+class Production:
+    base_url: str
+    mqtt_port: int
+    metrics_dir: Path
+    views_dir: Path
+    # Answers the tests' clients received from the apps; once every worker has counted as
+    # many, no count is still on its way.
+    received: int = 0
+
+    def client(self, slug: str) -> httpx.AsyncClient:
+        """A client of one app whose every request opens a new connection, as separate phones
+        would: the kernel gives each to whichever worker accepts it first."""
+
+        async def count(_response: httpx.Response) -> None:
+            self.received += 1
+
+        return httpx.AsyncClient(
+            base_url=f"{self.base_url}/{slug}",
+            limits=httpx.Limits(max_keepalive_connections=0),
+            timeout=30,
+            event_hooks={"response": [count]},
+        )
+
+    def counted(self, name: str, **labels: str) -> Counter[int]:
+        """A counter's total per worker pid (its samples with these labels)."""
+        totals: Counter[int] = Counter()
+        for path in self.metrics_dir.glob("counter_*.db"):
+            pid = int(path.stem.split("_", 1)[1])
+            # MultiProcessCollector reads a folder: give it one holding only this pid's file.
+            view = self.views_dir / str(pid)
+            if not view.exists():
+                view.mkdir(parents=True)
+                (view / path.name).symlink_to(path)
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=str(view))
+            for metric in registry.collect():
+                for sample in metric.samples:
+                    if sample.name == f"{name}_total" and labels.items() <= sample.labels.items():
+                        totals[pid] += sample.value
+        return totals
+
+    def answered(self) -> Counter[int]:
+        """The apps' answers (not the server's own /health) per worker pid."""
+        return self.counted("keel_http_requests") - self.counted("keel_http_requests", app="keel")
+
+    async def _settled(self) -> Counter[int]:
+        # A worker counts a request just after its answer is sent, so wait for the count of
+        # every answer already received before comparing.
+        for _ in range(500):
+            answered = self.answered()
+            if sum(answered.values()) >= self.received:
+                assert sum(answered.values()) == self.received, f"{answered} for {self.received} answers"
+                return answered
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the workers counted {self.answered()} of {self.received} answers")
+
+    async def served_by(self, request: Awaitable[httpx.Response]) -> tuple[httpx.Response, int]:
+        """The answer to `request` (one of this object's clients') and the pid of the worker
+        that answered it; the tests send one request at a time."""
+        before = await self._settled()
+        response = await request
+        (pid,) = (await self._settled() - before).keys()
+        return response, pid
+
+    async def on_both(
+        self, request: Callable[[], Awaitable[httpx.Response]]
+    ) -> dict[int, list[httpx.Response]]:
+        """`request` sent again on new connections until both workers have answered it; the
+        answers by worker pid."""
+        answers: dict[int, list[httpx.Response]] = {}
+        for _ in range(TRIES):
+            response, pid = await self.served_by(request())
+            answers.setdefault(pid, []).append(response)
+            if len(answers) == 2:
+                return answers
+        raise AssertionError(f"only worker {list(answers)} answered {TRIES} new connections")
+
+
+@pytest.fixture(scope="session")
+def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
+    require_service("postgresql", SERVER_URLS["postgresql"])
+    require_service("redis", REDIS_URL)
+    _require_program("mosquitto")
+    folder = tmp_path_factory.mktemp("production")
+    broker_dir = folder / "broker"
+    broker_dir.mkdir()
+    urls = {
+        slug: asyncio.run(fresh_database("postgresql", f"keel_production_{slug}", folder))
+        for slug in APP_SLUGS
+    }
+    broker, mqtt_port = _start_broker(broker_dir)
+    env = {
+        **os.environ,
+        "KEEL_ENV": "production",
+        "KEEL_SECRET_KEY": "production-shape-secret-" + "s" * 24,
+        "KEEL_ADMIN_EMAIL": ADMIN_EMAIL,
+        "KEEL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "KEEL_DATA_DIR": str(folder / "data"),
+        "KEEL_REDIS_URL": f"{REDIS_URL.rsplit('/', 1)[0]}/{REDIS_DB}",
+        "KEEL_BADGE_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
+        "KEEL_BADGE_MQTT_CLIENT_ID": f"keel-production-test-{os.getpid()}",
+        # Jobs run in `keel worker` alone, so a finished task proves another process took it.
+        "KEEL_WORKER_IN_SERVE": "false",
+        "KEEL_ACCESS_LOG": "false",
+        "KEEL_DATABASE_POOL_SIZE": "2",
+        **{f"KEEL_{slug.upper()}_DATABASE_URL": url for slug, url in urls.items()},
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for command in ("migrate", "seed"):
+            done = subprocess.run([*KEEL, command], env=env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, f"keel {command}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        port = _free_port()
+        server_log, worker_log = folder / "serve.log", folder / "worker.log"
+        for command, log in (
+            (["serve", "--workers", "2", "--port", str(port)], server_log),
+            (["worker", "--app", "coach"], worker_log),
+        ):
+            with log.open("wb") as out:
+                processes.append(
+                    subprocess.Popen(
+                        [*KEEL, *command],
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            for process, log in zip(processes, (server_log, worker_log), strict=True):
+                assert process.poll() is None, f"{log.name} exited:\n{_tail(log)}"
+            try:
+                if httpx.get(f"{base_url}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"keel serve did not become healthy:\n{_tail(server_log)}"
+            time.sleep(0.1)
+        yield Production(base_url, mqtt_port, folder / "data" / "prometheus", folder / "views")
+    finally:
+        for process in processes:
+            _stop(process)
+        broker.terminate()
+        broker.wait(10)
+        for url in urls.values():
+            asyncio.run(drop_database("postgresql", url))
