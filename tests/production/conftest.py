@@ -232,19 +232,23 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
                         start_new_session=True,
                     )
                 )
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
+        production = Production(
+            f"http://127.0.0.1:{port}", mqtt_port, folder / "data" / "prometheus", folder / "views"
+        )
+        # Healthy on both workers: the first answers while the second may still be starting.
+        deadline = time.monotonic() + 90
+        while len(production.counted("keel_http_requests", app="keel", status="200")) < 2:
             for process, log in zip(processes, (server_log, worker_log), strict=True):
                 assert process.poll() is None, f"{log.name} exited:\n{_tail(log)}"
             try:
-                if httpx.get(f"{base_url}/health", timeout=5).status_code == 200:
-                    break
+                httpx.get(f"{production.base_url}/health", timeout=5)
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, f"keel serve did not become healthy:\n{_tail(server_log)}"
+            assert time.monotonic() < deadline, (
+                f"keel serve's workers did not both answer:\n{_tail(server_log)}"
+            )
             time.sleep(0.1)
-        yield Production(base_url, mqtt_port, folder / "data" / "prometheus", folder / "views")
+        yield production
     finally:
         for process in processes:
             _stop(process)
