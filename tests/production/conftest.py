@@ -17,12 +17,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -34,7 +35,9 @@ MOSQUITTO_CONF = ROOT / "deploy" / "mosquitto.conf"
 KEEL = [sys.executable, "-m", "keel"]
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "production-shape-admin"
-# A Redis database of its own, so rate-limit buckets of other runs on the shared server stay apart.
+# A Redis database of its own, emptied when the server starts: its rate-limit buckets (coach
+# allows 10 registrations an hour per address, and every request here comes from 127.0.0.1)
+# would otherwise carry over from earlier runs.
 REDIS_DB = 11
 # Enough tries for the kernel to hand both workers a connection (each try is a new connection).
 TRIES = 40
@@ -91,11 +94,8 @@ def _start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise AssertionError(f"private mosquitto did not start:\n{_tail(folder / 'mosquitto.log')}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process's own session (uvicorn's workers with it), SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
+def _wait(process: subprocess.Popen[bytes]) -> None:
+    """Wait for a process told to stop; SIGKILL its session if it lingers."""
     try:
         process.wait(15)
     except subprocess.TimeoutExpired:
@@ -168,18 +168,41 @@ class Production:
         (pid,) = (await self._settled() - before).keys()
         return response, pid
 
-    async def on_both(
-        self, request: Callable[[], Awaitable[httpx.Response]]
-    ) -> dict[int, list[httpx.Response]]:
-        """`request` sent again on new connections until both workers have answered it; the
-        answers by worker pid."""
-        answers: dict[int, list[httpx.Response]] = {}
+    async def on_both(self, request: Callable[[], Awaitable[httpx.Response]]) -> list[httpx.Response]:
+        """`request` sent again on new connections until both workers have answered it; every
+        answer."""
+        answers: list[httpx.Response] = []
+        pids: set[int] = set()
         for _ in range(TRIES):
             response, pid = await self.served_by(request())
-            answers.setdefault(pid, []).append(response)
-            if len(answers) == 2:
+            answers.append(response)
+            pids.add(pid)
+            if len(pids) == 2:
                 return answers
-        raise AssertionError(f"only worker {list(answers)} answered {TRIES} new connections")
+        raise AssertionError(f"only worker {pids} answered {TRIES} new connections")
+
+
+async def _fresh_databases(folder: Path) -> dict[str, str]:
+    names = [f"keel_production_{slug}" for slug in APP_SLUGS]
+    made = await asyncio.gather(*(fresh_database("postgresql", name, folder) for name in names))
+    return dict(zip(APP_SLUGS, made, strict=True))
+
+
+async def _drop_databases(urls: Iterable[str]) -> None:
+    await asyncio.gather(*(drop_database("postgresql", url) for url in urls))
+
+
+def _keel(env: dict[str, str], *command: str) -> None:
+    done = subprocess.run([*KEEL, *command], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"keel {command[0]}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+
+
+def _spawn(env: dict[str, str], log: Path, *command: str) -> subprocess.Popen[bytes]:
+    # A session of its own, so that stopping it stops the workers it forks.
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [*KEEL, *command], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 @pytest.fixture(scope="session")
@@ -190,69 +213,59 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
     folder = tmp_path_factory.mktemp("production")
     broker_dir = folder / "broker"
     broker_dir.mkdir()
-    urls = {
-        slug: asyncio.run(fresh_database("postgresql", f"keel_production_{slug}", folder))
-        for slug in APP_SLUGS
-    }
-    broker, mqtt_port = _start_broker(broker_dir)
-    env = {
-        **os.environ,
-        "KEEL_ENV": "production",
-        "KEEL_SECRET_KEY": "production-shape-secret-" + "s" * 24,
-        "KEEL_ADMIN_EMAIL": ADMIN_EMAIL,
-        "KEEL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "KEEL_DATA_DIR": str(folder / "data"),
-        "KEEL_REDIS_URL": f"{REDIS_URL.rsplit('/', 1)[0]}/{REDIS_DB}",
-        "KEEL_BADGE_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
-        "KEEL_BADGE_MQTT_CLIENT_ID": f"keel-production-test-{os.getpid()}",
-        # Jobs run in `keel worker` alone, so a finished task proves another process took it.
-        "KEEL_WORKER_IN_SERVE": "false",
-        "KEEL_ACCESS_LOG": "false",
-        "KEEL_DATABASE_POOL_SIZE": "2",
-        **{f"KEEL_{slug.upper()}_DATABASE_URL": url for slug, url in urls.items()},
-    }
+    redis_url = f"{REDIS_URL.rsplit('/', 1)[0]}/{REDIS_DB}"
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+    urls: dict[str, str] = {}
     processes: list[subprocess.Popen[bytes]] = []
+    broker: subprocess.Popen[bytes] | None = None
     try:
-        for command in ("migrate", "seed"):
-            done = subprocess.run([*KEEL, command], env=env, capture_output=True, text=True, timeout=120)
-            assert done.returncode == 0, f"keel {command}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        urls.update(asyncio.run(_fresh_databases(folder)))
+        broker, mqtt_port = _start_broker(broker_dir)
+        env = {
+            **os.environ,
+            "KEEL_ENV": "production",
+            "KEEL_SECRET_KEY": "production-shape-secret-" + "s" * 24,
+            "KEEL_ADMIN_EMAIL": ADMIN_EMAIL,
+            "KEEL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "KEEL_DATA_DIR": str(folder / "data"),
+            "KEEL_REDIS_URL": redis_url,
+            "KEEL_BADGE_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
+            "KEEL_BADGE_MQTT_CLIENT_ID": f"keel-production-test-{os.getpid()}",
+            # Jobs run in `keel worker` alone, so a finished task proves another process took it.
+            "KEEL_WORKER_IN_SERVE": "false",
+            "KEEL_ACCESS_LOG": "false",
+            "KEEL_DATABASE_POOL_SIZE": "2",
+            **{f"KEEL_{slug.upper()}_DATABASE_URL": url for slug, url in urls.items()},
+        }
+        _keel(env, "migrate")
         port = _free_port()
-        server_log, worker_log = folder / "serve.log", folder / "worker.log"
-        for command, log in (
-            (["serve", "--workers", "2", "--port", str(port)], server_log),
-            (["worker", "--app", "coach"], worker_log),
-        ):
-            with log.open("wb") as out:
-                processes.append(
-                    subprocess.Popen(
-                        [*KEEL, *command],
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
+        logs = [folder / "serve.log", folder / "worker.log"]
+        processes.append(_spawn(env, logs[0], "serve", "--workers", "2", "--port", str(port)))
+        processes.append(_spawn(env, logs[1], "worker", "--app", "coach"))
+        _keel(env, "seed")  # while they start: the admin it creates is first used by a test
         production = Production(
             f"http://127.0.0.1:{port}", mqtt_port, folder / "data" / "prometheus", folder / "views"
         )
         # Healthy on both workers: the first answers while the second may still be starting.
         deadline = time.monotonic() + 90
         while len(production.counted("keel_http_requests", app="keel", status="200")) < 2:
-            for process, log in zip(processes, (server_log, worker_log), strict=True):
+            for process, log in zip(processes, logs, strict=True):
                 assert process.poll() is None, f"{log.name} exited:\n{_tail(log)}"
             try:
                 httpx.get(f"{production.base_url}/health", timeout=5)
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, (
-                f"keel serve's workers did not both answer:\n{_tail(server_log)}"
-            )
+            assert time.monotonic() < deadline, f"keel serve's workers did not both answer:\n{_tail(logs[0])}"
             time.sleep(0.1)
         yield production
     finally:
         for process in processes:
-            _stop(process)
-        broker.terminate()
-        broker.wait(10)
-        for url in urls.values():
-            asyncio.run(drop_database("postgresql", url))
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            _wait(process)
+        if broker is not None:
+            broker.terminate()
+            broker.wait(10)
+        asyncio.run(_drop_databases(urls.values()))
