@@ -42,12 +42,24 @@ def migrate(slug: AppOption = None) -> None:
 
 
 @app.command()
-def seed(slug: AppOption = None) -> None:
-    """Load demo data and the admin account; running it twice changes nothing."""
+def seed(
+    slug: AppOption = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo", help="Add the demo accounts and content. Default: only in development."
+        ),
+    ] = None,
+) -> None:
+    """Create the admin account, plus demo data in development; running it twice changes nothing."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    if settings.env != "development" and settings.admin_password == DEFAULT_ADMIN_PASSWORD:
-        log.warning("the admin account uses the default password; set KEEL_ADMIN_PASSWORD")
+    if settings.env == "production" and settings.admin_password == DEFAULT_ADMIN_PASSWORD:
+        # Refused before anything is written: an admin whose password is in the README is an
+        # open door, and one seeded with it stays after the variable is set (seeding skips it).
+        typer.echo("refusing to seed: set KEEL_ADMIN_PASSWORD to a private value in production", err=True)
+        raise typer.Exit(code=1)
+    with_demo = settings.env == "development" if demo is None else demo
 
     async def run() -> None:
         for name in _slugs(slug):
@@ -57,11 +69,11 @@ def seed(slug: AppOption = None) -> None:
             database = registration.database(settings)
             try:
                 async with database.sessionmaker() as session:
-                    await registration.seed(session, settings)
+                    await registration.seed(session, settings, demo=with_demo)
                     await session.commit()
             finally:
                 await database.dispose()
-            log.info("seeded", extra={"app": name})
+            log.info("seeded", extra={"app": name, "demo": with_demo})
 
     asyncio.run(run())
 

@@ -70,7 +70,7 @@ async def live(dialect: str, data_dir: Path, settings: Settings) -> AsyncIterato
         seeding = Database(urls[slug])
         async with seeding.sessionmaker() as session:
             assert keel_app.seed is not None
-            await keel_app.seed(session, settings)
+            await keel_app.seed(session, settings, demo=True)
             await session.commit()
         await seeding.dispose()
 

@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
@@ -28,7 +28,14 @@ from keel.core.storage import (
 from keel.core.sweeps import Sweep, Sweeper
 from keel.settings import Settings
 
-SeedFunction = Callable[[AsyncSession, Settings], Awaitable[None]]
+
+class SeedFunction(Protocol):
+    """An app's `keel seed`: its admin always; its demo data (sample accounts and content) only
+    when `demo` is true, which production never gets unless asked for."""
+
+    def __call__(self, session: AsyncSession, settings: Settings, *, demo: bool) -> Awaitable[None]: ...
+
+
 Hook = Callable[[FastAPI], Awaitable[None]]
 
 

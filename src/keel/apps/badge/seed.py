@@ -1,7 +1,7 @@
-"""Demo data for `keel seed`: the admin (username `admin`), an operator, three badges, two
-firmware versions, the device's modules and a few error codes. Idempotent: rows are matched by
-their unique fields, so a second run adds nothing. Seeded devices get a random secret: give a
-real badge its credentials by registering it through the API."""
+"""`keel seed`: the admin (username `admin`) always; with `demo`, an operator, three badges,
+three firmware versions, the device's modules and a few error codes. Idempotent: rows are
+matched by their unique fields, so a second run adds nothing. Seeded devices get a random
+secret: give a real badge its credentials by registering it through the API."""
 
 import hashlib
 import secrets
@@ -15,7 +15,7 @@ from keel.apps.badge.services import accounts, crypto
 from keel.core.db import utcnow
 from keel.settings import Settings
 
-USERS = [("admin", Role.admin), ("operator", Role.user)]
+DEMO_OPERATOR = ("operator", "operator@example.com", "password123")
 DEVICES = [
     ("luna_badge_001", "Luna Badge 001", "00:11:22:33:44:01", "1.0.0"),
     ("luna_badge_002", "Luna Badge 002", "00:11:22:33:44:02", "1.0.0"),
@@ -92,14 +92,21 @@ ERROR_CODES = [
 ]
 
 
-async def seed(session: AsyncSession, settings: Settings) -> None:
-    for username, role in USERS:
-        if (await session.execute(select(User.id).where(User.username == username))).first() is None:
-            email = settings.admin_email if role is Role.admin else f"{username}@example.com"
-            password = settings.admin_password if role is Role.admin else "password123"
-            await accounts.create_user(
-                session, UserCreate(username=username, email=email, password=password, role=role)
-            )
+async def _ensure_user(session: AsyncSession, username: str, email: str, password: str, role: Role) -> None:
+    if (await session.execute(select(User.id).where(User.username == username))).first() is None:
+        await accounts.create_user(
+            session, UserCreate(username=username, email=email, password=password, role=role)
+        )
+
+
+async def seed(session: AsyncSession, settings: Settings, *, demo: bool) -> None:
+    await _ensure_user(session, "admin", settings.admin_email, settings.admin_password, Role.admin)
+    if demo:
+        await _demo(session, settings)
+
+
+async def _demo(session: AsyncSession, settings: Settings) -> None:
+    await _ensure_user(session, *DEMO_OPERATOR, Role.user)
     known = set((await session.scalars(select(Device.device_id))).all())
     for device_id, name, mac, software in DEVICES:
         if device_id not in known:

@@ -1,4 +1,4 @@
-"""Demo data for `keel seed`: the admin, and a demo user with two weeks of records in every
+"""`keel seed`: the admin always; with `demo`, a demo user with two weeks of records in every
 dimension. Idempotent: users are matched by email, and records carry fixed ids."""
 
 import datetime as dt
@@ -91,14 +91,19 @@ def _demo_records(day: dt.date, n: int) -> list[tuple[str, object]]:
     return items
 
 
-async def seed(session: AsyncSession, settings: Settings) -> None:
+async def seed(session: AsyncSession, settings: Settings, *, demo: bool) -> None:
     admin = await _ensure_user(session, settings.admin_email, "Admin", settings.admin_password, settings)
     admin.is_admin = True
-    demo = await _ensure_user(session, *DEMO_USER, settings)
-    today = records.today(demo.timezone)
+    if demo:
+        await _demo(session, settings)
+
+
+async def _demo(session: AsyncSession, settings: Settings) -> None:
+    user = await _ensure_user(session, *DEMO_USER, settings)
+    today = records.today(user.timezone)
     for n in range(DAYS):
         for dimension, data in _demo_records(today - dt.timedelta(days=DAYS - n), n):
             await records.create_in_session(
-                session, records.DIMENSIONS[dimension], demo.id, demo.timezone, data
+                session, records.DIMENSIONS[dimension], user.id, user.timezone, data
             )  # type: ignore[arg-type]
     await session.flush()

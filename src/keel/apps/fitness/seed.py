@@ -1,5 +1,5 @@
-"""Demo data for `keel seed`: the admin, a demo athlete, a training for each kind of machine,
-and the app version gate for both platforms. Idempotent: rows are matched by their unique
+"""`keel seed`: the admin always; with `demo`, a demo athlete, a training for each kind of
+machine, and the app version gate for both platforms (with placeholder store links). Idempotent: rows are matched by their unique
 fields (email, title, platform), so a second run adds nothing."""
 
 from sqlalchemy import select
@@ -63,8 +63,13 @@ async def _ensure_user(
     user.is_admin = is_admin
 
 
-async def seed(session: AsyncSession, settings: Settings) -> None:
+async def seed(session: AsyncSession, settings: Settings, *, demo: bool) -> None:
     await _ensure_user(session, settings.admin_email, "Admin", settings.admin_password, is_admin=True)
+    if demo:
+        await _demo(session)
+
+
+async def _demo(session: AsyncSession) -> None:
     await _ensure_user(session, *DEMO_USER, is_admin=False)
     titles = set((await session.scalars(select(Training.title))).all())
     session.add_all(Training(**training) for training in TRAININGS if training["title"] not in titles)

@@ -1,6 +1,6 @@
-"""Demo data for `keel seed`: the admin, a store owner with a store, three customers waiting
-in its line and a short chat. Idempotent: users are matched by email and the store by owner
-and name, and the bookings and chat are made only with the store."""
+"""`keel seed`: the admin always; with `demo`, a store owner with a store, three customers
+waiting in its line and a short chat. Idempotent: users are matched by email and the store by
+owner and name, and the bookings and chat are made only with the store."""
 
 from datetime import timedelta
 
@@ -31,9 +31,14 @@ async def _ensure_user(session: AsyncSession, email: str, name: str, password: s
     return found or await create_user(session, email, name, password)
 
 
-async def seed(session: AsyncSession, settings: Settings) -> None:
+async def seed(session: AsyncSession, settings: Settings, *, demo: bool) -> None:
     admin = await _ensure_user(session, settings.admin_email, "Admin", settings.admin_password)
     admin.is_admin = True
+    if demo:
+        await _demo(session)
+
+
+async def _demo(session: AsyncSession) -> None:
     owner = await _ensure_user(session, *OWNER, PASSWORD)
     customers = [await _ensure_user(session, email, name, PASSWORD) for email, name in CUSTOMERS]
     exists = (

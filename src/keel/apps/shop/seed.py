@@ -1,4 +1,4 @@
-"""Demo data for `keel seed`: the admin, a demo shopper, 3 categories and 9 products.
+"""`keel seed`: the admin always; with `demo`, a demo shopper, 3 categories and 9 products.
 Idempotent: rows are matched by their unique names, so a second run adds nothing."""
 
 from decimal import Decimal
@@ -41,8 +41,13 @@ async def _ensure_user(
     )
 
 
-async def seed(session: AsyncSession, settings: Settings) -> None:
+async def seed(session: AsyncSession, settings: Settings, *, demo: bool) -> None:
     await _ensure_user(session, "admin", settings.admin_email.lower(), settings.admin_password, is_admin=True)
+    if demo:
+        await _demo(session)
+
+
+async def _demo(session: AsyncSession) -> None:
     await _ensure_user(session, *DEMO_USER, is_admin=False)
     categories = {c.name: c for c in (await session.scalars(select(Category))).all()}
     for name, description in CATEGORIES.items():
