@@ -8,7 +8,6 @@ PROMETHEUS_MULTIPROC_DIR (`counter_<pid>.db`), so a test can prove that both wor
 instead of hoping the kernel spread its connections."""
 
 import asyncio
-import getpass
 import os
 import shutil
 import signal
@@ -28,10 +27,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from keel.apps import APP_SLUGS
+from tests.broker import Broker
 from tests.databases import REDIS_URL, SERVER_URLS, drop_database, fresh_database, require_service
 
-ROOT = Path(__file__).resolve().parents[2]
-MOSQUITTO_CONF = ROOT / "deploy" / "mosquitto.conf"
 KEEL = [sys.executable, "-m", "keel"]
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "production-shape-admin"
@@ -58,40 +56,6 @@ def _require_program(name: str) -> None:
 
 def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
-
-
-def _broker_config(port: int, folder: Path) -> str:
-    """deploy/mosquitto.conf with this broker's port, persistence folder and log file."""
-    replaced = {
-        "listener": f"listener {port} 127.0.0.1",
-        "persistence_location": f"persistence_location {folder}/",
-        "log_dest": f"log_dest file {folder / 'mosquitto.log'}",
-    }
-    lines = [
-        line
-        for line in MOSQUITTO_CONF.read_text().splitlines()
-        if not line.strip() or line.startswith("#") or line.split(maxsplit=1)[0] not in replaced
-    ]
-    # Run as root, mosquitto drops to the `mosquitto` user, which cannot write a pytest folder.
-    return "\n".join([*lines, *replaced.values(), f"user {getpass.getuser()}"]) + "\n"
-
-
-def _start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    config = folder / "mosquitto.conf"
-    config.write_text(_broker_config(port, folder))
-    process = subprocess.Popen(
-        ["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"private mosquitto did not start:\n{_tail(folder / 'mosquitto.log')}")
 
 
 def _wait(process: subprocess.Popen[bytes]) -> None:
@@ -218,10 +182,11 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         client.flushdb()
     urls: dict[str, str] = {}
     processes: list[subprocess.Popen[bytes]] = []
-    broker: subprocess.Popen[bytes] | None = None
+    broker = Broker(broker_dir)
     try:
         urls.update(asyncio.run(_fresh_databases(folder)))
-        broker, mqtt_port = _start_broker(broker_dir)
+        broker.start()
+        mqtt_port = broker.port
         env = {
             **os.environ,
             "KEEL_ENV": "production",
@@ -265,7 +230,5 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
                 os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
             _wait(process)
-        if broker is not None:
-            broker.terminate()
-            broker.wait(10)
+        broker.stop()
         asyncio.run(_drop_databases(urls.values()))
