@@ -92,8 +92,8 @@ Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
 class JobQueue:
     """One app's queue over its `JobMixin` table, with the handlers for each kind of job.
 
-    `lease`: how long a run may take before another worker takes the job over; keep each
-    handler's own timeouts inside it.
+    `lease`: how long a run may take before another worker takes the job over (or, after its
+    last attempt, marks it failed); keep each handler's own timeouts inside it.
     """
 
     def __init__(self, model: Any, *, lease: timedelta = timedelta(seconds=120), max_attempts: int = 5):
