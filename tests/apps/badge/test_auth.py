@@ -1,5 +1,8 @@
 import httpx
 
+from keel.core.db import Database
+from keel.server import build_server
+from keel.settings import Settings
 from tests.apps.badge.builders import PASSWORD, Account, Badge
 
 
@@ -69,3 +72,28 @@ async def test_roles_follow_the_permission_map(
     # A device writes only its own data and never acts as a person.
     assert (await device.request(badge, "PUT", target, config)).status_code == 403
     assert (await device.request(badge, "GET", "/api/v1/users/me")).status_code == 403
+
+
+async def test_wrong_passwords_are_throttled(
+    badge: httpx.AsyncClient, badge_database: Database, settings: Settings, operator: Account
+) -> None:
+    """The core's login throttle (tests/core/test_auth.py) guards this login: at a tenth of the
+    limits, one wrong password per account, then 429 even for the right one."""
+    server = build_server(
+        settings.model_copy(update={"rate_limit_scale": 0.1}),
+        only="badge",
+        databases={"badge": badge_database},
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://badge.test"
+    ) as client:
+        wrong = await client.post(
+            "/api/v1/auth/login", json={"username": operator.username, "password": "wrong-password"}
+        )
+        assert wrong.status_code == 401
+        refused = await client.post(
+            "/api/v1/auth/login", json={"username": operator.username, "password": PASSWORD}
+        )
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["RateLimit-Limit"] == "1"

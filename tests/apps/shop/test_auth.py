@@ -3,6 +3,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 
+from keel.core.db import Database
+from keel.server import build_server
+from keel.settings import Settings
 from tests.apps.shop import builders
 from tests.apps.shop.builders import PASSWORD, Account
 
@@ -135,3 +138,24 @@ async def test_refresh_answers_the_token_with_the_user_and_a_message(
 async def test_refresh_with_an_unknown_token_is_401(shop: httpx.AsyncClient) -> None:
     response = await shop.post("/api/auth/refresh", json={"refresh_token": "made-up"})
     assert response.status_code == 401
+
+
+async def test_wrong_passwords_are_throttled(
+    shop: httpx.AsyncClient, shop_database: Database, settings: Settings, buyer: Account
+) -> None:
+    """The core's login throttle (tests/core/test_auth.py) guards this login: at a tenth of the
+    limits, one wrong password per account, then 429 even for the right one."""
+    server = build_server(
+        settings.model_copy(update={"rate_limit_scale": 0.1}), only="shop", databases={"shop": shop_database}
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://shop.test"
+    ) as client:
+        wrong = await client.post(
+            "/api/auth/login", json={"email": buyer.email, "password": "wrong-password"}
+        )
+        assert wrong.status_code == 401
+        refused = await client.post("/api/auth/login", json={"email": buyer.email, "password": PASSWORD})
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["RateLimit-Limit"] == "1"

@@ -38,7 +38,9 @@ def add_token_routes(
     refresh_dependencies: Sequence[Dependency] = (),
     claims: ClaimsDependency | None = None,
 ) -> None:
-    """`prefix` comes after the router's own. `claims` finds the access token's claims for logout where the app signs in more than
+    """Refresh and logout on `router`, under `prefix` (after the router's own). `answer` and
+    `response_model` shape the refresh's answer; `refresh_dependencies` add its rate limits.
+    `claims` finds the access token's claims for logout where the app signs in more than
     users (badge's devices); by default, `auth.optional_claims`."""
     Claims = Annotated[AccessClaims | None, Depends(claims or auth.optional_claims)]
 
