@@ -237,7 +237,11 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "keel", "migrate", "--app", "queue"], env=env, cwd=ROOT, check=True)
     owner, people, _store, bookings, creation_stores = asyncio.run(populate(args.clients))
     tokens = TokenService(
-        audience="queue", secret=SECRET, access_ttl=timedelta(hours=1), refresh_ttl=timedelta(days=1)
+        audience="queue",
+        secret=SECRET,
+        access_ttl=timedelta(hours=1),
+        refresh_ttl=timedelta(days=1),
+        refresh_reuse=timedelta(0),
     )
     port = free_port()
     base = f"http://127.0.0.1:{port}"

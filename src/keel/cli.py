@@ -112,7 +112,10 @@ def serve(
         workers=workers,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For names the client only when it comes from a proxy the operator listed:
+        # anyone else could write any address there and dodge per-address limits.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
         # Realtime events are a few hundred bytes of JSON: compressing each one cost the server
         # (and the phone) more CPU than the bytes it saved, a thousand times per queue change.
         ws_per_message_deflate=False,

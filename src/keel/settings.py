@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     secret_key: str = Field(DEFAULT_SECRET_KEY, min_length=32)
     access_token_minutes: int = Field(15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(30, ge=1, le=365)
+    # A refresh token used again this soon after its first use answers a fresh pair for the same
+    # login (a retried request whose answer was lost, two refreshes at once); later, a reuse is
+    # taken as theft and signs the login out (as Supabase's refresh_token_reuse_interval).
+    refresh_reuse_seconds: float = Field(10, ge=0, le=300)
 
     admin_email: str = "admin@example.com"
     admin_password: str = DEFAULT_ADMIN_PASSWORD
@@ -88,6 +92,9 @@ class Settings(BaseSettings):
     # Rate limits (core/ratelimit.py) are multiplied by this: 0 turns them off (a benchmark
     # that measures the API rather than the limiter), 10 allows ten times as much.
     rate_limit_scale: float = Field(1.0, ge=0)
+    # The proxies (addresses or CIDRs, a JSON list) whose X-Forwarded-For names the client, as
+    # uvicorn's forwarded_allow_ips; empty trusts nobody's, so throttling keys on the peer itself.
+    trusted_proxies: list[str] = []
 
     # Mail: an SMTP relay such as smtp://user:pass@host:587 (smtps:// for implicit TLS); unset,
     # mail is kept in the app's outbox table and logged.

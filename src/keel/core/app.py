@@ -111,6 +111,7 @@ class KeelApp:
             secret=settings.secret_key,
             access_ttl=timedelta(minutes=self.access_token_minutes or settings.access_token_minutes),
             refresh_ttl=timedelta(days=self.refresh_token_days or settings.refresh_token_days),
+            refresh_reuse=timedelta(seconds=settings.refresh_reuse_seconds),
         )
         api.state.error_codes = self.error_codes
         api.state.query_error_status = self.query_error_status

@@ -137,7 +137,8 @@ def _buckets(request: Request) -> Buckets:
 
 
 def client_address(request: Request) -> str:
-    # Behind a proxy, uvicorn's proxy_headers has already put the client's own address here.
+    # The peer's address; behind a proxy named in KEEL_TRUSTED_PROXIES, uvicorn has already put
+    # the client's own address from X-Forwarded-For here (and from no one else's header).
     return request.client.host if request.client else "unknown"
 
 
@@ -157,6 +158,20 @@ async def enforce(request: Request, bucket: str, rate: Rate, response: Response 
         raise TooManyRequests("Too many requests; retry later", headers=decision.headers())
     if response is not None:
         response.headers.update(decision.headers())
+
+
+# Every app's login. A person mistyping never meets these; a guesser gets 10 tries per account
+# every 5 minutes (about 3,000 a day) and 30 a minute from one address, whichever account.
+LOGIN_PER_ACCOUNT = Rate(10, 300)
+LOGIN_PER_ADDRESS = Rate(30, 60)
+
+
+async def throttle_login(request: Request, account: str, response: Response) -> None:
+    """Spend a login attempt of the client's address and of the account it names (as typed,
+    case-folded: each spelling of one address would otherwise get its own bucket), or 429.
+    Before the password is checked, so a refused guess costs no hash."""
+    await enforce(request, f"login:ip:{client_address(request)}", LOGIN_PER_ADDRESS)
+    await enforce(request, f"login:account:{account.strip().casefold()}", LOGIN_PER_ACCOUNT, response)
 
 
 KeyFunction = Callable[[Request], Awaitable[str]]

@@ -1,5 +1,8 @@
 import httpx
 
+from keel.core.db import Database
+from keel.server import build_server
+from keel.settings import Settings
 from tests.apps.badge.builders import PASSWORD, Account, Badge
 
 
@@ -22,19 +25,19 @@ async def test_login_by_username_or_email_and_wrong_password(
     assert (await badge.post("/api/v1/auth/login", json={"password": PASSWORD})).status_code == 422
 
 
-async def test_refresh_rotates_and_logout_revokes(badge: httpx.AsyncClient, operator: Account) -> None:
+async def test_refresh_and_logout_at_the_specs_paths(badge: httpx.AsyncClient, operator: Account) -> None:
+    """Rotation, reuse and logout are the core's (tests/core/test_auth.py); here, the paths."""
     first = await badge.post("/api/v1/auth/refresh", json={"refresh_token": operator.refresh_token})
     assert first.status_code == 200
-    assert (
-        await badge.post("/api/v1/auth/refresh", json={"refresh_token": operator.refresh_token})
-    ).status_code == 401
-    rotated = first.json()["refresh_token"]
-    # The replay revoked the whole family: the rotated token is refused too.
-    assert (await badge.post("/api/v1/auth/refresh", json={"refresh_token": rotated})).status_code == 401
+    assert set(first.json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
     me = await badge.get("/api/v1/users/me", headers=operator.headers)
     assert me.status_code == 200 and me.json()["role"] == "user"
     assert (await badge.post("/api/v1/auth/logout", headers=operator.headers)).status_code == 200
     assert (await badge.get("/api/v1/users/me", headers=operator.headers)).status_code == 401
+    rotated = first.json()["refresh_token"]
+    signed_out = await badge.post("/api/v1/auth/logout", json={"refresh_token": rotated})
+    assert (signed_out.status_code, signed_out.json()) == (200, {"message": "Logged out"})
+    assert (await badge.post("/api/v1/auth/refresh", json={"refresh_token": rotated})).status_code == 401
 
 
 async def test_admins_create_users_with_roles_and_others_may_not(
@@ -69,3 +72,28 @@ async def test_roles_follow_the_permission_map(
     # A device writes only its own data and never acts as a person.
     assert (await device.request(badge, "PUT", target, config)).status_code == 403
     assert (await device.request(badge, "GET", "/api/v1/users/me")).status_code == 403
+
+
+async def test_wrong_passwords_are_throttled(
+    badge: httpx.AsyncClient, badge_database: Database, settings: Settings, operator: Account
+) -> None:
+    """The core's login throttle (tests/core/test_auth.py) guards this login: at a tenth of the
+    limits, one wrong password per account, then 429 even for the right one."""
+    server = build_server(
+        settings.model_copy(update={"rate_limit_scale": 0.1}),
+        only="badge",
+        databases={"badge": badge_database},
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://badge.test"
+    ) as client:
+        wrong = await client.post(
+            "/api/v1/auth/login", json={"username": operator.username, "password": "wrong-password"}
+        )
+        assert wrong.status_code == 401
+        refused = await client.post(
+            "/api/v1/auth/login", json={"username": operator.username, "password": PASSWORD}
+        )
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["RateLimit-Limit"] == "1"

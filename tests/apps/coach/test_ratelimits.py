@@ -1,5 +1,6 @@
-"""Login is throttled per account and per address, with 429, Retry-After and RateLimit
-headers; in memory by default, and in Redis shared by every process when configured."""
+"""Coach's limits: login (throttled per account and per address by the core, whose own test is
+tests/core/test_auth.py) shared through Redis by every process, scaled off, and the API's
+read limit announced in RateLimit headers."""
 
 from collections.abc import AsyncIterator
 
@@ -11,7 +12,6 @@ from keel.core.db import Database
 from keel.server import build_server
 from keel.settings import Settings
 from tests.apps.coach import builders
-from tests.apps.coach.builders import PASSWORD
 from tests.databases import REDIS_URL, require_service
 
 
@@ -41,34 +41,6 @@ async def store(request: pytest.FixtureRequest, settings: Settings) -> AsyncIter
 
 async def _login(client: httpx.AsyncClient, email: str, password: str = "wrong-password") -> httpx.Response:
     return await client.post("/api/v1/auth/login", json={"email": email, "password": password})
-
-
-async def test_login_is_throttled_per_account(coach, coach_database: Database, store: Settings) -> None:
-    async with _client(coach_database, store) as client:
-        who = await builders.member(client)
-        answers = [await _login(client, who.email) for _ in range(10)]
-        assert {a.status_code for a in answers} == {401}
-        refused = await _login(client, who.email, PASSWORD)  # even the right password
-        assert refused.status_code == 429
-        assert refused.json() == {"detail": "Too many requests; retry later", "code": "rate_limited"}
-        assert int(refused.headers["Retry-After"]) >= 1
-        assert refused.headers["RateLimit-Limit"] == "10"
-        # Another account from the same address is not affected.
-        other = await builders.member(client)
-        allowed = await _login(client, other.email, PASSWORD)
-        assert allowed.status_code == 200
-        assert (allowed.headers["RateLimit-Limit"], allowed.headers["RateLimit-Remaining"]) == ("10", "9")
-
-
-async def test_login_is_throttled_per_address(coach, coach_database: Database, store: Settings) -> None:
-    async with (
-        _client(coach_database, store, "10.0.0.7") as client,
-        _client(coach_database, store, "10.0.0.8") as elsewhere,
-    ):
-        answers = [await _login(client, f"guess{n}@example.com") for n in range(30)]
-        assert {a.status_code for a in answers} == {401}
-        assert (await _login(client, "guess-more@example.com")).status_code == 429
-        assert (await _login(elsewhere, "guess-more@example.com")).status_code == 401
 
 
 async def test_redis_buckets_are_shared_by_every_process(

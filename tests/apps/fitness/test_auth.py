@@ -1,6 +1,9 @@
 import httpx
 import jwt
 
+from keel.core.db import Database
+from keel.server import build_server
+from keel.settings import Settings
 from tests.apps.fitness import builders
 from tests.apps.fitness.builders import PASSWORD, Athlete
 
@@ -47,16 +50,11 @@ async def test_login_answers_both_tokens(fitness: httpx.AsyncClient, athlete: At
     assert wrong.json() == unknown.json()
 
 
-async def test_refresh_rotates_and_a_replay_revokes_the_family(
-    fitness: httpx.AsyncClient, athlete: Athlete
-) -> None:
+async def test_refresh_answers_a_new_pair(fitness: httpx.AsyncClient, athlete: Athlete) -> None:
+    """Rotation and reuse are the core's (tests/core/test_auth.py); here, the path and body."""
     first = await fitness.post("/api/v1/auth/refresh", json={"refresh_token": athlete.refresh_token})
     assert first.status_code == 200
-    rotated = first.json()["refresh_token"]
-    assert (
-        await fitness.post("/api/v1/auth/refresh", json={"refresh_token": athlete.refresh_token})
-    ).status_code == 401
-    assert (await fitness.post("/api/v1/auth/refresh", json={"refresh_token": rotated})).status_code == 401
+    assert set(first.json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
 
 
 async def test_logout_revokes_the_access_token_and_the_refresh_family(
@@ -79,3 +77,26 @@ async def test_a_token_of_another_app_is_refused(
     shop_token = jwt.encode({**claims, "aud": "shop"}, settings.secret_key, algorithm="HS256")
     response = await fitness.get("/api/v1/users/me", headers={"Authorization": f"Bearer {shop_token}"})
     assert response.status_code == 401
+
+
+async def test_wrong_passwords_are_throttled(
+    fitness: httpx.AsyncClient, fitness_database: Database, settings: Settings, athlete: Athlete
+) -> None:
+    """The core's login throttle (tests/core/test_auth.py) guards this login: at a tenth of the
+    limits, one wrong password per account, then 429 even for the right one."""
+    server = build_server(
+        settings.model_copy(update={"rate_limit_scale": 0.1}),
+        only="fitness",
+        databases={"fitness": fitness_database},
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://fitness.test"
+    ) as client:
+        wrong = await client.post(
+            "/api/v1/auth/login", json={"email": athlete.email, "password": "wrong-password"}
+        )
+        assert wrong.status_code == 401
+        refused = await client.post("/api/v1/auth/login", json={"email": athlete.email, "password": PASSWORD})
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["RateLimit-Limit"] == "1"

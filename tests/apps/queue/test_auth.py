@@ -1,6 +1,9 @@
 import httpx
 import jwt
 
+from keel.core.db import Database
+from keel.server import build_server
+from keel.settings import Settings
 from tests.apps.queue import builders
 from tests.apps.queue.builders import PASSWORD, Account
 
@@ -59,15 +62,17 @@ async def test_login_answers_the_user_and_token_404_for_unknown_401_for_wrong_pa
     assert (await queue.post("/auth/login", json={"email": "x"})).status_code == 422
 
 
-async def test_refresh_rotates_and_a_replay_is_refused(queue: httpx.AsyncClient, customer: Account) -> None:
+async def test_refresh_and_logout_name_the_access_token_token(
+    queue: httpx.AsyncClient, customer: Account
+) -> None:
+    """Rotation and reuse are the core's (tests/core/test_auth.py); here, the spec's field names."""
     first = await queue.post("/auth/refresh", json={"refresh_token": customer.refresh_token})
     assert first.status_code == 200
     assert set(first.json()) == {"token", "refresh_token", "expires_in"}
     headers = {"Authorization": f"Bearer {first.json()['token']}"}
     assert (await queue.get("/users/profile", headers=headers)).status_code == 200
-    replay = await queue.post("/auth/refresh", json={"refresh_token": customer.refresh_token})
-    assert replay.status_code == 401
-    # The replay revoked the family: the rotated token is refused too.
+    signed_out = await queue.post("/auth/logout", json={"refresh_token": first.json()["refresh_token"]})
+    assert (signed_out.status_code, signed_out.json()) == (200, {"message": "Logged out"})
     assert (
         await queue.post("/auth/refresh", json={"refresh_token": first.json()["refresh_token"]})
     ).status_code == 401
@@ -78,3 +83,24 @@ async def test_no_or_a_bad_token_is_401(queue: httpx.AsyncClient) -> None:
     bad = await queue.get("/users/profile", headers={"Authorization": "Bearer nonsense"})
     assert bad.status_code == 401
     assert bad.json() == {"detail": "Invalid token"}
+
+
+async def test_wrong_passwords_are_throttled(
+    queue: httpx.AsyncClient, queue_database: Database, settings: Settings, customer: Account
+) -> None:
+    """The core's login throttle (tests/core/test_auth.py) guards this login: at a tenth of the
+    limits, one wrong password per account, then 429 even for the right one."""
+    server = build_server(
+        settings.model_copy(update={"rate_limit_scale": 0.1}),
+        only="queue",
+        databases={"queue": queue_database},
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://queue.test"
+    ) as client:
+        wrong = await client.post("/auth/login", json={"email": customer.email, "password": "wrong-password"})
+        assert wrong.status_code == 401
+        refused = await client.post("/auth/login", json={"email": customer.email, "password": PASSWORD})
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["RateLimit-Limit"] == "1"

@@ -3,6 +3,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 
+from keel.core.db import Database
+from keel.server import build_server
+from keel.settings import Settings
 from tests.apps.shop import builders
 from tests.apps.shop.builders import PASSWORD, Account
 
@@ -118,23 +121,41 @@ async def test_logout_without_a_body_revokes_only_the_access_token(
     ).status_code == 200
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
+async def test_refresh_answers_the_token_with_the_user_and_a_message(
     shop: httpx.AsyncClient, buyer: Account
 ) -> None:
+    """Rotation and reuse are the core's (tests/core/test_auth.py); here, the spec's Token."""
     first = await shop.post("/api/auth/refresh", json={"refresh_token": buyer.refresh_token})
     assert first.status_code == 200
     rotated = first.json()
     assert rotated["refresh_token"] != buyer.refresh_token
+    assert (rotated["user"]["email"], rotated["message"]) == (buyer.email, "Token refreshed")
     assert (
         await shop.get("/api/auth/me", headers={"Authorization": f"Bearer {rotated['access_token']}"})
     ).status_code == 200
-    # The old token again: taken as stolen, so the newer one dies with it.
-    replay = await shop.post("/api/auth/refresh", json={"refresh_token": buyer.refresh_token})
-    assert replay.status_code == 401
-    after = await shop.post("/api/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
-    assert after.status_code == 401
 
 
 async def test_refresh_with_an_unknown_token_is_401(shop: httpx.AsyncClient) -> None:
     response = await shop.post("/api/auth/refresh", json={"refresh_token": "made-up"})
     assert response.status_code == 401
+
+
+async def test_wrong_passwords_are_throttled(
+    shop: httpx.AsyncClient, shop_database: Database, settings: Settings, buyer: Account
+) -> None:
+    """The core's login throttle (tests/core/test_auth.py) guards this login: at a tenth of the
+    limits, one wrong password per account, then 429 even for the right one."""
+    server = build_server(
+        settings.model_copy(update={"rate_limit_scale": 0.1}), only="shop", databases={"shop": shop_database}
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://shop.test"
+    ) as client:
+        wrong = await client.post(
+            "/api/auth/login", json={"email": buyer.email, "password": "wrong-password"}
+        )
+        assert wrong.status_code == 401
+        refused = await client.post("/api/auth/login", json={"email": buyer.email, "password": PASSWORD})
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["RateLimit-Limit"] == "1"

@@ -58,6 +58,7 @@ def device_tokens(request: Request) -> TokenService:
             secret=settings.secret_key,
             access_ttl=timedelta(days=settings.badge_device_token_days),
             refresh_ttl=timedelta(days=settings.refresh_token_days),
+            refresh_reuse=timedelta(seconds=settings.refresh_reuse_seconds),
         )
     return service
 

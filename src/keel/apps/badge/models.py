@@ -7,14 +7,14 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, new_metadata, utcnow
+from keel.core.db import JSONColumn, utcnow
+from keel.core.models import TableBase
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
 from keel.core.sweeps import SweepLeaseMixin
 
 
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-    type_annotation_map = TYPE_ANNOTATION_MAP
+class Base(TableBase, DeclarativeBase):
+    """Every badge table."""
 
 
 class User(Base):

@@ -4,9 +4,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
 from keel.core.params import Schema
+from keel.core.schemas import ORM
 
 
 def _text(max_length: int, min_length: int = 1) -> Any:
@@ -19,10 +20,6 @@ Name = _text(64)
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Semver = Annotated[str, StringConstraints(pattern=r"^v?\d{1,4}(\.\d{1,4}){0,2}$", max_length=16)]
-
-
-class ORM(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class Role(StrEnum):
@@ -55,10 +52,6 @@ class ConfigType(StrEnum):
 class OnlineStatus(StrEnum):
     online = "online"
     offline = "offline"
-
-
-class Message(BaseModel):
-    message: str
 
 
 # --- accounts ------------------------------------------------------------------------------

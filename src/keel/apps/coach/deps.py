@@ -16,9 +16,7 @@ auth = Authenticator(
 CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 
 # Per user (or per address before signing in). Generous for a phone syncing its offline
-# queue, tight where each call costs a password hash or an AI run.
-LOGIN_PER_ACCOUNT = Rate(10, 300)
-LOGIN_PER_ADDRESS = Rate(30, 60)
+# queue, tight where each call costs a password hash or an AI run (login: core/ratelimit.py).
 ReadLimit = rate_limit("read", Rate(300, 60))
 WriteLimit = rate_limit("write", Rate(120, 60))
 AILimit = rate_limit("ai", Rate(20, 3600))

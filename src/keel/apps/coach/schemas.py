@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
@@ -18,6 +17,7 @@ from pydantic import (
 )
 
 from keel.core.params import Schema
+from keel.core.schemas import ORM
 from keel.core.security.identity import normalize_phone
 from keel.core.security.schemas import TokenPair
 
@@ -25,10 +25,6 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-
-
-class ORM(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 def _valid_timezone(value: str | None) -> str | None:
@@ -125,10 +121,6 @@ class SessionOut(ORM):
     last_used_at: dt.datetime
     expires_at: dt.datetime
     current: bool
-
-
-class Message(BaseModel):
-    message: str
 
 
 class DeletionConfirmation(BaseModel):

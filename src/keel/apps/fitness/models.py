@@ -7,16 +7,16 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
-from keel.core.db import TYPE_ANNOTATION_MAP, JSONColumn, JSONDocument, new_metadata, utcnow
+from keel.core.db import JSONColumn, JSONDocument, utcnow
 from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.mail_models import OutboxMixin
+from keel.core.models import TableBase
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
 from keel.core.sweeps import SweepLeaseMixin
 
 
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-    type_annotation_map = TYPE_ANNOTATION_MAP
+class Base(TableBase, DeclarativeBase):
+    """Every fitness table."""
 
 
 class User(Base):

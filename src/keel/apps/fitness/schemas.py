@@ -8,13 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from keel.core.params import Schema
+from keel.core.schemas import ORM
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
-
-class ORM(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 # --- auth ----------------------------------------------------------------------------------
@@ -52,10 +49,6 @@ class SSORequest(Schema):
 
     id_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None
     access_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None
-
-
-class Message(BaseModel):
-    message: str
 
 
 # --- users ---------------------------------------------------------------------------------

@@ -8,15 +8,12 @@ from typing import Annotated, Any
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from keel.core.params import Schema
+from keel.core.schemas import Message
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Url = Annotated[AnyHttpUrl, Field(max_length=2048)]
-
-
-class Message(BaseModel):
-    message: str
 
 
 # --- auth ----------------------------------------------------------------------------------

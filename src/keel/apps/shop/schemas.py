@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, PlainSerializer, StringConstraints
 
 from keel.core.params import MAX_INT_ID, Schema
+from keel.core.schemas import ORM
+from keel.core.security.schemas import TokenPair
 
 # Money is Decimal inside; on the wire it is a JSON number, as the spec's `price: float` says.
 # Two decimal places print back exactly as they were stored.
@@ -24,10 +26,6 @@ Username = Annotated[
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^(https?://|/)\S+$")]
-
-
-class ORM(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 RowId = Annotated[int, Field(ge=1, le=MAX_INT_ID)]
@@ -66,16 +64,10 @@ class RegisterOut(UserOut):
         return cls(**user.model_dump(), user=user, message=message)
 
 
-class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
-    refresh_token: str
+class Token(TokenPair):
+    """The spec's login answer: the token pair, the user and a message."""
+
     user: UserOut
-    message: str
-
-
-class Message(BaseModel):
     message: str
 
 

@@ -1,5 +1,5 @@
 """The piece an app instantiates once with its own tables to get logins, refresh rotation,
-logout and the `current_user` / `admin_user` dependencies."""
+logout and the `current_user` / `admin_user` dependencies (the routes: security/routes.py)."""
 
 import uuid
 from dataclasses import dataclass
@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from keel.core.db import request_database, utcnow
 from keel.core.errors import Forbidden, Unauthorized
+from keel.core.ratelimit import client_address
 from keel.core.security.tokens import (
     AccessClaims,
     TokenService,
@@ -179,18 +180,35 @@ class Authenticator:
     async def rotate(
         self, session: AsyncSession, tokens: TokenService, raw: str, *, ip_address: str | None = None
     ) -> tuple[Any, IssuedTokens]:
-        """Trade a refresh token for a new pair. A token that was already used is a sign it was
-        stolen: its whole family is revoked, so the thief and the owner both sign in again."""
+        """Trade a refresh token for a new pair in the same login (family). The same token again
+        within `tokens.refresh_reuse` of its first use (a retry whose answer was lost, two
+        refreshes at once) answers another fresh pair; a reuse after that is a sign the token was
+        stolen (RFC 9700 reuse detection): its whole family is revoked, so the thief and the
+        owner both sign in again."""
         model = self.refresh_model
         row = (
-            await session.execute(select(model).where(model.token_hash == hash_refresh_token(raw)))
-        ).scalar_one_or_none()
+            await session.execute(
+                select(model.id, model.user_id, model.family_id, model.device, model.expires_at).where(
+                    model.token_hash == hash_refresh_token(raw), model.revoked_at.is_(None)
+                )
+            )
+        ).one_or_none()
         now = utcnow()
-        if row is None or row.revoked_at is not None or row.expires_at <= now:
+        if row is None or row.expires_at <= now:
             raise Unauthorized("Invalid refresh token")
-        # Conditional: of two concurrent uses of one token, exactly one wins.
+        # One conditional statement decides, so concurrent uses agree (each waits for the
+        # other's row lock, then sees its stamp): the first use stamps `used_at`, a use within
+        # the window of that stamp passes and leaves it, anything else changes no row.
+        used_at = model.__table__.c.used_at
         claimed = await session.execute(
-            update(model).where(model.id == row.id, model.used_at.is_(None)).values(used_at=now)
+            update(model)
+            .where(
+                model.id == row.id,
+                model.revoked_at.is_(None),
+                or_(used_at.is_(None), used_at > now - tokens.refresh_reuse),
+            )
+            .values(used_at=func.coalesce(used_at, literal(now, used_at.type)))
+            .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:
             await self.revoke_family(session, row.family_id)
@@ -229,25 +247,58 @@ class Authenticator:
                 )
 
     async def logout(
-        self, session: AsyncSession, claims: AccessClaims, refresh_token: str | None = None
+        self, session: AsyncSession, claims: AccessClaims | None, refresh_token: str | None = None
     ) -> None:
-        """Revoke the access token that made the request and, when given, its refresh family."""
-        session.add(self.revoked_model(jti=claims.jti, expires_at=claims.exp))
+        """Sign out with whatever the client still holds: the access token of the request
+        (`claims`, revoked by `jti`, its session ended) and the refresh token (its family
+        revoked), so an expired access token cannot keep a login alive. Neither valid is a 401.
+        Whoever holds a refresh token may end its login: that is what the token can do anyway."""
+        family = None
         if refresh_token:
             model = self.refresh_model
             family = (
                 await session.execute(
                     select(model.family_id).where(
                         model.token_hash == hash_refresh_token(refresh_token),
-                        model.user_id == self._user_id_type(claims.sub),
+                        model.revoked_at.is_(None),
+                        model.expires_at > utcnow(),
                     )
                 )
             ).scalar_one_or_none()
-            if family:
-                await self.revoke_family(session, family)
-        if self.session_model is not None and (sid := claims.extra.get("sid")):
-            await self.revoke_family(session, sid)  # this device is signed out
+        if claims is None and family is None:
+            raise Unauthorized("Invalid refresh token" if refresh_token else "Not authenticated")
+        if claims is not None:
+            session.add(self.revoked_model(jti=claims.jti, expires_at=claims.exp))
+            if self.session_model is not None and (sid := claims.extra.get("sid")):
+                await self.revoke_family(session, sid)  # this device is signed out
+        if family is not None:
+            await self.revoke_family(session, family)
         await session.flush()
+
+    async def sign_in(
+        self, request: Request, session: AsyncSession, user_id: Any, *, device: str | None = None
+    ) -> IssuedTokens:
+        """A new login (refresh family) for the user, recorded with the device (the name the
+        client gave, else its User-Agent) and the client's address."""
+        device = device or request.headers.get("user-agent")
+        return await self.issue(
+            session,
+            token_service(request),
+            user_id,
+            device=device[:255] if device else None,
+            ip_address=client_address(request),
+        )
+
+    async def optional_claims(self, request: Request, credentials: BearerCredentials) -> AccessClaims | None:
+        """The claims of the request's access token when it still signs someone in, else None
+        (logout, which a refresh token alone may do)."""
+        if credentials is None:
+            return None
+        try:
+            await self.user_for_token(request, credentials.credentials)
+        except Unauthorized:
+            return None
+        return request_access_claims(request)
 
     async def current_user(self, request: Request, credentials: BearerCredentials) -> UserRow:
         """The signed-in user's row (read-only; attributes as on the model). A route that

@@ -25,11 +25,21 @@ class AccessClaims:
 
 
 class TokenService:
-    def __init__(self, *, audience: str, secret: str, access_ttl: timedelta, refresh_ttl: timedelta):
+    def __init__(
+        self,
+        *,
+        audience: str,
+        secret: str,
+        access_ttl: timedelta,
+        refresh_ttl: timedelta,
+        refresh_reuse: timedelta,
+    ):
         self.audience = audience
         self._secret = secret
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
+        # How long after its first use a refresh token still answers a pair (the grace window).
+        self.refresh_reuse = refresh_reuse
 
     def issue_access(self, subject: str, **extra: Any) -> tuple[str, AccessClaims]:
         now = datetime.now(UTC)

@@ -1,49 +1,46 @@
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from keel.apps.badge.deps import Admin, Anyone, auth
+from keel.apps.badge.deps import Admin, Anyone, auth, current_principal
 from keel.apps.badge.models import User
-from keel.apps.badge.schemas import LoginRequest, Message, UserCreate, UserOut
+from keel.apps.badge.schemas import LoginRequest, UserCreate, UserOut
 from keel.apps.badge.services import accounts
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
-from keel.core.errors import Conflict, Forbidden, Unauthorized, error_responses
-from keel.core.security.auth import request_access_claims, token_service
-from keel.core.security.schemas import LogoutRequest, RefreshRequest, TokenPair
+from keel.core.errors import Conflict, Forbidden, TooManyRequests, Unauthorized, error_responses
+from keel.core.ratelimit import throttle_login
+from keel.core.security.auth import BearerCredentials, request_access_claims
+from keel.core.security.routes import add_token_routes
+from keel.core.security.schemas import TokenPair
+from keel.core.security.tokens import AccessClaims
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], route_class=TransactionalRoute)
 
 
-def _device(request: Request) -> str | None:
-    agent = request.headers.get("user-agent")
-    return agent[:255] if agent else None
-
-
-@router.post("/auth/login", response_model=TokenPair, responses=error_responses(Unauthorized))
-async def login(data: LoginRequest, request: Request, session: DbSession) -> dict[str, Any]:
+@router.post(
+    "/auth/login", response_model=TokenPair, responses=error_responses(Unauthorized, TooManyRequests)
+)
+async def login(
+    data: LoginRequest, request: Request, response: Response, session: DbSession
+) -> dict[str, Any]:
     """`username` or `email`, and `password`."""
+    await throttle_login(request, str(data.username or data.email), response)
     user = await accounts.authenticate(session, data)
-    return asdict(await auth.issue(session, token_service(request), user.id, device=_device(request)))
+    return asdict(await auth.sign_in(request, session, user.id))
 
 
-@router.post("/auth/refresh", response_model=TokenPair, responses=error_responses(Unauthorized))
-async def refresh(data: RefreshRequest, request: Request, session: DbSession) -> dict[str, Any]:
-    """A new pair; the old refresh token stops working, and re-using it revokes its family."""
-    _user_id, issued = await auth.rotate(session, token_service(request), data.refresh_token)
-    return asdict(issued)
+async def _caller_claims(request: Request, credentials: BearerCredentials) -> AccessClaims | None:
+    # A device signs out its own (signed) access token too; it has no refresh tokens.
+    try:
+        await current_principal(request, credentials)
+    except Unauthorized:
+        return None
+    return request_access_claims(request)
 
 
-@router.post("/auth/logout", response_model=Message, responses=error_responses(Unauthorized))
-async def logout(
-    request: Request, principal: Anyone, session: DbSession, data: LogoutRequest | None = None
-) -> Message:
-    """Revoke this access token (a device's too) and, when sent, the refresh token's family."""
-    # A device has no refresh tokens: only its access token is revoked.
-    refresh_token = data.refresh_token if data and not principal.is_device else None
-    await auth.logout(session, request_access_claims(request), refresh_token)
-    return Message(message="Logged out")
+add_token_routes(router, auth, prefix="/auth", claims=_caller_claims)
 
 
 @router.get("/users/me", response_model=UserOut, responses=error_responses(Unauthorized, Forbidden))

@@ -1,10 +1,11 @@
 from fastapi import APIRouter, Request
 
 from keel.apps.fitness.deps import Mail, auth
-from keel.apps.fitness.schemas import Message, PasswordReset, PasswordResetRequest
+from keel.apps.fitness.schemas import PasswordReset, PasswordResetRequest
 from keel.apps.fitness.services import password_reset
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import BadRequest, error_responses
+from keel.core.schemas import Message
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=TransactionalRoute)
 

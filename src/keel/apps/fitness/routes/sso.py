@@ -8,7 +8,6 @@ from keel.apps.fitness.schemas import SSOProvider, SSORequest, UserMe
 from keel.apps.fitness.services import accounts, sso
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized, error_responses
-from keel.core.security.auth import token_service
 from keel.core.security.schemas import TokenPair
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=TransactionalRoute)
@@ -33,6 +32,5 @@ async def sso_sign_in(
     # The provider is asked before the database is touched: no connection waits on it.
     identity = await sso.identify(request.app.state.settings, provider, data)
     user, created = await sso.sign_in(session, identity)
-    agent = request.headers.get("user-agent")
-    issued = await auth.issue(session, token_service(request), user.id, device=agent[:255] if agent else None)
+    issued = await auth.sign_in(request, session, user.id)
     return {**asdict(issued), "user": await accounts.profile(session, user.id), "created": created}
