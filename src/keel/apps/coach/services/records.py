@@ -30,7 +30,7 @@ from sqlalchemy.sql.expression import ColumnElement, TextualSelect
 
 from keel.apps.coach import schemas
 from keel.apps.coach.models import DayLog, DayTotal, Meal, Reading, Sleep, WorkNote, Workout
-from keel.apps.coach.schemas import Dimension
+from keel.apps.coach.schemas import DayStatus, Dimension
 from keel.core.db import Database, Executor, fetch_all, utcnow
 from keel.core.errors import Conflict, NotFound, PreconditionRequired, Unprocessable
 from keel.core.sql import insert_adding, insert_skipping_duplicates
@@ -208,7 +208,7 @@ async def day_log_id(session: AsyncSession, user_id: int, day: dt.date) -> int:
     dialect = session.bind.dialect.name
     await session.execute(
         insert_skipping_duplicates(dialect, DayLog.__table__, ["user_id", "date"]).values(
-            user_id=user_id, date=day, status="open", version=1, updated_at=utcnow()
+            user_id=user_id, date=day, status=DayStatus.open, version=1, updated_at=utcnow()
         )
     )
     return (
