@@ -235,7 +235,7 @@ async def stats_summary(
     if cached is None:
         await session.execute(
             insert_skipping_duplicates(
-                session.bind.dialect.name, StatsSummary.__table__, ["user_id", "period", "start"]
+                session, StatsSummary.__table__, ["user_id", "period", "start"]
             ).values(
                 user_id=user_id, period=period.kind, start=period.start, task_id=task_id, created_at=utcnow()
             )

@@ -25,7 +25,7 @@ from keel.apps.fitness.schemas import MAX_BATCH, SessionStatus, WorkoutSessionIn
 from keel.apps.fitness.services import stats
 from keel.core.db import Autocommit, Executor, fetch_all, utcnow
 from keel.core.errors import NotFound, Unprocessable
-from keel.core.sql import insert_skipping_duplicates
+from keel.core.sql import by_dialect, insert_skipping_duplicates
 
 # The phone's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -238,8 +238,7 @@ _STORED_AS_ARRAY = select(
 async def _stored_ids(db: Executor, user_id: int, client_ids: Collection[str]) -> dict[str, uuid.UUID]:
     if not client_ids:
         return {}
-    dialect = (db.engine if isinstance(db, Autocommit) else db.bind).dialect.name
-    statement = _STORED_AS_ARRAY if dialect == "postgresql" else _STORED_IN
+    statement = by_dialect(db, {"postgresql": _STORED_AS_ARRAY}, default=_STORED_IN)
     rows = await fetch_all(db, statement, {"user_id": user_id, "client_ids": list(client_ids)})
     return {row["client_session_id"]: row["id"] for row in rows if row["id"] is not None}
 
@@ -248,8 +247,7 @@ async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, An
     """Insert, skipping rows whose (user, client id) is already stored; the client and server
     ids of the rows inserted. In key order, so two uploads of overlapping batches lock the same
     keys in the same order and never deadlock."""
-    dialect = (await session.connection()).dialect.name
-    statement = insert_skipping_duplicates(dialect, _sessions, ["user_id", "client_session_id"])
+    statement = insert_skipping_duplicates(session, _sessions, ["user_id", "client_session_id"])
     inserted = await session.execute(statement.returning(_sessions.c.client_session_id, _sessions.c.id), rows)
     return {client_id: session_id for client_id, session_id in inserted}
 
