@@ -9,7 +9,7 @@ unique index, with an insert that skips rows already there.
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -25,6 +25,7 @@ from keel.apps.fitness.schemas import MAX_BATCH, SessionStatus, WorkoutSessionIn
 from keel.apps.fitness.services import stats
 from keel.core.db import Autocommit, Executor, fetch_all, utcnow
 from keel.core.errors import NotFound, Unprocessable
+from keel.core.pagination import PageRequest, fetch_page
 from keel.core.sql import by_dialect, insert_skipping_duplicates
 
 # The phone's clock may run a little ahead of the server's.
@@ -99,10 +100,6 @@ class Outcome:
         return sum(1 for result in self.results if result["status"] is status)
 
 
-def as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _first_error(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem["loc"])
@@ -125,7 +122,7 @@ def check(fields: Fields | None, now: datetime) -> tuple[dict[str, Any] | None, 
         item = _ITEM.validate_python({key: msgspec.json.decode(text) for key, text in fields.items()})
     except ValidationError as error:
         return None, _first_error(error)
-    start, end = as_utc(item.start_time), as_utc(item.end_time)
+    start, end = item.start_time, item.end_time
     if end < start:
         return None, "end_time is before start_time"
     if start > now + CLOCK_SKEW:
@@ -286,9 +283,8 @@ async def remove(session: AsyncSession, user_id: int, session_id: str) -> None:
 async def history(
     session: AsyncSession,
     user_id: int,
+    page: PageRequest,
     *,
-    offset: int,
-    limit: int,
     device_type: str | None,
     source_type: str | None,
     since: datetime | None,
@@ -303,14 +299,8 @@ async def history(
         conditions.append(_sessions.c.start_time >= since)
     if until is not None:
         conditions.append(_sessions.c.start_time < until)
-    total = (
-        await session.execute(select(func.count()).select_from(_sessions).where(*conditions))
-    ).scalar_one()
-    rows = await session.execute(
-        select(*_LIST_COLUMNS)
-        .where(*conditions)
-        .order_by(_sessions.c.start_time.desc(), _sessions.c.id)
-        .offset(offset)
-        .limit(limit)
+    statement = (
+        select(*_LIST_COLUMNS).where(*conditions).order_by(_sessions.c.start_time.desc(), _sessions.c.id)
     )
-    return [dict(row) for row in rows.mappings()], total
+    rows, total = await fetch_page(session, statement, page)
+    return [dict(row._mapping) for row in rows], total
