@@ -2,17 +2,17 @@
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sqlalchemy import insert, select
 
 from keel.apps.shop.models import Category
 from keel.core.app import KeelApp
 from keel.core.db import Database, ReadDb, utcnow
-from keel.core.pagination import Page, PageParams, fetch_page, page_of
+from keel.core.pagination import Page, PageParams, PageRequest, fetch_page, page_of, page_params
 from keel.settings import Settings
 
 router = APIRouter()
@@ -59,3 +59,15 @@ async def test_bad_paging_is_422(probe: httpx.AsyncClient, params: dict[str, Any
     response = await probe.get("/categories", params=params)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][0] == "query"
+
+
+@router.get("/long-pages", response_model=Page[str])
+async def long_pages(db: ReadDb, page: Annotated[PageRequest, Depends(page_params(50))]) -> Page[str]:
+    rows, total = await fetch_page(db, select(Category.name).order_by(Category.name), page, total=45)
+    return page_of([row.name for row in rows], total, page)
+
+
+async def test_a_list_has_its_own_default_page_size_within_the_same_bounds(probe: httpx.AsyncClient) -> None:
+    whole = (await probe.get("/long-pages")).json()
+    assert (len(whole["items"]), whole["limit"], whole["total_pages"]) == (45, 50, 1)
+    assert (await probe.get("/long-pages", params={"limit": 101})).status_code == 422

@@ -1,7 +1,9 @@
 """Paging parameters and the page envelope, for lists that are bare arrays (skip/limit) and
-for lists that carry their total (page/limit)."""
+for lists that carry their total (page/limit). Every paged list counts and slices its rows
+here (`fetch_page`, `total_pages`), whatever names its spec gives the envelope's fields."""
 
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -43,14 +45,20 @@ class PageRequest:
         return (self.page - 1) * self.limit
 
 
-async def _page(
-    page: Annotated[int, Query(ge=1, le=MAX_OFFSET // MAX_LIMIT, description="Page number, from 1")] = 1,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = 20,
-) -> PageRequest:
-    return PageRequest(page, limit)
+def page_params(default_limit: int) -> Callable[..., Awaitable[PageRequest]]:
+    """The page/limit dependency, with the default page size the list's spec gives:
+    `Annotated[PageRequest, Depends(page_params(50))]`."""
+
+    async def _page(
+        page: Annotated[int, Query(ge=1, le=MAX_OFFSET // MAX_LIMIT, description="Page number, from 1")] = 1,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = default_limit,
+    ) -> PageRequest:
+        return PageRequest(page, limit)
+
+    return _page
 
 
-PageParams = Annotated[PageRequest, Depends(_page)]
+PageParams = Annotated[PageRequest, Depends(page_params(20))]
 
 
 class Page(BaseModel, Generic[T]):
@@ -61,13 +69,20 @@ class Page(BaseModel, Generic[T]):
     total_pages: int
 
 
-async def fetch_page(db: Executor, statement: Select[Any], request: PageRequest) -> tuple[list[Any], int]:
-    """The rows of one page and the total across all pages."""
-    total = (
-        await db.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
-    ).scalar_one()
+async def fetch_page(
+    db: Executor, statement: Select[Any], request: PageRequest, *, total: int | None = None
+) -> tuple[list[Any], int]:
+    """The rows of one page and the total across all pages; a caller that has counted the rows
+    already (with other counts, in the same statement) gives its `total`."""
+    if total is None:
+        counting = select(func.count()).select_from(statement.order_by(None).subquery())
+        total = (await db.execute(counting)).scalar_one()
     rows = (await db.execute(statement.limit(request.limit).offset(request.offset))).all()
     return list(rows), total
+
+
+def total_pages(total: int, request: PageRequest) -> int:
+    return math.ceil(total / request.limit) if total else 0
 
 
 def page_of(items: list[T], total: int, request: PageRequest) -> Page[T]:
@@ -76,5 +91,5 @@ def page_of(items: list[T], total: int, request: PageRequest) -> Page[T]:
         total=total,
         page=request.page,
         limit=request.limit,
-        total_pages=math.ceil(total / request.limit) if total else 0,
+        total_pages=total_pages(total, request),
     )

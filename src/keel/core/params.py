@@ -1,13 +1,24 @@
 """Request parameter and body building blocks shared by every app's schemas and routes."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Self
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator, model_validator
 
 # Identifiers fit a 32-bit INT on every dialect; anything larger is a client error, not a crash.
 MAX_INT_ID = 2**31 - 1
 IntId = Annotated[int, Path(ge=1, le=MAX_INT_ID)]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A time without a zone is taken as UTC (the specs' rule); one with a zone is moved to UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# A datetime a client sends, in a query or a body: accepted with or without a zone, always
+# aware UTC once parsed. Fields whose spec demands a zone use pydantic's AwareDatetime instead.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 def reject_nul(value: Any) -> Any:

@@ -1,39 +1,71 @@
-"""SQL that each dialect spells its own way, behind one expression."""
+"""SQL that each dialect spells its own way, behind one expression.
 
-from typing import Any
+The one place that asks which dialect a handle speaks (`dialect_of`): callers build their
+statements from the functions here (or pick among their own spellings with `by_dialect`), and
+branch on a dialect's name only where the whole way of doing the work differs (a
+PostgreSQL-only one-statement path), never to spell a statement."""
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, Insert, Table, insert
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
+from keel.core.db import Autocommit, Database
 
-def insert_skipping_duplicates(dialect: str, table: Table, key: list[str]) -> Insert:
+T = TypeVar("T")
+Handle = Database | Autocommit | AsyncSession | AsyncConnection | AsyncEngine
+
+
+def dialect_of(db: Handle) -> str:
+    """ "postgresql", "sqlite" or "mysql" (MariaDB too), for any database handle keel passes."""
+    match db:
+        case Database() | Autocommit():
+            return db.engine.dialect.name
+        case AsyncSession():
+            return db.get_bind().dialect.name
+        case _:
+            return db.dialect.name
+
+
+def by_dialect(db: Handle, spellings: Mapping[str, T], *, default: T) -> T:
+    """The handle's dialect's own spelling of something, or the one every other dialect uses."""
+    return spellings.get(dialect_of(db), default)
+
+
+def insert_skipping_duplicates(db: Handle, table: Table, key: list[str]) -> Insert:
     """An INSERT that skips rows whose `key` (a unique constraint's columns) is already stored,
     with no error (a failed statement would abort a PostgreSQL transaction): ON CONFLICT DO
     NOTHING, or MySQL's INSERT IGNORE (any unique key). IGNORE would also turn a bad value into
     a warning, so give it only values the schemas have checked. With RETURNING, only the rows
     inserted come back, on every dialect."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
-    return insert(table).prefix_with("IGNORE")
+    match dialect_of(db):
+        case "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
+        case "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
+        case _:
+            return insert(table).prefix_with("IGNORE")
 
 
-def insert_adding(dialect: str, table: Table, key: list[str], added: list[str]) -> Insert:
+def insert_adding(db: Handle, table: Table, key: list[str], added: list[str]) -> Insert:
     """An INSERT that, where a row with the same `key` (the primary key or a unique constraint's
     columns) is stored already, adds the new values of the `added` columns to the stored ones:
-    running totals, kept in one atomic statement. ON CONFLICT DO UPDATE, or MySQL's ON
-    DUPLICATE KEY UPDATE, which locks the row it finds exclusively at once (a separate insert,
-    then update, would take a shared lock first, and two writers would deadlock)."""
-    if dialect in ("postgresql", "sqlite"):
-        upsert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-        return upsert.on_conflict_do_update(
-            index_elements=key, set_={name: table.c[name] + upsert.excluded[name] for name in added}
-        )
-    mine = mysql.insert(table)
-    return mine.on_duplicate_key_update({name: table.c[name] + mine.inserted[name] for name in added})
+    running totals and counters, kept in one atomic statement. ON CONFLICT DO UPDATE, or MySQL's
+    ON DUPLICATE KEY UPDATE, which locks the row it finds exclusively at once (a separate
+    insert, then update, would take a shared lock first, and two writers would deadlock)."""
+    match dialect_of(db):
+        case "postgresql" | "sqlite" as dialect:
+            upsert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+            return upsert.on_conflict_do_update(
+                index_elements=key, set_={name: table.c[name] + upsert.excluded[name] for name in added}
+            )
+        case _:
+            mine = mysql.insert(table)
+            return mine.on_duplicate_key_update({name: table.c[name] + mine.inserted[name] for name in added})
 
 
 class json_array_contains(FunctionElement[bool]):

@@ -49,6 +49,12 @@ class ConfigType(StrEnum):
     json = "json"
 
 
+class RolloutStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+    rolled_back = "rolled_back"
+
+
 class OnlineStatus(StrEnum):
     online = "online"
     offline = "offline"
@@ -253,7 +259,7 @@ class VersionOut(ORM):
     released_at: datetime | None
     is_active: bool
     rollout_percentage: int
-    rollout_status: str
+    rollout_status: RolloutStatus
 
 
 class UpdateInfo(BaseModel):

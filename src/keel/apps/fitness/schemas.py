@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from keel.core.params import Schema
+from keel.core.params import Schema, UtcDatetime
 from keel.core.schemas import ORM
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
@@ -222,8 +222,8 @@ class WorkoutSessionIn(Schema):
     training_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
     internal_course_name: Annotated[str, StringConstraints(max_length=255)] | None = None
     device_type: Annotated[str, StringConstraints(min_length=1, max_length=16)]
-    start_time: datetime
-    end_time: datetime
+    start_time: UtcDatetime
+    end_time: UtcDatetime
     duration_seconds: Annotated[int, Field(ge=0, le=7 * 86_400)]
     total_calories: Annotated[float, Field(ge=0, le=100_000)]
     total_distance_meters: Annotated[float, Field(ge=0, le=10_000_000)]

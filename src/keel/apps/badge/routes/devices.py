@@ -1,5 +1,4 @@
 import hmac
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -32,6 +31,7 @@ from keel.core.errors import (
     error_responses,
 )
 from keel.core.pagination import PageParams
+from keel.core.params import UtcDatetime
 from keel.core.security.auth import BearerCredentials
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"], route_class=TransactionalRoute)
@@ -123,14 +123,12 @@ async def heartbeats(
     device_id: str,
     principal: Reader,
     db: ReadDb,
-    since: datetime | None = None,
+    since: UtcDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Any]:
     """The heartbeat history, newest first."""
     principal.own_device(device_id)
     await devices.require_device(db, device_id)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
     return await devices.heartbeats(db, device_id, since, limit)
 
 

@@ -12,16 +12,11 @@ from keel.apps.badge.services.logs import LogFilter
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
 from keel.core.pagination import PageParams
-from keel.core.params import IntId
+from keel.core.params import IntId, UtcDatetime
 
 router = APIRouter(prefix="/api/v1/logs", tags=["logs"], route_class=TransactionalRoute)
 
 Period = Annotated[str, Query(max_length=8, description="24h, 7d, 4w...")]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    # A date or time without a zone is taken as UTC.
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _device_scope(principal: Principal, device_id: str | None) -> str | None:
@@ -37,8 +32,8 @@ async def _filters(
     device_id: Annotated[str | None, Query(max_length=64)] = None,
     level: Level | None = None,
     module: Annotated[str | None, Query(max_length=64)] = None,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
+    start_time: UtcDatetime | None = None,
+    end_time: UtcDatetime | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text the message contains")] = None,
     code: Annotated[str | None, Query(max_length=16)] = None,
     resolved: bool | None = None,
@@ -47,8 +42,8 @@ async def _filters(
         device_id=_device_scope(principal, device_id),
         level=level,
         module=module,
-        start_time=_utc(start_time),
-        end_time=_utc(end_time),
+        start_time=start_time,
+        end_time=end_time,
         text=q,
         code=code,
         resolved=resolved,

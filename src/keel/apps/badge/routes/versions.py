@@ -8,6 +8,7 @@ from keel.apps.badge.schemas import (
     RollbackOut,
     Rollout,
     RolloutOut,
+    RolloutStatus,
     Semver,
     UpdateCheck,
     UpdateReportIn,
@@ -157,9 +158,9 @@ async def rollout(
     """Set the share of devices (0-100) that get this version; devices are picked by a hash
     of their id, so the same ones stay in as it grows. Newly reached devices get `update`."""
     version = await versions.load(session, version_id)
-    before = version.rollout_percentage if version.rollout_status == "active" else 0
+    before = version.rollout_percentage if version.rollout_status == RolloutStatus.active else 0
     version.rollout_percentage = data.percentage
-    version.rollout_status = "active"
+    version.rollout_status = RolloutStatus.active
     version.is_active = True
     await session.flush()
     reached = await versions.devices_reached(session, version, previously=before)
@@ -168,9 +169,9 @@ async def rollout(
     return {**versions.row(version), "notified_devices": len(reached) if push.enabled else 0}
 
 
-async def _set_status(session: DbSession, version_id: int, status: str) -> dict[str, Any]:
+async def _set_status(session: DbSession, version_id: int, status: RolloutStatus) -> dict[str, Any]:
     version = await versions.load(session, version_id)
-    if version.rollout_status == "rolled_back":
+    if version.rollout_status == RolloutStatus.rolled_back:
         raise Conflict(f"Version {version.version_number} was rolled back; start a new rollout instead")
     version.rollout_status = status
     await session.flush()
@@ -184,7 +185,7 @@ async def _set_status(session: DbSession, version_id: int, status: str) -> dict[
 )
 async def pause(version_id: IntId, _admin: Admin, session: DbSession) -> dict[str, Any]:
     """No device is offered this version until it is resumed."""
-    return await _set_status(session, version_id, "paused")
+    return await _set_status(session, version_id, RolloutStatus.paused)
 
 
 @router.post(
@@ -193,7 +194,7 @@ async def pause(version_id: IntId, _admin: Admin, session: DbSession) -> dict[st
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 async def resume(version_id: IntId, _admin: Admin, session: DbSession) -> dict[str, Any]:
-    return await _set_status(session, version_id, "active")
+    return await _set_status(session, version_id, RolloutStatus.active)
 
 
 @router.post(
@@ -208,7 +209,7 @@ async def rollback(
     forced; 409 when there is no older stable version."""
     version = await versions.load(session, version_id)
     target = await versions.previous_stable(session, version)
-    version.rollout_status = "rolled_back"
+    version.rollout_status = RolloutStatus.rolled_back
     version.is_active = False
     await session.flush()
     running = await versions.devices_reached(session, version, running=version.version_number)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.badge.models import Device, UpdateReport, Version
-from keel.apps.badge.schemas import UpdateReportIn, VersionType
+from keel.apps.badge.schemas import RolloutStatus, UpdateReportIn, VersionType
 from keel.apps.badge.services import semver
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound, Unprocessable
@@ -144,7 +144,7 @@ async def check(
         await db.execute(
             select(Version.__table__).where(
                 Version.is_active.is_(True),
-                Version.rollout_status == "active",
+                Version.rollout_status == RolloutStatus.active,
                 Version.file_key.is_not(None),
                 Version.version_type.in_(CHANNELS[channel]),
             )

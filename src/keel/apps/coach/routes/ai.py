@@ -10,7 +10,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
 from keel.apps.coach.deps import AILimit, CurrentUser, ReadLimit
-from keel.apps.coach.schemas import PlanRequest, ReadingSummaryRequest, ReviewRequest, TaskOut
+from keel.apps.coach.schemas import (
+    PlanRequest,
+    ReadingSummaryRequest,
+    ReviewRequest,
+    TaskOut,
+    TaskStatus,
+    TaskType,
+)
 from keel.apps.coach.services import ai
 from keel.apps.coach.services.records import today
 from keel.core.db import DbSession, ReadDb, TransactionalRoute, request_database
@@ -30,7 +37,7 @@ KEEPALIVE_SECONDS = 15
 async def review(data: ReviewRequest, request: Request, user: CurrentUser, session: DbSession) -> Any:
     """The night review of a day: answered at once with the queued task; the report lands on
     the day log (`ai_report`) and in the task's `result`."""
-    return await ai.submit(session, request, user.id, "review", {"date": data.date.isoformat()})
+    return await ai.submit(session, request, user.id, TaskType.review, {"date": data.date.isoformat()})
 
 
 @router.post("/tomorrow-plan", **_accepted, responses=_errors)
@@ -38,7 +45,7 @@ async def tomorrow_plan(data: PlanRequest, request: Request, user: CurrentUser, 
     """A plan for `date` (default: tomorrow where the user lives), from the last seven days;
     it lands on that day's log (`ai_plan`)."""
     day = data.date or today(user.timezone) + dt.timedelta(days=1)
-    return await ai.submit(session, request, user.id, "tomorrow_plan", {"date": day.isoformat()})
+    return await ai.submit(session, request, user.id, TaskType.tomorrow_plan, {"date": day.isoformat()})
 
 
 @router.post("/reading-summary", **_accepted, responses=_errors)
@@ -51,7 +58,7 @@ async def reading_summary(
     if since > until:
         since = until
     given = {"from": since.isoformat(), "to": until.isoformat()}
-    return await ai.submit(session, request, user.id, "reading_summary", given)
+    return await ai.submit(session, request, user.id, TaskType.reading_summary, given)
 
 
 @router.get(
@@ -90,7 +97,7 @@ async def task_events(
         yield _event(task, number)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + EVENT_STREAM_SECONDS
-        while task["status"] not in ("succeeded", "failed") and loop.time() < deadline:
+        while task["status"] not in (TaskStatus.succeeded, TaskStatus.failed) and loop.time() < deadline:
             await asyncio.sleep(EVENT_POLL_SECONDS)
             current = await ai.find(autocommit, user.id, task_id)
             if current["status"] != task["status"]:

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.coach.models import AITask, DayLog, Reading, StatsSummary
+from keel.apps.coach.schemas import DayStatus, TaskStatus, TaskType
 from keel.apps.coach.services import preferences, providers, records, scoring, stats
 from keel.apps.coach.tasks import queue
 from keel.core.db import Executor, utcnow
@@ -26,10 +27,10 @@ SUMMARY_FRESH_FOR = dt.timedelta(hours=6)
 
 
 async def submit(
-    session: AsyncSession, request: Request | None, user_id: int, kind: str, given: dict[str, Any]
+    session: AsyncSession, request: Request | None, user_id: int, kind: TaskType, given: dict[str, Any]
 ) -> AITask:
     """The task, queued, with its job; both commit with the caller's transaction."""
-    task = AITask(id=uuid.uuid4(), user_id=user_id, type=kind, input=given, status="queued")
+    task = AITask(id=uuid.uuid4(), user_id=user_id, type=kind, input=given, status=TaskStatus.queued)
     session.add(task)
     await session.flush()
     await queue.enqueue(session, "ai_task", {"task_id": str(task.id)}, request=request)
@@ -138,10 +139,10 @@ async def _stats_prompt(session: AsyncSession, user_id: int, given: dict[str, An
 
 
 _PROMPTS = {
-    "review": _review_prompt,
-    "tomorrow_plan": _plan_prompt,
-    "reading_summary": _reading_prompt,
-    "stats_summary": _stats_prompt,
+    TaskType.review: _review_prompt,
+    TaskType.tomorrow_plan: _plan_prompt,
+    TaskType.reading_summary: _reading_prompt,
+    TaskType.stats_summary: _stats_prompt,
 }
 
 
@@ -151,14 +152,16 @@ _PROMPTS = {
 async def _keep(session: AsyncSession, task: AITask, result: dict[str, Any]) -> None:
     """Put a good result where the client reads it; a failed task never reaches here, so the
     last good result stays."""
-    if task.type in ("review", "tomorrow_plan"):
+    if task.type in (TaskType.review, TaskType.tomorrow_plan):
         day = dt.date.fromisoformat(task.input["date"])
         log_id = await records.day_log_id(session, task.user_id, day)
         values: dict[str, Any] = (
-            {"ai_report": result, "status": "reviewed"} if task.type == "review" else {"ai_plan": result}
+            {"ai_report": result, "status": DayStatus.reviewed}
+            if task.type == TaskType.review
+            else {"ai_plan": result}
         )
         await session.execute(update(DayLog).where(DayLog.id == log_id).values(**values, updated_at=utcnow()))
-    elif task.type == "stats_summary":
+    elif task.type == TaskType.stats_summary:
         await session.execute(
             update(StatsSummary).where(StatsSummary.task_id == task.id).values(summary=result["summary"])
         )
@@ -169,9 +172,9 @@ async def run(context: JobContext, payload: dict[str, Any]) -> None:
     task_id = uuid.UUID(payload["task_id"])
     async with context.database.sessionmaker() as session:
         task = await session.get(AITask, task_id)
-        if task is None or task.status == "succeeded":
+        if task is None or task.status == TaskStatus.succeeded:
             return  # erased with its user, or done by a run whose lease had lapsed
-        task.status = "running"
+        task.status = TaskStatus.running
         await session.commit()
         try:
             prompt = await _PROMPTS[task.type](session, task.user_id, task.input)
@@ -183,7 +186,7 @@ async def run(context: JobContext, payload: dict[str, Any]) -> None:
                 update(AITask)
                 .where(AITask.id == task_id)
                 .values(
-                    status="failed" if context.final_attempt else "queued",
+                    status=TaskStatus.failed if context.final_attempt else TaskStatus.queued,
                     error=f"{type(error).__name__}: {error}"[:2000],
                     updated_at=utcnow(),
                 )
@@ -196,7 +199,7 @@ async def run(context: JobContext, payload: dict[str, Any]) -> None:
             "provider": written.provider,
             "created_at": utcnow().isoformat(),
         }
-        task.status, task.result, task.error = "succeeded", result, None
+        task.status, task.result, task.error = TaskStatus.succeeded, result, None
         task.provider, task.latency_ms = written.provider, written.latency_ms
         task.tokens_in, task.tokens_out = written.tokens_in, written.tokens_out
         await _keep(session, task, result)
@@ -232,7 +235,7 @@ async def stats_summary(
     if cached is None:
         await session.execute(
             insert_skipping_duplicates(
-                session.bind.dialect.name, StatsSummary.__table__, ["user_id", "period", "start"]
+                session, StatsSummary.__table__, ["user_id", "period", "start"]
             ).values(
                 user_id=user_id, period=period.kind, start=period.start, task_id=task_id, created_at=utcnow()
             )
@@ -249,7 +252,9 @@ async def stats_summary(
     if now is None or now.task_id != task_id:  # another request asked first
         return (now.summary, now.task_id) if now else (None, None)
     given = {"period": period.kind, "start": period.start.isoformat(), "today": today.isoformat()}
-    task = AITask(id=task_id, user_id=user_id, type="stats_summary", input=given, status="queued")
+    task = AITask(
+        id=task_id, user_id=user_id, type=TaskType.stats_summary, input=given, status=TaskStatus.queued
+    )
     session.add(task)
     await session.flush()
     await queue.enqueue(session, "ai_task", {"task_id": str(task_id)}, request=request)

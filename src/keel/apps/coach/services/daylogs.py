@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.coach.models import DayLog, Target
-from keel.apps.coach.schemas import DayLogUpdate, Targets
+from keel.apps.coach.schemas import DayLogUpdate, DayStatus, Targets
 from keel.apps.coach.services import records, scoring
 from keel.core.db import Executor, fetch_all, utcnow
 from keel.core.errors import Conflict, Unprocessable
@@ -46,7 +46,7 @@ async def read(db: Executor, user_id: int, day: dt.date) -> dict[str, Any]:
     parts = scoring.parts(scoring.totals_of(day_records), targets)
     return {
         "date": day,
-        "status": head["log_status"] or "open",
+        "status": head["log_status"] or DayStatus.open,
         "note": head["log_note"],
         "score": scoring.score(parts),
         "score_parts": parts,

@@ -30,10 +30,10 @@ from sqlalchemy.sql.expression import ColumnElement, TextualSelect
 
 from keel.apps.coach import schemas
 from keel.apps.coach.models import DayLog, DayTotal, Meal, Reading, Sleep, WorkNote, Workout
-from keel.apps.coach.schemas import Dimension
+from keel.apps.coach.schemas import DayStatus, Dimension
 from keel.core.db import Database, Executor, fetch_all, utcnow
 from keel.core.errors import Conflict, NotFound, PreconditionRequired, Unprocessable
-from keel.core.sql import insert_adding, insert_skipping_duplicates
+from keel.core.sql import dialect_of, insert_adding, insert_skipping_duplicates
 
 
 @dataclass(frozen=True)
@@ -192,9 +192,7 @@ async def _count(
         if value or records
     ]
     if rows:
-        statement = insert_adding(
-            session.bind.dialect.name, DayTotal.__table__, _TOTALS_KEY, ["value", "records"]
-        )
+        statement = insert_adding(session, DayTotal.__table__, _TOTALS_KEY, ["value", "records"])
         await session.execute(statement, rows)
 
 
@@ -205,10 +203,9 @@ async def day_log_id(session: AsyncSession, user_id: int, day: dt.date) -> int:
     ).scalar_one_or_none()
     if found is not None:
         return found
-    dialect = session.bind.dialect.name
     await session.execute(
-        insert_skipping_duplicates(dialect, DayLog.__table__, ["user_id", "date"]).values(
-            user_id=user_id, date=day, status="open", version=1, updated_at=utcnow()
+        insert_skipping_duplicates(session, DayLog.__table__, ["user_id", "date"]).values(
+            user_id=user_id, date=day, status=DayStatus.open, version=1, updated_at=utcnow()
         )
     )
     return (
@@ -242,7 +239,7 @@ async def create(
     not store (an id stored before, a day log made by a concurrent request just then) goes the
     step-by-step way, which every other dialect always takes.
     """
-    if database.dialect == "postgresql":
+    if dialect_of(database) == "postgresql":
         stored = await _create_in_one_statement(database, spec, user_id, timezone, data)
         if stored is not None:
             return stored, True

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -25,6 +25,7 @@ from keel.core.errors import Conflict, NotFound, Unauthorized, Unprocessable, er
 from keel.core.http import MiB, body_limit
 from keel.core.idempotency import Idempotency, request_hash
 from keel.core.pagination import Page, PageParams, page_of
+from keel.core.params import UtcDatetime
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=TransactionalRoute)
 # A batch run twice stores each session once anyway (client ids are unique per user), so a
@@ -130,20 +131,21 @@ async def history(
     device_type: Annotated[str | None, Query(max_length=16)] = None,
     source_type: SourceType | None = None,
     since: Annotated[
-        datetime | None, Query(alias="from", description="Sessions that started at or after")
+        UtcDatetime | None, Query(alias="from", description="Sessions that started at or after")
     ] = None,
-    until: Annotated[datetime | None, Query(alias="to", description="Sessions that started before")] = None,
+    until: Annotated[
+        UtcDatetime | None, Query(alias="to", description="Sessions that started before")
+    ] = None,
 ) -> Page[Any]:
     """The user's sessions, newest first, without their time series."""
     items, total = await sessions.history(
         session,
         user.id,
-        offset=page.offset,
-        limit=page.limit,
+        page,
         device_type=device_type,
         source_type=source_type,
-        since=sessions.as_utc(since) if since else None,
-        until=sessions.as_utc(until) if until else None,
+        since=since,
+        until=until,
     )
     return page_of(items, total, page)
 

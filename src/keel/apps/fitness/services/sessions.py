@@ -9,7 +9,7 @@ unique index, with an insert that skips rows already there.
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -25,7 +25,8 @@ from keel.apps.fitness.schemas import MAX_BATCH, SessionStatus, WorkoutSessionIn
 from keel.apps.fitness.services import stats
 from keel.core.db import Autocommit, Executor, fetch_all, utcnow
 from keel.core.errors import NotFound, Unprocessable
-from keel.core.sql import insert_skipping_duplicates
+from keel.core.pagination import PageRequest, fetch_page
+from keel.core.sql import by_dialect, insert_skipping_duplicates
 
 # The phone's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -99,10 +100,6 @@ class Outcome:
         return sum(1 for result in self.results if result["status"] is status)
 
 
-def as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _first_error(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem["loc"])
@@ -125,7 +122,7 @@ def check(fields: Fields | None, now: datetime) -> tuple[dict[str, Any] | None, 
         item = _ITEM.validate_python({key: msgspec.json.decode(text) for key, text in fields.items()})
     except ValidationError as error:
         return None, _first_error(error)
-    start, end = as_utc(item.start_time), as_utc(item.end_time)
+    start, end = item.start_time, item.end_time
     if end < start:
         return None, "end_time is before start_time"
     if start > now + CLOCK_SKEW:
@@ -238,8 +235,7 @@ _STORED_AS_ARRAY = select(
 async def _stored_ids(db: Executor, user_id: int, client_ids: Collection[str]) -> dict[str, uuid.UUID]:
     if not client_ids:
         return {}
-    dialect = (db.engine if isinstance(db, Autocommit) else db.bind).dialect.name
-    statement = _STORED_AS_ARRAY if dialect == "postgresql" else _STORED_IN
+    statement = by_dialect(db, {"postgresql": _STORED_AS_ARRAY}, default=_STORED_IN)
     rows = await fetch_all(db, statement, {"user_id": user_id, "client_ids": list(client_ids)})
     return {row["client_session_id"]: row["id"] for row in rows if row["id"] is not None}
 
@@ -248,8 +244,7 @@ async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, An
     """Insert, skipping rows whose (user, client id) is already stored; the client and server
     ids of the rows inserted. In key order, so two uploads of overlapping batches lock the same
     keys in the same order and never deadlock."""
-    dialect = (await session.connection()).dialect.name
-    statement = insert_skipping_duplicates(dialect, _sessions, ["user_id", "client_session_id"])
+    statement = insert_skipping_duplicates(session, _sessions, ["user_id", "client_session_id"])
     inserted = await session.execute(statement.returning(_sessions.c.client_session_id, _sessions.c.id), rows)
     return {client_id: session_id for client_id, session_id in inserted}
 
@@ -288,9 +283,8 @@ async def remove(session: AsyncSession, user_id: int, session_id: str) -> None:
 async def history(
     session: AsyncSession,
     user_id: int,
+    page: PageRequest,
     *,
-    offset: int,
-    limit: int,
     device_type: str | None,
     source_type: str | None,
     since: datetime | None,
@@ -305,14 +299,8 @@ async def history(
         conditions.append(_sessions.c.start_time >= since)
     if until is not None:
         conditions.append(_sessions.c.start_time < until)
-    total = (
-        await session.execute(select(func.count()).select_from(_sessions).where(*conditions))
-    ).scalar_one()
-    rows = await session.execute(
-        select(*_LIST_COLUMNS)
-        .where(*conditions)
-        .order_by(_sessions.c.start_time.desc(), _sessions.c.id)
-        .offset(offset)
-        .limit(limit)
+    statement = (
+        select(*_LIST_COLUMNS).where(*conditions).order_by(_sessions.c.start_time.desc(), _sessions.c.id)
     )
-    return [dict(row) for row in rows.mappings()], total
+    rows, total = await fetch_page(session, statement, page)
+    return [dict(row._mapping) for row in rows], total

@@ -100,8 +100,7 @@ async def _locked(session: AsyncSession, user_id: int) -> tuple[UserStat, ZoneIn
 
 async def _add_days(session: AsyncSession, user_id: int, days: set[date]) -> None:
     if days:
-        dialect = (await session.connection()).dialect.name
-        statement = insert_skipping_duplicates(dialect, WorkoutDay.__table__, ["user_id", "day"])
+        statement = insert_skipping_duplicates(session, WorkoutDay.__table__, ["user_id", "day"])
         await session.execute(statement, [{"user_id": user_id, "day": day} for day in sorted(days)])
 
 

@@ -2,14 +2,14 @@
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness.models import Training
 from keel.apps.fitness.schemas import TrainingCreate, TrainingType, TrainingUpdate
 from keel.core.db import Executor
 from keel.core.errors import NotFound
-from keel.core.pagination import PageRequest
+from keel.core.pagination import PageRequest, fetch_page
 from keel.core.sql import json_array_contains
 
 _SUMMARY = (
@@ -38,11 +38,8 @@ async def list_trainings(
         conditions.append(json_array_contains(Training.supported_devices, device_type))
     if training_type is not None:
         conditions.append(Training.type == training_type)
-    total = (await db.execute(select(func.count()).select_from(Training).where(*conditions))).scalar_one()
-    rows = await db.execute(
-        select(*_SUMMARY).where(*conditions).order_by(Training.id).offset(page.offset).limit(page.limit)
-    )
-    return [dict(row) for row in rows.mappings()], total
+    rows, total = await fetch_page(db, select(*_SUMMARY).where(*conditions).order_by(Training.id), page)
+    return [dict(row._mapping) for row in rows], total
 
 
 async def get_training(db: Executor, training_id: int, *, include_disabled: bool) -> dict[str, Any]:

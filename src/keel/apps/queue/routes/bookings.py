@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 
 from keel.apps.queue.deps import CurrentUser, Events
 from keel.apps.queue.schemas import (
@@ -17,12 +17,9 @@ from keel.apps.queue.schemas import (
 from keel.apps.queue.services import bookings
 from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
-from keel.core.pagination import MAX_LIMIT, MAX_OFFSET, PageRequest
+from keel.core.pagination import PageParams, PageRequest, page_params
 
 router = APIRouter(prefix="/bookings", tags=["bookings"], route_class=TransactionalRoute)
-
-Page = Annotated[int, Query(ge=1, le=MAX_OFFSET // MAX_LIMIT)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.post(
@@ -42,10 +39,13 @@ async def create_booking(
 
 @router.get("/my-bookings", response_model=MyBookings, responses=error_responses(Unauthorized))
 async def my_bookings(
-    user: CurrentUser, db: ReadDb, status: BookingStatus | None = None, page: Page = 1, limit: Limit = 10
+    user: CurrentUser,
+    db: ReadDb,
+    page: Annotated[PageRequest, Depends(page_params(10))],
+    status: BookingStatus | None = None,
 ) -> dict[str, Any]:
     """Newest first."""
-    return await bookings.my_bookings(db, user.id, PageRequest(page, limit), status)
+    return await bookings.my_bookings(db, user.id, page, status)
 
 
 @router.get(
@@ -56,14 +56,13 @@ async def my_bookings(
 async def received_bookings(
     user: CurrentUser,
     db: ReadDb,
+    page: PageParams,
     store_id: uuid.UUID | None = None,
     status: BookingStatus | None = None,
-    page: Page = 1,
-    limit: Limit = 20,
 ) -> dict[str, Any]:
     """For store owners: one store's bookings (`store_id`) or all of theirs, today's first, in
     line order. 403 for another's store or for a user who owns none."""
-    return await bookings.received_bookings(db, user.id, PageRequest(page, limit), store_id, status)
+    return await bookings.received_bookings(db, user.id, page, store_id, status)
 
 
 @router.put(

@@ -1,14 +1,14 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 
 from keel.apps.queue.deps import CurrentUser, Events
 from keel.apps.queue.schemas import ChatList, ChatMessages, MessageCreate, MessageSent
 from keel.apps.queue.services import chats
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Forbidden, NotFound, Unauthorized, error_responses
-from keel.core.pagination import MAX_LIMIT, MAX_OFFSET, PageRequest
+from keel.core.pagination import PageRequest, page_params
 
 router = APIRouter(prefix="/chats", tags=["chats"], route_class=TransactionalRoute)
 _ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
@@ -25,12 +25,11 @@ async def read_messages(
     booking_id: uuid.UUID,
     user: CurrentUser,
     session: DbSession,
-    page: Annotated[int, Query(ge=1, le=MAX_OFFSET // MAX_LIMIT)] = 1,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    page: Annotated[PageRequest, Depends(page_params(50))],
 ) -> dict[str, Any]:
     """Only the booker and the store's owner (403 for others). Oldest first; reading marks the
     other side's messages read."""
-    return await chats.read_messages(session, booking_id, user.id, PageRequest(page, limit))
+    return await chats.read_messages(session, booking_id, user.id, page)
 
 
 @router.post("/{booking_id}/messages", status_code=201, response_model=MessageSent, responses=_ERRORS)

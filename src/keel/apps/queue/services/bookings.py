@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, Store, User
@@ -16,17 +16,25 @@ from keel.apps.queue.services.numbering import take_number
 from keel.apps.queue.services.stores import estimated_wait
 from keel.core.db import Database, Executor, utcnow
 from keel.core.errors import Conflict, Forbidden, NotFound
-from keel.core.pagination import PageRequest
+from keel.core.pagination import PageRequest, fetch_page
 from keel.core.realtime import EventSink, Outgoing
 
-ACTIVE = ("waiting", "serving")
+ACTIVE = (BookingStatus.waiting, BookingStatus.serving)
 # The moves an owner may make; anything else is a 409 that names the move.
-OWNER_MOVES = {"waiting": {"serving", "cancelled"}, "serving": {"completed", "cancelled"}}
-STATUS_LABELS = {"waiting": "等待中", "serving": "服務中", "completed": "已完成", "cancelled": "已取消"}
+OWNER_MOVES = {
+    BookingStatus.waiting: {BookingStatus.serving, BookingStatus.cancelled},
+    BookingStatus.serving: {BookingStatus.completed, BookingStatus.cancelled},
+}
+STATUS_LABELS = {
+    BookingStatus.waiting: "等待中",
+    BookingStatus.serving: "服務中",
+    BookingStatus.completed: "已完成",
+    BookingStatus.cancelled: "已取消",
+}
 STATUS_MESSAGES = {
-    "serving": "您的服務即將開始,請準備前往現場!",
-    "completed": "服務已完成,謝謝您的光臨!",
-    "cancelled": "您的預約已取消",
+    BookingStatus.serving: "您的服務即將開始,請準備前往現場!",
+    BookingStatus.completed: "服務已完成,謝謝您的光臨!",
+    BookingStatus.cancelled: "您的預約已取消",
 }
 
 
@@ -54,7 +62,7 @@ async def create_booking(
         user_id=user.id,
         queue_day=now.date(),
         queue_number=number,
-        status="waiting",
+        status=BookingStatus.waiting,
         notes=data.notes,
         created_at=now,
         updated_at=now,
@@ -107,7 +115,7 @@ async def change_status(
             f"A {booking.status} booking cannot become {new.value}"
             + (f"; it can become {' or '.join(allowed)}" if allowed else "; it is final")
         )
-    return await _move(session, events, booking, new.value, by_owner=True)
+    return await _move(session, events, booking, new, by_owner=True)
 
 
 async def cancel_booking(
@@ -119,15 +127,19 @@ async def cancel_booking(
         raise Forbidden("Only the person who booked can cancel this booking")
     if booking.status not in ACTIVE:
         raise Conflict(f"A {booking.status} booking cannot be cancelled")
-    return await _move(session, events, booking, "cancelled", by_owner=False)
+    return await _move(session, events, booking, BookingStatus.cancelled, by_owner=False)
 
 
 async def _move(
-    session: AsyncSession, events: EventSink, booking: Booking, new: str, *, by_owner: bool
+    session: AsyncSession, events: EventSink, booking: Booking, new: BookingStatus, *, by_owner: bool
 ) -> datetime:
     now = utcnow()
     old = booking.status
-    stamp = {"serving": "serving_at", "completed": "completed_at", "cancelled": "cancelled_at"}[new]
+    stamp = {
+        BookingStatus.serving: "serving_at",
+        BookingStatus.completed: "completed_at",
+        BookingStatus.cancelled: "cancelled_at",
+    }[new]
     # Conditional, so of two concurrent moves of one booking exactly one happens.
     moved = await session.execute(
         update(Booking)
@@ -137,7 +149,7 @@ async def _move(
     )
     if moved.rowcount != 1:
         raise Conflict("The booking was changed at the same time; reload it and try again")
-    if new == "completed" and booking.serving_at is not None:
+    if new == BookingStatus.completed and booking.serving_at is not None:
         served = max(0, round((now - booking.serving_at).total_seconds()))
         await session.execute(
             update(Store)
@@ -168,10 +180,10 @@ async def _move(
 
 
 def _notifications(
-    line: lines.Line, booking: Booking, old: str, new: str, *, by_owner: bool
+    line: lines.Line, booking: Booking, old: str, new: BookingStatus, *, by_owner: bool
 ) -> list[notifications.NewNotification]:
     rows: list[notifications.NewNotification] = []
-    if new == "cancelled":
+    if new == BookingStatus.cancelled:
         if by_owner:
             rows.append(
                 (
@@ -185,7 +197,7 @@ def _notifications(
             rows.append(
                 (line.owner_id, "booking_cancelled", "顧客取消預約", f"第{booking.queue_number}號取消了預約")
             )
-    if old == "waiting":
+    if old == BookingStatus.waiting:
         # Only those whose position changed: everyone who stood behind the booking that left.
         rows.extend(
             (
@@ -218,14 +230,13 @@ async def my_bookings(
     conditions = [Booking.user_id == user_id]
     if status is not None:
         conditions.append(Booking.status == status.value)
-    total = (await db.execute(select(func.count()).select_from(Booking).where(*conditions))).scalar_one()
-    rows = await db.execute(
+    rows, total = await fetch_page(
+        db,
         select(*_MY_FIELDS)
         .join(Store, Store.id == Booking.store_id)
         .where(*conditions)
-        .order_by(Booking.created_at.desc(), Booking.id)
-        .offset(page.offset)
-        .limit(page.limit)
+        .order_by(Booking.created_at.desc(), Booking.id),
+        page,
     )
     bookings = [
         {
@@ -282,14 +293,13 @@ async def received_bookings(
     conditions = [Booking.store_id.in_(stores)]
     if status is not None:
         conditions.append(Booking.status == status.value)
-    total = (await db.execute(select(func.count()).select_from(Booking).where(*conditions))).scalar_one()
-    rows = await db.execute(
+    rows, total = await fetch_page(
+        db,
         select(*_RECEIVED_FIELDS)
         .join(User, User.id == Booking.user_id)
         .where(*conditions)
-        .order_by(Booking.queue_day.desc(), Booking.queue_number, Booking.id)
-        .offset(page.offset)
-        .limit(page.limit)
+        .order_by(Booking.queue_day.desc(), Booking.queue_number, Booking.id),
+        page,
     )
     bookings = [
         {

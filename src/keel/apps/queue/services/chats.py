@@ -1,7 +1,6 @@
 """Chats: one conversation per booking, between the booker and the store's owner, who speaks
 as the store (its name and picture, as in the spec's example)."""
 
-import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,7 @@ from keel.apps.queue.models import Booking, Message, Store, User
 from keel.apps.queue.services import notifications
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Forbidden, NotFound
-from keel.core.pagination import PageRequest
+from keel.core.pagination import PageRequest, fetch_page, total_pages
 from keel.core.realtime import EventSink
 
 
@@ -113,13 +112,8 @@ async def read_messages(
         .where(Message.booking_id == booking_id, Message.sender_id != user_id, Message.is_read.is_(False))
         .values(is_read=True)
     )
-    total = (
-        await session.execute(
-            select(func.count()).select_from(Message).where(Message.booking_id == booking_id)
-        )
-    ).scalar_one()
     by_owner = Message.sender_id == conversation.owner_id
-    rows = await session.execute(
+    statement = (
         select(
             Message.id,
             Message.sender_id,
@@ -134,9 +128,8 @@ async def read_messages(
         .join(User, User.id == Message.sender_id)
         .where(Message.booking_id == booking_id)
         .order_by(Message.created_at, Message.id)
-        .offset(page.offset)
-        .limit(page.limit)
     )
+    rows, total = await fetch_page(session, statement, page)
     messages = [
         {
             "id": row.id,
@@ -151,7 +144,7 @@ async def read_messages(
         "messages": messages,
         "total": total,
         "page": page.page,
-        "total_pages": math.ceil(total / page.limit) if total else 0,
+        "total_pages": total_pages(total, page),
     }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, Store
+from keel.apps.queue.schemas import BookingStatus
 from keel.apps.queue.services.stores import average_service_minutes, estimated_wait
 from keel.core.realtime import Outgoing
 
@@ -79,7 +80,7 @@ _LINE = (
         Booking.queue_number,
     )
     .select_from(Store)
-    .outerjoin(Booking, and_(Booking.store_id == Store.id, Booking.status == "waiting"))
+    .outerjoin(Booking, and_(Booking.store_id == Store.id, Booking.status == BookingStatus.waiting))
     .order_by(Booking.queue_day, Booking.queue_number)
 )
 

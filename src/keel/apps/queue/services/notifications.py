@@ -1,7 +1,6 @@
 """Notifications: the rows each user lists and marks read. Written by the other services in
 the same transaction as the change they tell about."""
 
-import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.apps.queue.models import Notification
 from keel.core.db import Executor, utcnow
 from keel.core.errors import NotFound
-from keel.core.pagination import PageRequest
+from keel.core.pagination import PageRequest, fetch_page, total_pages
 
 # (recipient, type, title, content)
 NewNotification = tuple[uuid.UUID, str, str, str]
@@ -60,19 +59,18 @@ async def list_notifications(
     unread = func.sum(case((Notification.is_read.is_(False), 1), else_=0))
     counts = (await db.execute(select(total_in_filter, unread).where(Notification.user_id == user_id))).one()
     total, unread_count = int(counts[0] or 0), int(counts[1] or 0)
-    rows = await db.execute(
-        select(*_FIELDS)
-        .where(*conditions)
-        .order_by(Notification.created_at.desc(), Notification.id)
-        .offset(page.offset)
-        .limit(page.limit)
+    rows, _ = await fetch_page(
+        db,
+        select(*_FIELDS).where(*conditions).order_by(Notification.created_at.desc(), Notification.id),
+        page,
+        total=total,
     )
     return {
-        "notifications": [dict(row) for row in rows.mappings()],
+        "notifications": [dict(row._mapping) for row in rows],
         "unread_count": unread_count,
         "total": total,
         "page": page.page,
-        "total_pages": math.ceil(total / page.limit) if total else 0,
+        "total_pages": total_pages(total, page),
     }
 
 

@@ -1,6 +1,5 @@
 """Stores: the public list with each queue's length, creation, and the owner's edits."""
 
-import math
 import uuid
 from typing import Any
 
@@ -8,17 +7,17 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, Store
-from keel.apps.queue.schemas import StoreCreate, StoreUpdate
+from keel.apps.queue.schemas import BookingStatus, StoreCreate, StoreUpdate
 from keel.core.db import Executor
 from keel.core.errors import Forbidden, NotFound
-from keel.core.pagination import PageRequest
+from keel.core.pagination import PageRequest, fetch_page, total_pages
 
 # Until a store has completed a service, a wait is estimated at this many minutes per person.
 DEFAULT_SERVICE_MINUTES = 5.0
 
 _QUEUE_COUNT = (
     select(func.count())
-    .where(Booking.store_id == Store.id, Booking.status == "waiting")
+    .where(Booking.store_id == Store.id, Booking.status == BookingStatus.waiting)
     .correlate(Store)
     .scalar_subquery()
     .label("current_queue_count")
@@ -58,19 +57,13 @@ def _search(statement: Select[Any], search: str | None) -> Select[Any]:
 
 async def list_stores(db: Executor, page: PageRequest, search: str | None) -> dict[str, Any]:
     """Stores open for booking (the spec's list is of those), oldest first."""
-    visible = _search(select(Store.id).where(Store.is_active.is_(True)), search)
-    total = (await db.execute(select(func.count()).select_from(visible.subquery()))).scalar_one()
-    rows = await db.execute(
-        _search(select(*_SUMMARY).where(Store.is_active.is_(True)), search)
-        .order_by(Store.created_at, Store.id)
-        .offset(page.offset)
-        .limit(page.limit)
-    )
+    visible = _search(select(*_SUMMARY).where(Store.is_active.is_(True)), search)
+    rows, total = await fetch_page(db, visible.order_by(Store.created_at, Store.id), page)
     return {
-        "stores": [dict(row) for row in rows.mappings()],
+        "stores": [dict(row._mapping) for row in rows],
         "total": total,
         "page": page.page,
-        "total_pages": math.ceil(total / page.limit) if total else 0,
+        "total_pages": total_pages(total, page),
     }
 
 

@@ -23,6 +23,7 @@ from keel.apps.shop.models import Order, OrderItem, Product
 from keel.apps.shop.schemas import OrderCreate, OrderStatus
 from keel.core.db import Database, Executor, UTCDateTime, is_write_conflict, run_transaction, utcnow
 from keel.core.errors import BadRequest, Conflict, NotFound, Unprocessable
+from keel.core.sql import dialect_of
 
 MAX_QUANTITY = 1000
 
@@ -51,7 +52,7 @@ async def place_order(
 ) -> dict[str, Any]:
     """The order as `OrderOut` reads it."""
     quantities = merge_lines(data)
-    if database.dialect == "postgresql":
+    if dialect_of(database) == "postgresql":
         return await _place_in_one_statement(database, user_id, data, quantities, attempts=attempts)
     return await run_transaction(
         session, lambda: _place_step_by_step(session, user_id, data, quantities), attempts=attempts
