@@ -53,12 +53,11 @@ _DETAIL = (
 _CATEGORY = select(Category.id, Category.name, Category.description).where(
     Category.id == bindparam("category_id")
 )
-_CREATED = ("name", "description", "price", "stock", "image_url", "category_id")
-# RETURNING gives back what was stored (MariaDB rounds what it keeps), so the 201 shows what
-# GET will; created_at and updated_at come from the columns' defaults, as in the ORM.
+# RETURNING gives back what was stored, so the 201 shows what GET will; created_at and
+# updated_at come from the columns' defaults, as through the ORM.
 _INSERT = (
     insert(Product)
-    .values({name: bindparam(name) for name in _CREATED})
+    .values({name: bindparam(name) for name in ProductCreate.model_fields})
     .returning(*_SUMMARY, Product.description, Product.created_at, Product.updated_at)
 )
 
@@ -142,9 +141,8 @@ async def create_product(db: Autocommit, data: ProductCreate) -> dict[str, Any]:
         category = await fetch_one(db, _CATEGORY, {"category_id": data.category_id})
         if category is None:
             raise NotFound(f"Category {data.category_id} not found")
-    product = dict((await db.execute(_INSERT, data.model_dump(include=set(_CREATED)))).mappings().one())
-    product["category"] = category
-    return product
+    [product] = await fetch_all(db, _INSERT, data.model_dump())
+    return {**product, "category": category}
 
 
 async def update_product(session: AsyncSession, product_id: int, data: ProductUpdate) -> dict[str, Any]:
