@@ -135,7 +135,8 @@ async def _product_for_update(session: AsyncSession, product_id: int) -> Product
 
 async def create_product(db: Autocommit, data: ProductCreate) -> dict[str, Any]:
     """Two statements in autocommit, and no transaction: the insert is atomic by itself, and
-    a category deleted after it was read fails the insert's foreign key, as it would in one."""
+    a category deleted after it was read fails the insert's foreign key, as it would in a
+    transaction (READ COMMITTED does not hold the category either)."""
     category = None
     if data.category_id is not None:
         category = await fetch_one(db, _CATEGORY, {"category_id": data.category_id})
