@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import bindparam, insert, select, text
 
 from keel.apps.shop.models import Category, Order, Product, User
-from keel.core.db import Database, fetch_one
+from keel.core.db import Database, fetch_all, fetch_one, utcnow
 
 
 async def _seed(database: Database) -> None:
@@ -188,3 +188,39 @@ async def test_reads_recover_when_the_server_ended_the_connections(
     # From here on every read succeeds.
     for _ in range(4):
         assert await shop_database.autocommit.fetch_all(statement, {"user_id": 1}) == []
+
+
+async def test_a_write_of_one_statement_returns_what_was_stored(shop_database: Database) -> None:
+    """fetch_all takes an INSERT ... RETURNING: committed by itself in autocommit, part of the
+    transaction in a session, and in both the row as stored, with the columns' defaults."""
+    new_category = insert(Category).values(name=bindparam("name")).returning(Category.id)
+    statement = (
+        insert(Product)
+        .values(name=bindparam("name"), price=bindparam("price"), category_id=bindparam("category_id"))
+        .returning(
+            Product.id, Product.name, Product.price, Product.stock, Product.created_at, Product.deleted_at
+        )
+    )
+    written = select(Product.name).where(Product.id == bindparam("product_id"))
+    try:
+        [category] = await fetch_all(shop_database.autocommit, new_category, {"name": "Books"})
+        parameters = {"name": "Paxos", "price": Decimal("9.50"), "category_id": category["id"]}
+        before = utcnow()
+        [created] = await fetch_all(shop_database.autocommit, statement, parameters)
+        assert before <= created.pop("created_at") <= utcnow()
+        product_id = created.pop("id")
+        assert created == {"name": "Paxos", "price": Decimal("9.50"), "stock": 0, "deleted_at": None}
+        async with shop_database.engine.connect() as connection:  # another connection sees it
+            assert (await connection.execute(written, {"product_id": product_id})).scalar_one() == "Paxos"
+
+        async with shop_database.sessionmaker() as session:
+            [pending] = await fetch_all(session, statement, {**parameters, "name": "Rolled back"})
+            assert (
+                await session.execute(written, {"product_id": pending["id"]})
+            ).scalar_one() == "Rolled back"
+            await session.rollback()
+        assert await fetch_one(shop_database.autocommit, written, {"product_id": pending["id"]}) is None
+    finally:
+        async with shop_database.engine.begin() as connection:
+            for model in (Product, Category):
+                await connection.execute(model.__table__.delete())

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import TextualSelect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from starlette.requests import HTTPConnection
@@ -256,8 +257,10 @@ class TransactionalRoute(APIRoute):
         return handle_in_transaction
 
 
-# What fetch_all runs: a select, or SQL text that declares its columns (`text(...).columns(...)`).
-Selecting = Select[Any] | TextualSelect
+# What fetch_all runs: a select, SQL text that declares its columns (`text(...).columns(...)`),
+# or a write of one statement with RETURNING (an INSERT, UPDATE or DELETE), whose rows come
+# back as a select's do.
+Selecting = Select[Any] | TextualSelect | UpdateBase
 
 
 class Autocommit:
@@ -315,10 +318,12 @@ class Autocommit:
 
         On asyncpg the statement is compiled once and run on the driver's connection (from the
         same pool), with each type's own bind and result processing: half the CPU of a full
-        SQLAlchemy execution, which matters on the hottest reads.
+        SQLAlchemy execution, which matters on the hottest reads. A write goes through
+        SQLAlchemy's execution: it applies the columns' Python-side defaults and raises the
+        errors the handlers and services expect (IntegrityError, write conflicts).
         """
         known_unpreparable = statement in self._prepared and self._prepared[statement] is None
-        if not self._direct or known_unpreparable:
+        if not self._direct or known_unpreparable or isinstance(statement, UpdateBase):
             return [dict(row) for row in (await self.execute(statement, parameters)).mappings()]
         async with _Lease(self) as connection:
             driver = (await connection.get_raw_connection()).driver_connection
@@ -404,7 +409,12 @@ class _Prepared:
 
 
 async def fetch_all(db: "Executor", statement: Selecting, parameters: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows as dicts from autocommit (fast on asyncpg) or from the request's transaction."""
+    """Rows as dicts from autocommit (fast on asyncpg) or from the request's transaction.
+
+    A plain write is one statement with RETURNING, run here in autocommit where it is the
+    request's only write: atomic by itself, one round trip, and its answer is what was stored.
+    In a transaction the same write costs BEGIN and COMMIT too, two round trips that on a
+    loaded machine cost as much as the statement (see ARCHITECTURE.md)."""
     if isinstance(db, Autocommit):
         return await db.fetch_all(statement, parameters)
     return [dict(row) for row in (await db.execute(statement, parameters)).mappings()]

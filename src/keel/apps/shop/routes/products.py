@@ -12,7 +12,7 @@ from keel.apps.shop.schemas import (
     ProductUpdate,
 )
 from keel.apps.shop.services import catalog
-from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Forbidden, NotFound, Unauthorized, error_responses
 from keel.core.pagination import OffsetParams
 from keel.core.params import IntId
@@ -46,8 +46,8 @@ async def get_product(product_id: IntId, db: ReadDb) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=ProductDetailOut, responses=_ADMIN_ERRORS)
-async def create_product(data: ProductCreate, _admin: AdminUser, session: DbSession) -> dict[str, Any]:
-    return await catalog.create_product(session, data)
+async def create_product(data: ProductCreate, _admin: AdminUser, database: AppDatabase) -> dict[str, Any]:
+    return await catalog.create_product(database.autocommit, data)
 
 
 @router.put("/{product_id}", response_model=ProductDetailOut, responses=_ADMIN_ERRORS)

@@ -3,7 +3,7 @@
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from keel.apps.shop.schemas import (
     ProductSort,
     ProductUpdate,
 )
-from keel.core.db import Executor, fetch_all, fetch_one, utcnow
+from keel.core.db import Autocommit, Executor, fetch_all, fetch_one, utcnow
 from keel.core.errors import Conflict, NotFound
 from keel.core.pagination import Offset
 from keel.core.params import MAX_INT_ID
@@ -48,6 +48,17 @@ _DETAIL = (
     )
     .outerjoin(Category, Category.id == Product.category_id)
     .where(Product.id == bindparam("product_id"), _LIVE)
+)
+
+_CATEGORY = select(Category.id, Category.name, Category.description).where(
+    Category.id == bindparam("category_id")
+)
+# RETURNING gives back what was stored, so the 201 shows what GET will; created_at and
+# updated_at come from the columns' defaults, as through the ORM.
+_INSERT = (
+    insert(Product)
+    .values({name: bindparam(name) for name in ProductCreate.model_fields})
+    .returning(*_SUMMARY, Product.description, Product.created_at, Product.updated_at)
 )
 
 _total_sold = func.sum(OrderItem.quantity).label("total_sold")
@@ -122,14 +133,17 @@ async def _product_for_update(session: AsyncSession, product_id: int) -> Product
     return product
 
 
-async def create_product(session: AsyncSession, data: ProductCreate) -> dict[str, Any]:
+async def create_product(db: Autocommit, data: ProductCreate) -> dict[str, Any]:
+    """Two statements in autocommit, and no transaction: the insert is atomic by itself, and
+    a category deleted after it was read fails the insert's foreign key, as it would in a
+    transaction (READ COMMITTED does not hold the category either)."""
+    category = None
     if data.category_id is not None:
-        await get_category(session, data.category_id)
-    product = Product(**data.model_dump())
-    session.add(product)
-    await session.flush()
-    # Read back what was stored (MariaDB keeps whole seconds), so the 201 shows what GET will.
-    return await get_product(session, product.id)
+        category = await fetch_one(db, _CATEGORY, {"category_id": data.category_id})
+        if category is None:
+            raise NotFound(f"Category {data.category_id} not found")
+    [product] = await fetch_all(db, _INSERT, data.model_dump())
+    return {**product, "category": category}
 
 
 async def update_product(session: AsyncSession, product_id: int, data: ProductUpdate) -> dict[str, Any]:
