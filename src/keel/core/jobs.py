@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from keel.core.db import Database, JSONColumn, after_commit, utcnow
+from keel.core.sql import dialect_of
 from keel.settings import Settings
 
 log = logging.getLogger("keel.jobs")
@@ -259,7 +260,7 @@ class Worker:
             "attempts": model.attempts + 1,
         }
         columns = (model.id, model.kind, model.payload, model.attempts, model.max_attempts)
-        if self.database.dialect == "sqlite":
+        if dialect_of(self.database) == "sqlite":
             # One writer at a time: a conditional update is the lock; losing a race claims nothing.
             async with self.database.sessionmaker() as session:
                 await session.execute(update(model).where(self._exhausted(now)).values(**_failed_at(now)))
