@@ -284,7 +284,7 @@ def parse_since(value: str | None) -> Since:
     """`since` is an event id (the last one the client saw) or an ISO 8601 time with a zone."""
     if value is None or value == "":
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "³" is a digit to isdigit, not to int()
         return int(value)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))

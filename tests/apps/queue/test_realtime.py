@@ -135,6 +135,8 @@ async def test_a_reconnecting_client_catches_up_with_since(live: Live) -> None:
         )
     ).json()["events"]
     assert since_time[0]["id"] == everything[0]["id"]
-    bad = await live.http.get("/events", params={"since": "yesterday"}, headers=second.headers)
-    assert bad.status_code == 400
+    # "³" is a digit to str.isdigit but not to int(): schemathesis sent it and got a 500.
+    for malformed in ("yesterday", "³"):
+        bad = await live.http.get("/events", params={"since": malformed}, headers=second.headers)
+        assert bad.status_code == 400, malformed
     assert (await live.http.get("/events")).status_code == 401
