@@ -9,19 +9,15 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.serving import free_port
+
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Broker:
     def __init__(self, folder: Path):
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.config = folder / "mosquitto.conf"
         self.log = folder / "mosquitto.log"
         self.config.write_text(self._config())

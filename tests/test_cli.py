@@ -5,10 +5,7 @@ embedded SQLite (production seeding on every dialect)."""
 import asyncio
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +15,7 @@ import pytest
 from keel.apps import APP_SLUGS
 from keel.settings import DEFAULT_ADMIN_PASSWORD
 from tests.databases import drop_database, fresh_database
-
-KEEL = [sys.executable, "-m", "keel"]
+from tests.serving import KEEL, serving
 
 
 @pytest.fixture
@@ -27,49 +23,16 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "KEEL_DATA_DIR": str(tmp_path / "data"), "KEEL_ACCESS_LOG": "false"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*KEEL, *args], env=env, capture_output=True, text=True, timeout=120, check=True)
-
-
-def serving(env: dict[str, str], *args: str) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [*KEEL, "serve", "--port", str(port), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "keel serve did not become healthy"
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def test_seed_is_idempotent_and_gives_the_documented_demo_data(env: dict[str, str]) -> None:
     run(env, "migrate")
     run(env, "seed")
     run(env, "seed")
-    for root in serving(env):
-        base = f"{root}/shop"
+    with serving(env) as server:
+        base = f"{server.url}/shop"
         products = httpx.get(f"{base}/api/products", params={"limit": 100}).json()
         assert len(products) >= 8
         assert all(product["stock"] >= 50 for product in products)
@@ -84,7 +47,7 @@ def test_seed_is_idempotent_and_gives_the_documented_demo_data(env: dict[str, st
         )
         assert admin.json()["user"]["is_admin"] is True
 
-        fitness = f"{root}/fitness/api/v1"
+        fitness = f"{server.url}/fitness/api/v1"
         athlete = httpx.post(
             f"{fitness}/auth/login", json={"email": "athlete@example.com", "password": "password123"}
         )
@@ -135,7 +98,8 @@ def test_production_seeds_the_admin_only_and_refuses_the_default_password(
     assert refused.returncode != 0
     assert "KEEL_ADMIN_PASSWORD" in refused.stderr
     seeded = {**production_env, "KEEL_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    for base in serving(seeded):
+    with serving(seeded) as server:
+        base = server.url
         # The refused run wrote nothing: not even the admin with the documented password.
         assert _login(base, "shop", "admin@example.com", DEFAULT_ADMIN_PASSWORD) == 401
         run(seeded, "seed")
@@ -152,7 +116,8 @@ def test_production_seeds_the_admin_only_and_refuses_the_default_password(
 
 
 def test_serve_migrates_sqlite_by_itself_and_mounts_every_app(env: dict[str, str]) -> None:
-    for base in serving(env):
+    with serving(env) as server:
+        base = server.url
         assert httpx.get(f"{base}/shop/api/products").json() == []
         health = httpx.get(f"{base}/health").json()
         assert health["apps"]["shop"]["database"] == "ok"

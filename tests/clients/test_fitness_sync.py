@@ -2,11 +2,8 @@
 killed with SIGKILL in the middle of a sync and started again on the same data."""
 
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,8 +16,8 @@ import pytest
 
 from keel.apps.fitness.models import IdempotencyKey
 from keel.clients.fitness_sync import FitnessSyncClient, Status, SyncSummary
+from tests.serving import KEEL, KeelServe, free_port
 
-KEEL = [sys.executable, "-m", "keel"]
 PASSWORD = "correct-horse-battery"
 START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 MINUTES, XP = 10, 40
@@ -45,20 +42,14 @@ def rowing(n: int, device: str = "rower") -> dict:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class Server:
     """One `keel serve --app fitness`, which can be killed and started again on the same port
     and data directory."""
 
     data_dir: Path
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
+    port: int = field(default_factory=free_port)
+    process: KeelServe | None = None
     secret_key: str = "first-signing-key-" + "x" * 32
 
     @property
@@ -80,27 +71,12 @@ class Server:
         )
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [*KEEL, "serve", "--app", "fitness", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            assert self.process.poll() is None, "keel serve exited"
-            try:
-                if httpx.get(f"{self.base}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "keel serve did not become healthy"
-            time.sleep(0.05)
+        self.process = KeelServe(self.env, "--app", "fitness", port=self.port)
+        self.process.start()
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            self.process.kill()
 
     def register(self) -> tuple[str, dict[str, str]]:
         email = f"rower-{time.monotonic_ns()}@example.com"
@@ -236,7 +212,7 @@ def test_a_refused_access_token_is_refreshed(server: Server, tmp_path: Path) -> 
 def test_recording_needs_no_server_and_a_sync_without_one_leaves_everything_pending(
     tmp_path: Path,
 ) -> None:
-    nobody = f"http://127.0.0.1:{_free_port()}"
+    nobody = f"http://127.0.0.1:{free_port()}"
     phone = FitnessSyncClient(nobody, tmp_path / "phone.db", email="a@example.com", password=PASSWORD)
     ids = [phone.record(rowing(n)) for n in range(3)]
     assert phone.record({**rowing(0), "client_session_id": ids[0]}) == ids[0]  # kept once

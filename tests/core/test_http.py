@@ -6,9 +6,6 @@ so these run once, not per dialect (the apps' own tests cover bodies they store)
 import gzip
 import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ import pytest
 from keel.core.http import CORS_EXPOSED_HEADERS
 from keel.server import build_server
 from keel.settings import DEVELOPMENT_CORS_ORIGINS, Settings
+from tests.serving import serving
 
 PAGE = "https://admin.example.com"
 LOGIN = "/api/auth/login"  # shop's; it reads its body before anything else
@@ -276,40 +274,12 @@ async def test_bad_gzip_is_400_and_other_encodings_are_415(edge: tuple[httpx.Asy
 # --- a real server -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """`keel serve --app shop` on a free port (SQLite, migrated by serve itself)."""
-    port = _free_port()
     env = {**os.environ, "KEEL_DATA_DIR": str(tmp_path), "KEEL_ACCESS_LOG": "false", "KEEL_ENV": "test"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keel", "serve", "--app", "shop", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "keel serve did not become healthy"
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with serving(env, "--app", "shop", timeout=60) as server:
+        yield server.url
 
 
 def _response_to_a_partial_body(port: int, head: bytes, sent: bytes) -> tuple[bytes, bytes]:

@@ -2,7 +2,6 @@
 recorded in the request's transaction, delivered only after the commit, outcomes on the row."""
 
 import logging
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -22,6 +21,7 @@ from keel.core.db import Database, DbSession, TransactionalRoute, after_commit, 
 from keel.core.errors import BadRequest, install_error_handlers
 from keel.core.mail import Mailer, mailer_dependency, parse_smtp_url
 from keel.settings import Settings
+from tests.serving import free_port
 
 # --- helpers the password reset tests share ------------------------------------------------------
 
@@ -44,13 +44,6 @@ class SmtpSink:
         with self._lock:
             self.messages.append(parsed)
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then closed): a relay that is down, or one to start."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 import asyncio
 import os
 import shutil
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp
 
 from keel.apps import load_app
@@ -20,6 +18,7 @@ from keel.server import build_server
 from keel.settings import Settings
 from tests.broker import Broker
 from tests.databases import REDIS_URL, empty_tables, require_service
+from tests.serving import free_port, in_process
 
 
 @pytest.fixture
@@ -43,30 +42,11 @@ async def test_each_app_is_mounted_under_its_slug_with_its_own_docs(combined: ht
     assert index["apps"]["shop"]["docs"] == "/shop/docs"
 
 
-def _closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @asynccontextmanager
 async def _live(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
-    """Served by uvicorn with its lifespan, on the test's event loop: the startup hooks (badge's
-    MQTT bridge) run as in `keel serve`."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
+    """Served with its lifespan, so the startup hooks (badge's MQTT bridge) run as in `keel serve`."""
+    async with in_process(app) as url, httpx.AsyncClient(base_url=url) as client:
+        yield client
 
 
 async def test_health_reports_each_database_with_timing(combined: httpx.AsyncClient, dialect: str) -> None:
@@ -124,7 +104,7 @@ async def test_health_checks_the_database_redis_and_the_mqtt_broker_with_timings
 
 
 async def test_health_is_503_when_redis_is_down(shop_database: Database, settings: Settings) -> None:
-    configured = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    configured = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     server = build_server(configured, databases={"shop": shop_database})
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=server), base_url="http://keel.test"
@@ -141,7 +121,7 @@ async def test_health_is_503_when_the_mqtt_broker_is_unreachable(
     badge_database: Database, settings: Settings, tmp_path: Path
 ) -> None:
     configured = settings.model_copy(
-        update={"badge_mqtt_url": f"mqtt://127.0.0.1:{_closed_port()}", "data_dir": tmp_path}
+        update={"badge_mqtt_url": f"mqtt://127.0.0.1:{free_port()}", "data_dir": tmp_path}
     )
     async with _live(build_server(configured, only="badge", databases={"badge": badge_database})) as client:
         response = await client.get("/health")

@@ -5,9 +5,7 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +22,7 @@ from keel.core.db import Database
 from keel.core.sweeps import Sweep, Sweeper
 from keel.settings import Settings
 from tests.databases import drop_database, migrated_database, require_reachable
+from tests.serving import KEEL, serving
 
 SRC = str(Path(keel.__file__).resolve().parent.parent)
 SWEEPS = ("offline", "retention")  # badge's
@@ -93,14 +92,8 @@ async def test_a_failing_sweep_is_logged_and_tried_again_next_interval(
         await sweeper.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
+def _badge_env(url: str, data_dir: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": SRC,
         "KEEL_ENV": "test",
@@ -113,8 +106,6 @@ def _serve(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "KEEL_BADGE_OFFLINE_SWEEP_SECONDS": "3600",
         "KEEL_RETENTION_SWEEP_SECONDS": "3600",
     }
-    command = [sys.executable, "-m", "keel", "serve", "--app", "badge", "--workers", "2", "--port", str(port)]
-    return _start(command, env)
 
 
 async def test_keel_worker_runs_the_sweeps_too(
@@ -131,7 +122,7 @@ async def test_keel_worker_runs_the_sweeps_too(
         "KEEL_SHOP_DATABASE_URL": shop_database.url,
         "KEEL_LOG_LEVEL": "WARNING",
     }
-    worker = _start([sys.executable, "-m", "keel", "worker", "--app", "shop"], env)
+    worker = _start([*KEEL, "worker", "--app", "shop"], env)
     try:
         deadline = time.monotonic() + 30
         while await _jtis(shop_database):
@@ -163,35 +154,30 @@ def _counter(metrics: str, name: str, sweep: str) -> float:
 async def test_two_server_workers_run_each_sweep_once(tmp_path: Path) -> None:
     require_reachable("postgresql")
     url = await migrated_database("postgresql", load_app("badge"), tmp_path, "_sweeps")
-    port = _free_port()
-    server = _serve(url, tmp_path, port)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            # The process that creates a lease row checks twice (the row is new, then due) and
-            # the other once: three checks of a sweep mean both processes asked.
-            deadline = time.monotonic() + 90
-            while True:
-                assert server.poll() is None, server.stderr.read().decode()[-3000:] if server.stderr else ""
-                assert time.monotonic() < deadline, "the two workers never both checked the sweeps"
-                try:
-                    metrics = (await client.get("/metrics")).text
-                except httpx.HTTPError:
-                    metrics = ""
-                checked = all(
-                    _counter(metrics, "keel_sweep_checks_total", name) >= 3
-                    and _counter(metrics, "keel_sweep_runs_total", name) >= 1
-                    for name in SWEEPS
-                )
-                if checked or any(_counter(metrics, "keel_sweep_runs_total", name) > 1 for name in SWEEPS):
-                    break
-                await asyncio.sleep(0.2)
+        with serving(_badge_env(url, tmp_path), "--app", "badge", "--workers", "2", timeout=90) as server:
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                # The process that creates a lease row checks twice (the row is new, then due) and
+                # the other once: three checks of a sweep mean both processes asked.
+                deadline = time.monotonic() + 90
+                while True:
+                    server.assert_running()
+                    assert time.monotonic() < deadline, "the two workers never both checked the sweeps"
+                    try:
+                        metrics = (await client.get("/metrics")).text
+                    except httpx.HTTPError:
+                        metrics = ""
+                    checked = all(
+                        _counter(metrics, "keel_sweep_checks_total", name) >= 3
+                        and _counter(metrics, "keel_sweep_runs_total", name) >= 1
+                        for name in SWEEPS
+                    )
+                    if checked or any(
+                        _counter(metrics, "keel_sweep_runs_total", name) > 1 for name in SWEEPS
+                    ):
+                        break
+                    await asyncio.sleep(0.2)
         for name in SWEEPS:
             assert _counter(metrics, "keel_sweep_runs_total", name) == 1, metrics
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(10)
         await drop_database("postgresql", url)

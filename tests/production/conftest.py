@@ -11,9 +11,7 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -29,8 +27,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from keel.apps import APP_SLUGS
 from tests.broker import Broker
 from tests.databases import REDIS_URL, SERVER_URLS, drop_database, fresh_database, require_service
+from tests.serving import KEEL, serving
 
-KEEL = [sys.executable, "-m", "keel"]
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "production-shape-admin"
 # A Redis database of its own, emptied when the server starts: its rate-limit buckets (coach
@@ -39,12 +37,6 @@ ADMIN_PASSWORD = "production-shape-admin"
 REDIS_DB = 11
 # Enough tries for the kernel to hand both workers a connection (each try is a new connection).
 TRIES = 40
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _require_program(name: str) -> None:
@@ -181,7 +173,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
     with redis.Redis.from_url(redis_url) as client:
         client.flushdb()
     urls: dict[str, str] = {}
-    processes: list[subprocess.Popen[bytes]] = []
+    worker: subprocess.Popen[bytes] | None = None
     broker = Broker(broker_dir)
     try:
         urls.update(asyncio.run(_fresh_databases(folder)))
@@ -204,31 +196,29 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             **{f"KEEL_{slug.upper()}_DATABASE_URL": url for slug, url in urls.items()},
         }
         _keel(env, "migrate")
-        port = _free_port()
-        logs = [folder / "serve.log", folder / "worker.log"]
-        processes.append(_spawn(env, logs[0], "serve", "--workers", "2", "--port", str(port)))
-        processes.append(_spawn(env, logs[1], "worker", "--app", "coach"))
-        _keel(env, "seed")  # while they start: the admin it creates is first used by a test
-        production = Production(
-            f"http://127.0.0.1:{port}", mqtt_port, folder / "data" / "prometheus", folder / "views"
-        )
-        # Healthy on both workers: the first answers while the second may still be starting.
-        deadline = time.monotonic() + 90
-        while len(production.counted("keel_http_requests", app="keel", status="200")) < 2:
-            for process, log in zip(processes, logs, strict=True):
-                assert process.poll() is None, f"{log.name} exited:\n{_tail(log)}"
-            try:
-                httpx.get(f"{production.base_url}/health", timeout=5)
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"keel serve's workers did not both answer:\n{_tail(logs[0])}"
-            time.sleep(0.1)
-        yield production
+        worker_log = folder / "worker.log"
+        worker = _spawn(env, worker_log, "worker", "--app", "coach")
+        with serving(env, "--workers", "2", log=folder / "serve.log", timeout=90) as server:
+            _keel(env, "seed")  # the admin it creates is first used by a test
+            production = Production(server.url, mqtt_port, folder / "data" / "prometheus", folder / "views")
+            # Healthy on both workers: the first answers while the second may still be starting.
+            deadline = time.monotonic() + 90
+            while len(production.counted("keel_http_requests", app="keel", status="200")) < 2:
+                server.assert_running()
+                assert worker.poll() is None, f"{worker_log.name} exited:\n{_tail(worker_log)}"
+                try:
+                    httpx.get(f"{production.base_url}/health", timeout=5)
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, (
+                    f"keel serve's workers did not both answer:\n{server.tail()}"
+                )
+                time.sleep(0.1)
+            yield production
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            _wait(process)
+        if worker is not None:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+            _wait(worker)
         broker.stop()
         asyncio.run(_drop_databases(urls.values()))

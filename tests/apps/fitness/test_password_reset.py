@@ -16,8 +16,9 @@ from keel.server import build_server
 from keel.settings import Settings
 from tests.apps.fitness import builders
 from tests.apps.fitness.builders import PASSWORD, Athlete
-from tests.core.test_mail import SmtpSink, free_port, smtp_sink
+from tests.core.test_mail import SmtpSink, smtp_sink
 from tests.databases import empty_tables
+from tests.serving import free_port
 
 REQUEST = "/api/v1/auth/password/request-reset"
 RESET = "/api/v1/auth/password/reset"

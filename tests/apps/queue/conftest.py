@@ -1,10 +1,8 @@
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from keel.apps import load_app
 from keel.core.db import Database
@@ -13,6 +11,7 @@ from keel.settings import Settings
 from tests.apps.queue import builders
 from tests.apps.queue.builders import Account
 from tests.databases import empty_tables
+from tests.serving import in_process
 
 
 @pytest.fixture
@@ -42,15 +41,6 @@ class Live:
 @pytest.fixture
 async def live(queue_database: Database, settings: Settings) -> AsyncIterator[Live]:
     app = build_server(settings, only="queue", databases={"queue": queue_database})
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        yield Live(http, f"ws://127.0.0.1:{port}/ws")
-    server.should_exit = True
-    await task
+    async with in_process(app) as url, httpx.AsyncClient(base_url=url) as http:
+        yield Live(http, url.replace("http", "ws", 1) + "/ws")
     await empty_tables(queue_database, load_app("queue").metadata)

@@ -4,11 +4,8 @@ one process hears about changes made through the other."""
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -19,44 +16,9 @@ from keel.apps import load_app
 from keel.settings import Settings
 from tests.apps.queue import builders
 from tests.databases import REDIS_URL, SERVER_URLS, drop_database, migrated_database, require_service
+from tests.serving import serving
 
 SRC = Path(__file__).resolve().parents[3] / "src"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-3000:]
-
-
-def _start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    # A session of its own, so the server and anything it forks are stopped together.
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "keel", "serve", "--app", "queue", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-async def _ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise AssertionError(f"server exited:\n{_tail(log)}")
-            try:
-                if (await client.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"server did not start:\n{_tail(log)}")
 
 
 @pytest.fixture
@@ -75,25 +37,14 @@ async def two_servers(data_dir: Path, settings: Settings) -> AsyncIterator[tuple
         "KEEL_ACCESS_LOG": "false",
         "KEEL_DATABASE_POOL_SIZE": "2",
     }
-    processes: list[subprocess.Popen[bytes]] = []
-    bases = []
     try:
-        for n in range(2):
-            port = _free_port()
-            log = data_dir / f"queue-process-{n}.log"
-            processes.append(_start(port, env, log))
-            bases.append(f"http://127.0.0.1:{port}")
-            await _ready(bases[-1], processes[-1], log)
-        yield bases[0], bases[1]
+        with ExitStack() as servers:
+            a, b = (
+                servers.enter_context(serving(env, "--app", "queue", log=data_dir / f"queue-process-{n}.log"))
+                for n in range(2)
+            )
+            yield a.url, b.url
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
         await drop_database("postgresql", url)
 
 
