@@ -461,3 +461,33 @@ async def test_client_session_uuid_is_the_client_session_id(
     assert again.status_code == 200
     assert again.json()["results"][0]["status"] == "duplicate"
     assert again.json()["results"][0]["id"] == first.json()["results"][0]["id"]
+
+
+async def test_warnings_are_bounded_and_no_metric_rejects(
+    fitness: httpx.AsyncClient, athlete: Athlete
+) -> None:
+    many = {f"vendor_field_{i}": i for i in range(12)}
+    odd = workout(
+        metrics_summary=many,
+        time_series_data=[{"t": 0.0, "heart_rate": "high"}, {"watts": 100.0}],
+    )
+    response = await upload(fitness, athlete, odd)
+    assert response.status_code == 201, response.text
+    [result] = response.json()["results"]
+    assert result["status"] == "created"
+    # At most 8 per session, then one per field that says there is more (each costs a decode).
+    assert len(result["warnings"]) == 10
+    assert result["warnings"][-2:] == [
+        f"{field}: more values the server does not understand, stored as sent"
+        for field in ("metrics_summary", "time_series_data")
+    ]
+    text = await upload(
+        fitness, athlete, workout(DAY + timedelta(days=1), time_series_data=odd["time_series_data"])
+    )
+    assert text.json()["results"][0]["warnings"] == [
+        "time_series_data[0].heart_rate: expected `float | null`, got `str`; heart_rate is stored as sent "
+        "but left out of any aggregate",
+        "time_series_data[1].t: missing",
+    ]
+    detail = await fitness.get(f"/api/v1/sessions/{odd['client_session_id']}", headers=athlete.headers)
+    assert detail.json()["metrics_summary"] == many

@@ -224,7 +224,9 @@ def warnings_for(device_type: str, summary: bytes, series: bytes) -> list[str]:
                 break
             except msgspec.ValidationError as error:
                 key, warning = _problem(error, field)
-                if len(warnings) == MAX_WARNINGS:
+                # The budget is the session's, both fields together: the decodes are bounded
+                # however many keys a hostile series invents.
+                if len(warnings) >= MAX_WARNINGS:
                     warnings.append(f"{field}: more values the server does not understand, stored as sent")
                     break
                 warnings.append(warning)
