@@ -179,17 +179,22 @@ def test_a_sync_killed_midway_finishes_later_with_every_session_stored_and_count
 def test_a_rejected_session_keeps_its_reason_and_is_never_sent_again(server: Server, tmp_path: Path) -> None:
     email, headers = server.register()
     phone = FitnessSyncClient(server.base, tmp_path / "phone.db", email=email, password=PASSWORD)
-    good = phone.record(rowing(0))
-    kayak = phone.record(rowing(1, device="kayak"))
+    unusable = rowing(1)
+    unusable["start_time"] = (START + timedelta(hours=2)).isoformat()  # after its end
+    broken = phone.record(unusable)
 
-    assert phone.sync() == SyncSummary(synced=1, rejected=1, pending=0)
-    refused = phone.status_of(kayak)
+    # A batch of nothing but rejected sessions is a 422 with every item's result, not a stop.
+    assert phone.sync() == SyncSummary(synced=0, rejected=1, pending=0)
+    refused = phone.status_of(broken)
     assert refused is not None and refused.status is Status.REJECTED
-    assert refused.rejection_reason and "kayak" in refused.rejection_reason
-    assert phone.status_of(good).status is Status.SYNCED
+    assert refused.rejection_reason and "before start_time" in refused.rejection_reason
 
+    # A machine the server does not know is a warning, not a rejection: the workout is kept.
+    elliptical = phone.record(rowing(0, device="elliptical"))
+    assert phone.sync() == SyncSummary(synced=1, rejected=0, pending=0)
+    assert phone.status_of(elliptical).status is Status.SYNCED
     assert phone.sync() == SyncSummary(synced=0, rejected=0, pending=0)
-    assert phone.status_of(kayak).attempts == 1
+    assert phone.status_of(broken).attempts == 1
     listed = httpx.get(f"{server.base}/api/v1/sessions", headers=headers).json()
     assert listed["total"] == 1
 

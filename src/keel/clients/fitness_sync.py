@@ -4,7 +4,9 @@ The phone writes every workout to its own SQLite database first, as PENDING, wit
 needed. When the network is back, `sync()` signs in, uploads the PENDING rows oldest first in
 batches to `POST /api/v1/sessions/batch_upload` with an `X-Idempotency-Key`, and marks each row
 from the server's answer: `created` and `duplicate` become SYNCED (with the server's id),
-`rejected` becomes REJECTED (with the reason, and is never sent again).
+`rejected` becomes REJECTED (with the reason, and is never sent again). The server rejects
+only sessions no retry could fix (issue 12), and answers a batch of nothing but those 422 with
+every item's result, which is read like a 200 or 201.
 
 Usage::
 
@@ -257,7 +259,10 @@ class FitnessSyncClient:
                     "X-Idempotency-Key": key,
                 },
             )
-            if response.status_code in (200, 201):
+            # 422 with results: every item was rejected, each with its reason (issue 12).
+            if response.status_code in (200, 201) or (
+                response.status_code == 422 and "results" in response.json()
+            ):
                 return response.json()["results"]
             if response.status_code == 401 and not reauthenticated:
                 reauthenticated = True

@@ -11,8 +11,14 @@ IOS = {
 
 
 async def test_schemas_describe_every_device_with_labels_and_ranges(fitness: httpx.AsyncClient) -> None:
-    schemas = (await fitness.get("/api/v1/meta/schemas")).json()
-    assert set(schemas) == {"rower", "bike", "treadmill"}
+    described = (await fitness.get("/api/v1/meta/schemas")).json()
+    schemas = described["schemas"]
+    assert set(schemas) == set(described["device_types"]) == {"rower", "bike", "treadmill"}
+    # Any other device type is stored under the generic schema; the version lets a client cache.
+    assert {field["key"] for field in described["generic"]["points"]} == {"t", "heart_rate"}
+    assert "elliptical" not in described["device_types"]
+    assert len(described["version"]) == 16
+    assert (await fitness.get("/api/v1/meta/schemas")).json()["version"] == described["version"]
     watts = next(field for field in schemas["rower"]["summary"] if field["key"] == "avg_watts")
     assert watts["unit"] == "W"
     assert watts["label"] == {"zh": "平均瓦數", "en": "Average power"}

@@ -77,14 +77,15 @@ async def test_one_invalid_item_never_blocks_the_others(fitness: httpx.AsyncClie
     good = workout()
     future = datetime.now(UTC) + timedelta(hours=2)
     bad = {
-        "unknown device": workout(device="kayak"),
-        "out of range": workout(metrics_summary={"avg_watts": 5000}),
-        "unknown metric": workout(metrics_summary={"cadence": 80}),
+        "no client id": {k: v for k, v in workout().items() if k != "client_session_id"},
+        "no start": {k: v for k, v in workout().items() if k != "start_time"},
+        "unparseable end": workout(end_time="yesterday"),
         "end before start": workout(end_time=(DAY - timedelta(minutes=1)).isoformat(), duration_seconds=0),
-        "duration": workout(duration_seconds=60),
+        "negative total": workout(total_calories=-1),
+        "duration": workout(duration_seconds=3600),  # longer than the 30 minutes it spans
         "future": workout(start=future),
         "too many points": workout(time_series_data=[{"t": 1.0}] * 20_001),
-        "point out of range": workout(time_series_data=[{"t": 1.0, "heart_rate": 400}]),
+        "points not objects": workout(time_series_data=[1, 2]),
         "missing field": {k: v for k, v in workout().items() if k != "total_calories"},
         "unknown training": workout(training_id=424242, source_type="backend"),
     }
@@ -95,23 +96,36 @@ async def test_one_invalid_item_never_blocks_the_others(fitness: httpx.AsyncClie
     assert body["results"][0]["status"] == "created"
     reasons = dict(zip(bad, (r["reason"] for r in body["results"][1:]), strict=True))
     assert all(r["status"] == "rejected" for r in body["results"][1:])
-    assert "unknown device type 'kayak'" in reasons["unknown device"]
-    assert "avg_watts" in reasons["out of range"]
-    assert "cadence" in reasons["unknown metric"]
+    assert "client_session_id" in reasons["no client id"]
+    assert "start_time" in reasons["no start"]
+    assert "end_time" in reasons["unparseable end"]
     assert "before" in reasons["end before start"]
-    assert "duration_seconds" in reasons["duration"]
+    assert "total_calories" in reasons["negative total"]
+    assert "duration_seconds is 3600, longer" in reasons["duration"]
     assert "future" in reasons["future"]
     assert "20000" in reasons["too many points"]
-    assert "heart_rate" in reasons["point out of range"]
+    assert "time_series_data[0]: expected `object`" in reasons["points not objects"]
     assert "total_calories" in reasons["missing field"]
     assert "424242" in reasons["unknown training"]
     assert body["stats"]["total_xp"] == 60
 
 
-async def test_a_batch_with_nothing_new_is_200(fitness: httpx.AsyncClient, athlete: Athlete) -> None:
-    response = await upload(fitness, athlete, workout(device="kayak"))
-    assert response.status_code == 200
-    assert response.json()["rejected"] == 1
+async def test_a_batch_status_says_what_happened_to_it(fitness: httpx.AsyncClient, athlete: Athlete) -> None:
+    unusable = workout(end_time=(DAY - timedelta(minutes=1)).isoformat())
+    stored = workout()
+    assert (await upload(fitness, athlete, stored, unusable)).status_code == 201  # something created
+    # Every item rejected: never a 2xx, and the results still say why, item by item.
+    refused = await upload(fitness, athlete, unusable, unusable)
+    assert refused.status_code == 422
+    body = refused.json()
+    assert (body["created"], body["duplicates"], body["rejected"]) == (0, 0, 2)
+    assert [r["status"] for r in body["results"]] == ["rejected", "rejected"]
+    assert "before start_time" in body["results"][0]["reason"]
+    assert "every session was rejected" in body["detail"][0]["msg"]
+    assert body["stats"]["total_xp"] == 60
+    # Everything already stored: 200; stored and rejected, nothing new: 200 too.
+    assert (await upload(fitness, athlete, stored)).status_code == 200
+    assert (await upload(fitness, athlete, stored, unusable)).status_code == 200
     twice = workout()
     within = await upload(fitness, athlete, twice, twice)
     assert [r["status"] for r in within.json()["results"]] == ["created", "duplicate"]
@@ -313,9 +327,20 @@ async def test_one_session_upload(fitness: httpx.AsyncClient, athlete: Athlete) 
     again = await fitness.post("/api/v1/sessions", json=single, headers=athlete.headers)
     assert again.status_code == 200
     assert again.json()["id"] == created.json()["id"]
-    rejected = await fitness.post("/api/v1/sessions", json=workout(device="kayak"), headers=athlete.headers)
+    assert (created.json()["warnings"], again.json()["warnings"]) == ([], [])
+    kayak = await fitness.post("/api/v1/sessions", json=workout(device="kayak"), headers=athlete.headers)
+    assert kayak.status_code == 201, kayak.text
+    assert "'kayak' has no schema" in kayak.json()["warnings"][0]
+    alias = workout()
+    alias["client_session_uuid"] = alias.pop("client_session_id")
+    by_alias = await fitness.post("/api/v1/sessions", json=alias, headers=athlete.headers)
+    assert by_alias.status_code == 201, by_alias.text
+    assert by_alias.json()["client_session_id"] == alias["client_session_uuid"]
+    rejected = await fitness.post(
+        "/api/v1/sessions", json=workout(duration_seconds=7200), headers=athlete.headers
+    )
     assert rejected.status_code == 422
-    assert "kayak" in rejected.json()["detail"][0]["msg"]
+    assert "longer than end_time - start_time" in rejected.json()["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(
@@ -362,3 +387,107 @@ async def test_a_batch_mixing_stored_and_new_sessions_answers_every_id(
     assert [r["status"] for r in body["results"]] == ["duplicate", "created"]
     assert body["results"][0]["id"] == first_id
     assert body["results"][1]["id"] is not None
+
+
+async def test_the_uploads_real_phones_send_are_stored_with_warnings(
+    fitness: httpx.AsyncClient, athlete: Athlete
+) -> None:
+    """Issue 12's uploads, each rejected before: now stored as sent, counted, and warned about
+    only where the server did not understand something."""
+    points = [{"t": 0.0, "heart_rate": 0, "stroke_rate": 24}, {"t": 1.0, "heart_rate": 120.0}]
+    uploads = {
+        "concept2 rower": workout(
+            metrics_summary={"avg_watts": 150.0, "stroke_rate": 24, "drag_factor": 125}
+        ),
+        "strap dropout": workout(DAY + timedelta(hours=1), time_series_data=points),
+        "dart doubles": workout(
+            DAY + timedelta(hours=2),
+            metrics_summary={"avg_heart_rate": 131.5, "total_strokes": 300.0},
+            time_series_data=[{"t": 0.0, "heart_rate": 120.0}],
+        ),
+        "intervals": workout(DAY + timedelta(hours=3), duration_seconds=20 * 60),  # 30 minutes spanned
+        "elliptical": workout(
+            DAY + timedelta(hours=4),
+            device="elliptical",
+            metrics_summary={"avg_strides": 60, "avg_heart_rate": 140},
+            time_series_data=[{"t": 0.0, "strides": 58, "heart_rate": 139}],
+        ),
+    }
+    response = await upload(fitness, athlete, *uploads.values())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["created"], body["rejected"]) == (5, 0)
+    warnings = dict(zip(uploads, (r["warnings"] for r in body["results"]), strict=True))
+    assert warnings["concept2 rower"] == [
+        "metrics_summary.stroke_rate: not in the schema, stored as sent",
+        "metrics_summary.drag_factor: not in the schema, stored as sent",
+    ]
+    assert warnings["strap dropout"] == [
+        "time_series_data[0].heart_rate: expected `float` >= 30.0; heart_rate is stored as sent but "
+        "left out of any aggregate",
+        "time_series_data[0].stroke_rate: not in the schema, stored as sent",
+    ]
+    assert warnings["dart doubles"] == warnings["intervals"] == []
+    assert len(warnings["elliptical"]) == 1 and "'elliptical' has no schema" in warnings["elliptical"][0]
+    # Every one is counted: the interval workout by its moving time.
+    assert body["stats"]["total_xp"] == 5 * 60
+    assert body["stats"]["total_duration_seconds"] == 4 * 30 * 60 + 20 * 60
+    # Stored verbatim, unknown keys and the out-of-range value included.
+    for name in ("concept2 rower", "strap dropout", "elliptical"):
+        detail = await fitness.get(
+            f"/api/v1/sessions/{uploads[name]['client_session_id']}", headers=athlete.headers
+        )
+        assert detail.status_code == 200
+        assert detail.json()["metrics_summary"] == uploads[name]["metrics_summary"]
+        assert detail.json()["time_series_data"] == uploads[name]["time_series_data"]
+    listed = await fitness.get(
+        "/api/v1/sessions", params={"device_type": "elliptical"}, headers=athlete.headers
+    )
+    assert listed.json()["total"] == 1
+
+
+async def test_client_session_uuid_is_the_client_session_id(
+    fitness: httpx.AsyncClient, athlete: Athlete
+) -> None:
+    session = workout()
+    alias = {"client_session_uuid": session["client_session_id"]} | {
+        k: v for k, v in session.items() if k != "client_session_id"
+    }
+    first = await upload(fitness, athlete, alias)
+    assert first.status_code == 201, first.text
+    assert first.json()["results"][0]["client_session_id"] == session["client_session_id"]
+    # The same session under its usual name is the one already stored.
+    again = await upload(fitness, athlete, session)
+    assert again.status_code == 200
+    assert again.json()["results"][0]["status"] == "duplicate"
+    assert again.json()["results"][0]["id"] == first.json()["results"][0]["id"]
+
+
+async def test_warnings_are_bounded_and_no_metric_rejects(
+    fitness: httpx.AsyncClient, athlete: Athlete
+) -> None:
+    many = {f"vendor_field_{i}": i for i in range(12)}
+    odd = workout(
+        metrics_summary=many,
+        time_series_data=[{"t": 0.0, "heart_rate": "high"}, {"watts": 100.0}],
+    )
+    response = await upload(fitness, athlete, odd)
+    assert response.status_code == 201, response.text
+    [result] = response.json()["results"]
+    assert result["status"] == "created"
+    # At most 8 per session, then one per field that says there is more (each costs a decode).
+    assert len(result["warnings"]) == 10
+    assert result["warnings"][-2:] == [
+        f"{field}: more values the server does not understand, stored as sent"
+        for field in ("metrics_summary", "time_series_data")
+    ]
+    text = await upload(
+        fitness, athlete, workout(DAY + timedelta(days=1), time_series_data=odd["time_series_data"])
+    )
+    assert text.json()["results"][0]["warnings"] == [
+        "time_series_data[0].heart_rate: expected `float | null`, got `str`; heart_rate is stored as sent "
+        "but left out of any aggregate",
+        "time_series_data[1].t: missing",
+    ]
+    detail = await fitness.get(f"/api/v1/sessions/{odd['client_session_id']}", headers=athlete.headers)
+    assert detail.json()["metrics_summary"] == many

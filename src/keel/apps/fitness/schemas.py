@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from keel.core.params import Schema, UtcDatetime
 from keel.core.schemas import ORM
@@ -217,19 +217,40 @@ class SourceType(StrEnum):
 
 
 class WorkoutSessionIn(Schema):
-    client_session_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    client_session_id: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+        Field(
+            validation_alias=AliasChoices("client_session_id", "client_session_uuid"),
+            description="The phone's id of the session; `client_session_uuid` (the spec's sequence "
+            "diagram) is taken as the same field",
+        ),
+    ]
     source_type: SourceType = SourceType.free
     training_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
     internal_course_name: Annotated[str, StringConstraints(max_length=255)] | None = None
     device_type: Annotated[str, StringConstraints(min_length=1, max_length=16)]
     start_time: UtcDatetime
     end_time: UtcDatetime
-    duration_seconds: Annotated[int, Field(ge=0, le=7 * 86_400)]
+    duration_seconds: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=7 * 86_400,
+            description="Moving time: may be shorter than end_time - start_time (pauses), "
+            "never longer than it by more than max(5 s, 2%)",
+        ),
+    ]
     total_calories: Annotated[float, Field(ge=0, le=100_000)]
     total_distance_meters: Annotated[float, Field(ge=0, le=10_000_000)]
     xp_earned: Annotated[int, Field(ge=0, le=1_000_000)] = 0
-    metrics_summary: dict[str, Any] = Field(default_factory=dict)
-    time_series_data: list[Any] = Field(default_factory=list)
+    metrics_summary: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Stored as sent, keys the device schema does not know included; see `/meta/schemas`",
+    )
+    time_series_data: list[dict[str, Any]] = Field(
+        default_factory=list, description="Points, each stored as sent; at most 20,000"
+    )
 
 
 MAX_BATCH = 500
@@ -259,7 +280,12 @@ class SessionResult(BaseModel):
     client_session_id: str | None
     status: SessionStatus
     id: uuid.UUID | None = None
-    reason: str | None = None
+    reason: str | None = Field(None, description="Why it was rejected, in words the user can read")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What was stored as sent but not understood: fields outside the device's schema, "
+        "values out of range (left out of any aggregate), a device type with no schema",
+    )
 
 
 class BatchUploadOut(BaseModel):
@@ -268,6 +294,27 @@ class BatchUploadOut(BaseModel):
     duplicates: int
     rejected: int
     stats: UserStatOut
+
+
+class Problem(BaseModel):
+    """One entry of a 422's `detail`, FastAPI's list shape (every 422 of keel has it)."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+    input: Any = None
+
+
+class BatchUploadRejected(BatchUploadOut):
+    """422 when every item was rejected (nothing was stored): the results, with the 422 `detail`."""
+
+    detail: list[Problem]
+
+
+class BatchUnreadable(BaseModel):
+    """422 when the body is not a batch at all."""
+
+    detail: list[Problem]
 
 
 class WorkoutSessionOut(ORM):
@@ -285,6 +332,10 @@ class WorkoutSessionOut(ORM):
     xp_earned: int
     metrics_summary: dict[str, Any]
     created_at: datetime
+
+
+class WorkoutSessionUploaded(WorkoutSessionOut):
+    warnings: list[str]
 
 
 class WorkoutSessionDetail(WorkoutSessionOut):

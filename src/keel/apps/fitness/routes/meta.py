@@ -14,8 +14,11 @@ router = APIRouter(prefix="/api/v1/meta", tags=["meta"], route_class=Transaction
 
 @router.get("/schemas")
 async def schemas() -> dict[str, Any]:
-    """Per device type, the fields of `metrics_summary` and of time-series points: key, type,
-    unit, zh and en labels, range. Uploads are validated against these same definitions."""
+    """`schemas`: per device type that has one (`device_types`), the fields of `metrics_summary`
+    and of time-series points: key, type, unit, zh and en labels, range; `generic`: what is
+    checked for any other device type (its sessions are stored and counted all the same; an
+    admin shows their other keys raw). `version` changes exactly when the definitions do, so a
+    client may cache the answer. Uploads are checked against these same definitions."""
     return device_schemas.describe()
 
 

@@ -9,14 +9,17 @@ from fastapi.responses import JSONResponse
 from keel.apps.fitness.deps import CurrentUser
 from keel.apps.fitness.models import IdempotencyKey
 from keel.apps.fitness.schemas import (
+    BatchUnreadable,
     BatchUploadIn,
     BatchUploadOut,
+    BatchUploadRejected,
     SessionStatus,
     SourceType,
     UserStatOut,
     WorkoutSessionDetail,
     WorkoutSessionIn,
     WorkoutSessionOut,
+    WorkoutSessionUploaded,
 )
 from keel.apps.fitness.services import sessions
 from keel.core.db import AppDatabase, DbSession, TransactionalRoute
@@ -48,7 +51,18 @@ IdempotencyKeyHeader = Annotated[
     "/batch_upload",
     response_model=BatchUploadOut,
     status_code=201,
-    responses={200: {"model": BatchUploadOut, "description": "Nothing new was stored"}}
+    responses={
+        200: {
+            "model": BatchUploadOut,
+            "description": "Nothing new was stored: every item is a duplicate, "
+            "or some are and the rest were rejected",
+        },
+        422: {
+            "model": BatchUploadRejected | BatchUnreadable,
+            "description": "Every item was rejected (each result says why), or the body is not a batch "
+            "(`detail` only)",
+        },
+    }
     | error_responses(Unauthorized, Conflict),
     # The body is read as bytes, not parsed by FastAPI: see services.sessions.read_batch.
     openapi_extra={
@@ -69,7 +83,10 @@ async def batch_upload(
     key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Store what the phone recorded offline. Every item is answered created, duplicate (by
-    `client_session_id`) or rejected with its reason; 201 when anything was created, else 200."""
+    `client_session_id`, or its alias `client_session_uuid`) or rejected with a reason the user
+    can read, and may carry `warnings`: what was stored as sent without being understood. The
+    batch is 201 when anything was created, 200 when nothing was but not everything was
+    rejected, and 422 (with the results) when every item was rejected."""
     raw = await request.body()
     items = sessions.read_batch(raw)
     scope = f"user:{user.id}:sessions.batch_upload"
@@ -92,6 +109,11 @@ async def batch_upload(
             "stats": stats.model_dump(mode="json"),
         }
         status_code = 201 if outcome.created else 200
+        if outcome.count(SessionStatus.rejected) == len(outcome.results):
+            status_code = 422
+            # The 422 list shape every keel 422 has, beside the results that say why per item.
+            refused = Unprocessable("every session was rejected; see results", loc=("body", "sessions"))
+            body["detail"] = refused.body()["detail"]
         if key is not None:
             await idempotency.record(session, scope, key, status_code, body)
     except BaseException:
@@ -103,23 +125,23 @@ async def batch_upload(
 
 @router.post(
     "",
-    response_model=WorkoutSessionOut,
+    response_model=WorkoutSessionUploaded,
     status_code=201,
-    responses={200: {"model": WorkoutSessionOut, "description": "Already stored"}}
+    responses={200: {"model": WorkoutSessionUploaded, "description": "Already stored"}}
     | error_responses(Unauthorized, Unprocessable),
 )
 async def upload_one(
     data: WorkoutSessionIn, user: CurrentUser, session: DbSession, database: AppDatabase
 ) -> JSONResponse:
     """One session: 201 when stored, 200 with the stored one when it already was, 422 with
-    the reason when it is rejected."""
+    the reason when it is rejected; `warnings` as in a batch."""
     one = sessions.read_session(orjson.dumps(data.model_dump(mode="json")))
     outcome = await sessions.store(session, database.autocommit, user.id, [one])
     [result] = outcome.results
     if result["status"] is SessionStatus.rejected:
         raise Unprocessable(result["reason"])
     stored = await sessions.find(session, user.id, str(result["id"]), with_series=False)
-    body = jsonable_encoder(WorkoutSessionOut.model_validate(stored))
+    body = jsonable_encoder(WorkoutSessionUploaded.model_validate(stored | {"warnings": result["warnings"]}))
     return JSONResponse(body, status_code=201 if outcome.created else 200)
 
 

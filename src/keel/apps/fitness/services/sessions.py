@@ -30,7 +30,8 @@ from keel.core.sql import by_dialect, insert_skipping_duplicates
 
 # The phone's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=5)
-# How far the stated duration may differ from end - start: pauses are rounded by the app.
+# How far the stated duration may exceed end - start. It is moving time, so it may be any amount
+# shorter (an interval workout's pauses), but longer only by the app's rounding.
 DURATION_TOLERANCE_SECONDS = 5
 DURATION_TOLERANCE_SHARE = 0.02
 
@@ -38,6 +39,8 @@ _ITEM = TypeAdapter(WorkoutSessionIn)
 _sessions = WorkoutSession.__table__
 # The two fields that carry a device's numbers: checked and stored as the JSON text they came in.
 _SUMMARY, _SERIES = "metrics_summary", "time_series_data"
+# The name the spec's sequence diagram gives the client id, taken as the same field.
+_CLIENT_ID, _CLIENT_ID_ALIAS = "client_session_id", "client_session_uuid"
 
 
 # A session's fields, each still the JSON text it arrived as: reading a batch this way costs a
@@ -90,10 +93,21 @@ class Outcome:
     stats: UserStat | None = None
 
     def add(
-        self, client_id: str | None, status: SessionStatus, session_id: Any = None, reason: str | None = None
+        self,
+        client_id: str | None,
+        status: SessionStatus,
+        session_id: Any = None,
+        reason: str | None = None,
+        warnings: list[str] | None = None,
     ) -> None:
         self.results.append(
-            {"client_session_id": client_id, "status": status, "id": session_id, "reason": reason}
+            {
+                "client_session_id": client_id,
+                "status": status,
+                "id": session_id,
+                "reason": reason,
+                "warnings": warnings or [],
+            }
         )
 
     def count(self, status: SessionStatus) -> int:
@@ -107,37 +121,48 @@ def _first_error(error: ValidationError) -> str:
 
 
 def _client_id(fields: Fields | None) -> str | None:
-    value = (
-        msgspec.json.decode(fields["client_session_id"]) if fields and "client_session_id" in fields else None
-    )
+    if fields is not None and _CLIENT_ID not in fields and _CLIENT_ID_ALIAS in fields:
+        fields[_CLIENT_ID] = fields.pop(_CLIENT_ID_ALIAS)
+    value = msgspec.json.decode(fields[_CLIENT_ID]) if fields and _CLIENT_ID in fields else None
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def check(fields: Fields | None, now: datetime) -> tuple[dict[str, Any] | None, str | None]:
-    """The session as a row to store, or why it is rejected."""
+# A session checked: the row to store and what the server did not understand in it, or why it
+# is rejected.
+Checked = tuple[dict[str, Any] | None, str | None, list[str]]
+
+
+def check(fields: Fields | None, now: datetime) -> Checked:
+    """Rejects only what leaves a session unusable (issue 12): no client id, missing or
+    unparseable times, end before start, a negative or impossible total, a duration longer than
+    the span, the caps. Its metrics never reject it: see device_schemas.warnings_for."""
     if fields is None:
-        return None, "a session must be a JSON object"
+        return None, "a session must be a JSON object", []
     summary, series = fields.pop(_SUMMARY, b"{}"), fields.pop(_SERIES, b"[]")
     try:
         item = _ITEM.validate_python({key: msgspec.json.decode(text) for key, text in fields.items()})
     except ValidationError as error:
-        return None, _first_error(error)
+        return None, _first_error(error), []
     start, end = item.start_time, item.end_time
     if end < start:
-        return None, "end_time is before start_time"
+        return None, "end_time is before start_time", []
     if start > now + CLOCK_SKEW:
-        return None, "start_time is in the future"
+        return None, "start_time is in the future", []
     span = (end - start).total_seconds()
-    if abs(item.duration_seconds - span) > max(DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_SHARE * span):
+    if item.duration_seconds - span > max(DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_SHARE * span):
         return (
             None,
-            f"duration_seconds is {item.duration_seconds} but end_time - start_time is {span:g} seconds",
+            f"duration_seconds is {item.duration_seconds}, longer than end_time - start_time "
+            f"({span:g} seconds)",
+            [],
         )
-    if problem := device_schemas.problem_with(item.device_type, summary, series):
-        return None, problem
+    try:
+        warnings = device_schemas.warnings_for(item.device_type, summary, series)
+    except device_schemas.Unusable as error:
+        return None, str(error), []
     row = item.model_dump() | {"start_time": start, "end_time": end, _SUMMARY: msgspec.json.decode(summary)}
     # Stored as the text it came in, already checked: 60,000 points are never re-encoded.
-    return row | {_SERIES: orjson.Fragment(bytes(series))}, None
+    return row | {_SERIES: orjson.Fragment(bytes(series))}, None, warnings
 
 
 async def store(
@@ -152,9 +177,11 @@ async def store(
     # per-point checks, which are most of the work for a phone sending a batch again. A copy
     # stored meanwhile by a racing upload is caught by the insert itself.
     stored = await _stored_ids(reader, user_id, {cid for _fields, cid in parsed if cid})
-    checked = [(cid, *((None, None) if cid in stored else check(fields, now))) for fields, cid in parsed]
+    checked = [(cid, *((None, None, []) if cid in stored else check(fields, now))) for fields, cid in parsed]
     trainings = {
-        row["training_id"] for _cid, row, _reason in checked if row is not None and row["training_id"]
+        row["training_id"]
+        for _cid, row, _reason, _warnings in checked
+        if row is not None and row["training_id"]
     }
     known_trainings = (
         set((await reader.execute(select(Training.id).where(Training.id.in_(trainings)))).scalars())
@@ -164,7 +191,7 @@ async def store(
 
     outcome = Outcome()
     fresh: dict[str, dict[str, Any]] = {}
-    for client_id, row, reason in checked:
+    for client_id, row, reason, warnings in checked:
         if row is None and reason is None:
             outcome.add(client_id, SessionStatus.duplicate)
         elif row is None:
@@ -176,14 +203,14 @@ async def store(
                 reason=f"unknown training_id {row['training_id']}",
             )
         elif row["client_session_id"] in fresh:
-            outcome.add(row["client_session_id"], SessionStatus.duplicate)
+            outcome.add(row["client_session_id"], SessionStatus.duplicate, warnings=warnings)
         else:
             fresh[row["client_session_id"]] = row | {
                 "id": uuid.uuid4(),
                 "user_id": user_id,
                 "created_at": now,
             }
-            outcome.add(row["client_session_id"], SessionStatus.created)
+            outcome.add(row["client_session_id"], SessionStatus.created, warnings=warnings)
 
     if fresh:
         inserted = await _insert_skipping_stored(session, [fresh[key] for key in sorted(fresh)])
