@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request, UploadFile
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -130,6 +130,13 @@ class LocalStorage:
             return None
         return path, stat
 
+    async def remove(self, key: str) -> None:
+        """Delete a key's file; nothing for a key with no file (or not a key). Content-addressed
+        files may be shared: the caller knows nothing else points at this one."""
+        path = self.path(key)
+        if path is not None:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
     @staticmethod
     def content_type(key: str) -> str:
         return _CONTENT_TYPES.get(key.rpartition(".")[2], "application/octet-stream")
@@ -214,6 +221,12 @@ def public_url(request: Request, key: str) -> str:
     app is mounted, which finds the first mounted app with a "files" route, not this one.
     """
     return absolute_url(request, "files", key=key)
+
+
+def key_of_url(url: str) -> str | None:
+    """The key a `public_url` names, whatever its origin; None for a URL that names none."""
+    _, found, key = urlsplit(url).path.partition("/files/")
+    return key if found and key else None
 
 
 _IMMUTABLE = "public, max-age=31536000, immutable"

@@ -1,4 +1,5 @@
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -8,6 +9,7 @@ from sqlalchemy import insert
 
 from keel.apps.fitness.models import IdempotencyKey
 from keel.core.db import Database, utcnow
+from keel.core.idempotency import request_hash
 from tests.apps.fitness import builders
 from tests.apps.fitness.builders import Athlete
 
@@ -160,16 +162,13 @@ async def test_a_repeat_while_the_first_is_running_is_409(
     fitness: httpx.AsyncClient, athlete: Athlete, fitness_database: Database
 ) -> None:
     batch = [workout()]
-    import hashlib
-    import json
-
     body = json.dumps({"sessions": batch}).encode()
     async with fitness_database.engine.begin() as connection:
         await connection.execute(
             insert(IdempotencyKey).values(
                 scope=f"user:{athlete.id}:sessions.batch_upload",
                 key="in-flight",
-                request_hash=hashlib.sha256(body).hexdigest(),
+                request_hash=request_hash(body),
                 created_at=utcnow(),
                 expires_at=utcnow() + timedelta(hours=1),
             )
@@ -355,7 +354,6 @@ def test_the_level_curve(xp: int, level: int) -> None:
 async def test_a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease(
     fitness: httpx.AsyncClient, athlete: Athlete, fitness_database: Database
 ) -> None:
-    import hashlib
     import json
 
     body = json.dumps({"sessions": [workout()]}).encode()
@@ -364,7 +362,7 @@ async def test_a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease(
             insert(IdempotencyKey).values(
                 scope=f"user:{athlete.id}:sessions.batch_upload",
                 key="crashed",
-                request_hash=hashlib.sha256(body).hexdigest(),
+                request_hash=request_hash(body),
                 created_at=utcnow() - timedelta(seconds=31),
                 expires_at=utcnow() + timedelta(hours=1),
             )

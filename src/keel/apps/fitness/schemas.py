@@ -340,3 +340,42 @@ class WorkoutSessionUploaded(WorkoutSessionOut):
 
 class WorkoutSessionDetail(WorkoutSessionOut):
     time_series_data: list[dict[str, Any]]
+
+
+# --- account export and deletion -----------------------------------------------------------
+
+
+class ExportedUser(UserOut):
+    """Every column of the user but the password hash."""
+
+    is_active: bool
+    updated_at: datetime
+
+
+class LinkedAccountOut(ORM):
+    """A provider the user signs in with: which one, when linked, and what it shared (email,
+    name, picture); no token or secret is ever stored."""
+
+    provider: SSOProvider
+    created_at: datetime
+    extra_data: dict[str, Any]
+
+
+class AccountExport(BaseModel):
+    exported_at: datetime
+    user: ExportedUser
+    stats: UserStatOut
+    social_accounts: list[LinkedAccountOut]
+    # Every session, with its metrics and points as stored, oldest first.
+    sessions: list[WorkoutSessionDetail]
+
+
+class AccountDeletion(Schema):
+    """The account's password; or, for an account without one (made by signing in with a
+    provider), a token from that provider issued in the last few minutes: `id_token` for Apple
+    and Google, `access_token` for Facebook, as `POST /auth/sso/{provider}` takes them."""
+
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    provider: SSOProvider | None = None
+    id_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None
+    access_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None

@@ -322,6 +322,12 @@ class Authenticator:
         if not found:
             raise Unauthorized("User no longer exists")
         user = UserRow(found[0])
+        # A token older than its account was issued to a deleted one whose id was given again
+        # (SQLite reuses the highest rowid): it must not sign into the new account. `iat` is in
+        # whole seconds, so a token of the very second the account was made still passes.
+        created = getattr(user, "created_at", None)
+        if created is not None and claims.iat is not None and claims.iat < created.replace(microsecond=0):
+            raise Unauthorized("User no longer exists")
         if user.token_revoked:
             raise Unauthorized("Token has been revoked")
         if getattr(user, "is_active", True) is False:

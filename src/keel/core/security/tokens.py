@@ -22,6 +22,7 @@ class AccessClaims:
     jti: str
     exp: datetime
     extra: dict[str, Any]
+    iat: datetime | None = None  # in whole seconds, as the token carries it
 
 
 class TokenService:
@@ -43,7 +44,9 @@ class TokenService:
 
     def issue_access(self, subject: str, **extra: Any) -> tuple[str, AccessClaims]:
         now = datetime.now(UTC)
-        claims = AccessClaims(subject, uuid.uuid4().hex, now + self.access_ttl, extra)
+        claims = AccessClaims(
+            subject, uuid.uuid4().hex, now + self.access_ttl, extra, now.replace(microsecond=0)
+        )
         payload = {
             **extra,
             "sub": subject,
@@ -82,7 +85,11 @@ class TokenService:
             raise Unauthorized("Invalid token")
         extra = {k: v for k, v in payload.items() if k not in {"sub", "aud", "iat", "exp", "jti", "typ"}}
         return AccessClaims(
-            payload["sub"], payload["jti"], datetime.fromtimestamp(payload["exp"], UTC), extra
+            payload["sub"],
+            payload["jti"],
+            datetime.fromtimestamp(payload["exp"], UTC),
+            extra,
+            datetime.fromtimestamp(payload["iat"], UTC),
         )
 
 

@@ -26,7 +26,7 @@ from keel.core.db import AppDatabase, DbSession, TransactionalRoute
 from keel.core.encoding import FastJSONResponse
 from keel.core.errors import Conflict, NotFound, Unauthorized, Unprocessable, error_responses
 from keel.core.http import MiB, body_limit
-from keel.core.idempotency import Idempotency, request_hash
+from keel.core.idempotency import Idempotency
 from keel.core.pagination import Page, PageParams, page_of
 from keel.core.params import UtcDatetime
 
@@ -41,7 +41,8 @@ IdempotencyKeyHeader = Annotated[
         alias="X-Idempotency-Key",
         min_length=1,
         max_length=255,
-        description="A repeat with the same key and body gets the first answer; another body is 422; "
+        description="A repeat with the same key and body (the same JSON: key order and spacing do not "
+        "count) gets the first answer; another body is 422; "
         "a repeat while the first is still running is 409.",
     ),
 ]
@@ -91,7 +92,7 @@ async def batch_upload(
     items = sessions.read_batch(raw)
     scope = f"user:{user.id}:sessions.batch_upload"
     if key is not None:
-        replay = await idempotency.claim(database.autocommit, scope, key, request_hash(raw))
+        replay = await idempotency.claim(database.autocommit, scope, key, raw)
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code)
     try:

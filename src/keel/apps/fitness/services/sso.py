@@ -4,6 +4,7 @@ that identity signs into (made on first sign-in, or an existing account linked b
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,6 +34,8 @@ class Identity:
     email_verified: bool
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # When the provider issued the token (None when it does not say): how fresh a confirmation is.
+    issued_at: datetime | None = None
 
 
 async def identify(settings: Settings, provider: SSOProvider, data: SSORequest) -> Identity:
@@ -53,7 +56,12 @@ async def identify(settings: Settings, provider: SSOProvider, data: SSORequest) 
         email_verified=claims.get("email_verified") in (True, "true"),
         name=claims.get("name") if isinstance(claims.get("name"), str) else None,
         extra={k: claims[k] for k in ("email", "name", "picture", "is_private_email") if k in claims},
+        issued_at=_time(claims["iat"]),  # the verifier requires it
     )
+
+
+def _time(timestamp: Any) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if isinstance(timestamp, int | float) else None
 
 
 def _not_configured(provider: SSOProvider) -> NotFound:
@@ -116,6 +124,7 @@ async def _facebook(settings: Settings, access_token: str) -> Identity:
         email_verified=True,
         name=name if isinstance(name, str) else None,
         extra={k: me[k] for k in ("email", "name") if k in me},
+        issued_at=_time(data.get("issued_at")),
     )
 
 
