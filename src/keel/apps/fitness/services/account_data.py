@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from keel.apps.fitness.models import IdempotencyKey, SocialAccount, User, UserStat, WorkoutSession
+from keel.apps.fitness.models import IdempotencyKey, MailOutbox, SocialAccount, User, UserStat, WorkoutSession
 from keel.apps.fitness.schemas import AccountDeletion
 from keel.apps.fitness.services.sso import Identity
 from keel.core.db import utcnow
@@ -72,8 +72,10 @@ async def delete_account(
             avatar = None
     # Sessions, stats, workout days, social accounts, reset codes and refresh tokens go with the
     # user row (ON DELETE CASCADE, on SQLite too: core.db turns foreign keys on); the
-    # idempotency keys name the user only in their scope.
+    # idempotency keys name the user only in their scope, the mail sent to them (reset codes)
+    # only by address.
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.scope.startswith(f"user:{user_id}:")))
+    await session.execute(delete(MailOutbox).where(MailOutbox.recipient == user.email))
     await session.execute(delete(User).where(User.id == user_id))
     return avatar
 
