@@ -186,3 +186,15 @@ async def test_records_need_a_token(coach) -> None:
     response = await coach.get("/api/v1/records/workout")
     assert response.status_code == 401
     assert response.json()["code"] == "unauthorized"
+
+
+async def test_a_sleep_at_the_edge_of_the_calendar_is_422_not_500(coach, member: Member) -> None:
+    # Moving these to UTC or to the user's zone overflowed datetime (schemathesis found it).
+    for bed, wake in (
+        ("9999-12-31T20:00:00-12:00", "9999-12-31T23:00:00-12:00"),
+        ("0001-01-01T00:00:00+12:00", "0001-01-01T05:00:00+12:00"),
+    ):
+        body = {**RECORDS["sleep"], "bed_time": bed, "wake_time": wake}
+        response = await coach.post("/api/v1/records/sleep", json=body, headers=member.headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", "bed_time"]

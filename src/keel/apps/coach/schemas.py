@@ -167,9 +167,17 @@ class MealFields(Schema):
     )
 
 
+# A day inside the years datetime can hold, so moving a time to UTC or to the user's zone (for
+# the record's day) cannot overflow: "9999-12-31T23:00-12:00" was a 500 (schemathesis).
+_SleepTime = Annotated[
+    AwareDatetime,
+    Field(ge=dt.datetime(1, 1, 2, tzinfo=dt.UTC), le=dt.datetime(9999, 12, 30, tzinfo=dt.UTC)),
+]
+
+
 class SleepFields(Schema):
-    bed_time: AwareDatetime
-    wake_time: AwareDatetime
+    bed_time: _SleepTime
+    wake_time: _SleepTime
     quality: Annotated[int, Field(ge=1, le=5)] | None = None
 
     @model_validator(mode="after")
