@@ -164,7 +164,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return _json(request, orjson.loads(response.body), response.status_code)
 
 
-def _is_refused_value(exc: DBAPIError) -> bool:
+def is_refused_value(exc: DBAPIError) -> bool:
+    """The database refused a value (bad text, out of range), not the statement or itself."""
     # SQLSTATE class 22 is "data exception"; asyncpg's arrive as plain DBAPIError, not DataError.
     state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
     return isinstance(exc, DataError) or str(state).startswith("22")
@@ -187,7 +188,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database at capacity", extra={"error": str(getattr(exc, "orig", exc))[:500]})
         busy = ServiceUnavailable("The database is at capacity; try again shortly")
         return _json(request, busy.body(), 503, {"Retry-After": "1"})
-    if not _is_refused_value(exc):
+    if not is_refused_value(exc):
         return await _unhandled_error(request, exc)
     # The database refused a value the schemas let through (too long, out of range, bad
     # encoding): the client's error, logged so the schema can be tightened.

@@ -37,6 +37,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from keel.apps.badge.services import ingest
 from keel.core.db import Database
+from keel.core.errors import is_refused_value
 from keel.settings import Settings
 
 log = logging.getLogger("keel.badge.mqtt")
@@ -222,7 +223,7 @@ class MqttBridge:
                 await self._insert(batch)
                 return
             except (IntegrityError, DBAPIError) as error:
-                if isinstance(error, IntegrityError) or _refused_value(error):
+                if isinstance(error, IntegrityError) or is_refused_value(error):
                     # One bad row must not hold the others back: store them one at a time.
                     await self._insert_each(batch)
                     return
@@ -254,8 +255,3 @@ class MqttBridge:
             except (IntegrityError, DBAPIError) as error:
                 MESSAGES.labels("malformed").inc()
                 log.info("MQTT message refused by the database", extra={"error": str(error)[:300]})
-
-
-def _refused_value(error: DBAPIError) -> bool:
-    state = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None) or "")
-    return state.startswith("22") or type(error).__name__ == "DataError"

@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.apps.fitness.models import User
 from keel.apps.fitness.services import accounts
 from keel.core.errors import UnsupportedMediaType
-from keel.core.storage import LocalStorage, describe_size, detect_image_type, read_upload
+from keel.core.http import describe_size
+from keel.core.storage import LocalStorage, detect_image_type, read_upload
 
 MAX_BYTES = 5 * 1024 * 1024
 ACCEPTED = ("image/jpeg", "image/png", "image/webp")

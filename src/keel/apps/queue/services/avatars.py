@@ -7,7 +7,8 @@ from fastapi import UploadFile
 
 from keel.core.db import utcnow
 from keel.core.errors import BadRequest
-from keel.core.storage import LocalStorage, describe_size, detect_image_type, read_upload
+from keel.core.http import describe_size
+from keel.core.storage import LocalStorage, detect_image_type, read_upload
 
 MAX_BYTES = 5 * 1024 * 1024
 ACCEPTED = ("image/jpeg", "image/png", "image/webp")
