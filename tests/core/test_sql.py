@@ -36,3 +36,11 @@ async def test_an_insert_skipping_duplicates_stores_each_key_once(shop_database:
     finally:
         async with shop_database.engine.begin() as connection:
             await connection.execute(Category.__table__.delete().where(Category.name.like("Skip %")))
+
+
+async def test_lower_folds_every_letter_on_every_dialect(shop_database: Database) -> None:
+    # SQLite's built-in lower() leaves non-ASCII letters as they are; keel's connections fold them.
+    statement = select(func.lower("ÉLODIE Ärger 李明"), func.lower(None))
+    async with shop_database.engine.connect() as connection:
+        assert (await connection.execute(statement)).one() == ("élodie ärger 李明", None)
+    assert (await shop_database.autocommit.execute(statement)).one() == ("élodie ärger 李明", None)
