@@ -379,3 +379,41 @@ class AccountDeletion(Schema):
     provider: SSOProvider | None = None
     id_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None
     access_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)] | None = None
+
+
+# --- the back office (admin reads) ---------------------------------------------------------
+
+
+class SessionOwner(BaseModel):
+    id: int
+    email: str
+    display_name: str
+
+
+class AdminSessionOut(WorkoutSessionOut):
+    """A session in the back office's list: without its time series, with whose it is."""
+
+    user: SessionOwner
+
+
+class AdminSessionDetail(WorkoutSessionDetail):
+    user: SessionOwner
+
+
+class AdminUserOut(ExportedUser):
+    """A user as the back office lists them: every column but the password hash."""
+
+
+class AdminUserDetail(AdminUserOut):
+    stats: UserStatOut
+
+
+class AppVersionRecord(ORM):
+    """A platform's published versions, as `PUT /meta/app_version/{platform}` stored them."""
+
+    platform: Platform
+    latest_version: str
+    min_supported_version: str
+    store_url: str
+    release_notes: str | None
+    updated_at: datetime

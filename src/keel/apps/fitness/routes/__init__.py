@@ -1,4 +1,14 @@
-from keel.apps.fitness.routes import auth, avatar, meta, password_reset, sessions, sso, trainings, users
+from keel.apps.fitness.routes import (
+    admin,
+    auth,
+    avatar,
+    meta,
+    password_reset,
+    sessions,
+    sso,
+    trainings,
+    users,
+)
 
 # Matched in this order: the busiest resources first.
 routers = (
@@ -10,4 +20,5 @@ routers = (
     auth.router,
     password_reset.router,
     sso.router,
+    admin.router,
 )

@@ -30,7 +30,7 @@ async def list_trainings(
 ) -> Page[Any]:
     """The enabled courses, oldest first, with the total for paging."""
     items, total = await trainings.list_trainings(
-        db, page, device_type=device_type, training_type=type, include_disabled=False
+        db, page, device_type=device_type, training_type=type, enabled=True
     )
     return page_of(items, total, page)
 

@@ -63,3 +63,10 @@ async def publish(session: AsyncSession, platform: Platform, data: AppVersionSet
         setattr(row, field, value)
     await session.flush()
     return await check(session, platform, None)
+
+
+async def published(db: Executor) -> list[dict[str, Any]]:
+    """Every platform's published record, by platform; a platform never published has none."""
+    columns = [column for column in AppVersion.__table__.columns if column.key != "id"]
+    rows = await db.execute(select(*columns).order_by(AppVersion.platform))
+    return [dict(row) for row in rows.mappings()]

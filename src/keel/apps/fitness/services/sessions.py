@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Row, String, bindparam, delete, func, select
+from sqlalchemy import Row, Select, String, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -307,6 +307,37 @@ async def remove(session: AsyncSession, user_id: int, session_id: str) -> None:
         await stats.apply(session, user_id, [found], sign=-1)
 
 
+def listing(
+    *,
+    user_id: int | None,
+    device_type: str | None,
+    source_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
+    """Sessions without their time series, newest first: one user's (`user_id`) or, for the
+    back office, everyone's; each filter left None matches any session."""
+    conditions = []
+    if user_id is not None:
+        conditions.append(_sessions.c.user_id == user_id)
+    if device_type is not None:
+        conditions.append(_sessions.c.device_type == device_type)
+    if source_type is not None:
+        conditions.append(_sessions.c.source_type == source_type)
+    if since is not None:
+        conditions.append(_sessions.c.start_time >= since)
+    if until is not None:
+        conditions.append(_sessions.c.start_time < until)
+    return select(*_LIST_COLUMNS).where(*conditions).order_by(_sessions.c.start_time.desc(), _sessions.c.id)
+
+
+def by_id(session_id: uuid.UUID, *, with_series: bool) -> Select[Any]:
+    """The session with this server id, whoever it belongs to: for the back office, which
+    answers for every user (the phone's client ids are unique per user only)."""
+    columns = list(_sessions.columns) if with_series else _LIST_COLUMNS
+    return select(*columns).where(_sessions.c.id == session_id)
+
+
 async def history(
     session: AsyncSession,
     user_id: int,
@@ -317,17 +348,8 @@ async def history(
     since: datetime | None,
     until: datetime | None,
 ) -> tuple[list[dict[str, Any]], int]:
-    conditions = [_sessions.c.user_id == user_id]
-    if device_type is not None:
-        conditions.append(_sessions.c.device_type == device_type)
-    if source_type is not None:
-        conditions.append(_sessions.c.source_type == source_type)
-    if since is not None:
-        conditions.append(_sessions.c.start_time >= since)
-    if until is not None:
-        conditions.append(_sessions.c.start_time < until)
-    statement = (
-        select(*_LIST_COLUMNS).where(*conditions).order_by(_sessions.c.start_time.desc(), _sessions.c.id)
+    statement = listing(
+        user_id=user_id, device_type=device_type, source_type=source_type, since=since, until=until
     )
     rows, total = await fetch_page(session, statement, page)
     return [dict(row._mapping) for row in rows], total

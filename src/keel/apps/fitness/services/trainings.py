@@ -29,11 +29,12 @@ async def list_trainings(
     *,
     device_type: str | None,
     training_type: TrainingType | None,
-    include_disabled: bool,
+    enabled: bool | None,
 ) -> tuple[list[dict[str, Any]], int]:
+    """Courses oldest first; `enabled` None lists disabled ones too (the back office)."""
     conditions = []
-    if not include_disabled:
-        conditions.append(Training.enabled.is_(True))
+    if enabled is not None:
+        conditions.append(Training.enabled.is_(enabled))
     if device_type is not None:
         conditions.append(json_array_contains(Training.supported_devices, device_type))
     if training_type is not None:
