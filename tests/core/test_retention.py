@@ -36,13 +36,15 @@ async def _retain(slug: str, database: Database, settings: Settings) -> None:
     """Run the app's own retention sweep through its lease, as a server process would."""
     registration = load_app(slug)
     (sweep,) = [each for each in registration.all_sweeps() if each.name == "retention"]
-    sweeper = Sweeper(slug, registration.sweep_lease, [sweep], database, settings)
+    lease = registration.sweep_lease
+    async with database.sessionmaker() as session:
+        left = await session.scalar(select(lease.name).where(lease.name == "retention"))
+    assert left is None, "an earlier test left the retention lease behind: this run would be skipped"
+    sweeper = Sweeper(slug, lease, [sweep], database, settings)
     await sweeper.run_if_due(sweep)  # the first check anywhere creates the lease row
     await sweeper.run_if_due(sweep)
     async with database.sessionmaker() as session:
-        runs = await session.scalar(
-            select(registration.sweep_lease.runs).where(registration.sweep_lease.name == "retention")
-        )
+        runs = await session.scalar(select(lease.runs).where(lease.name == "retention"))
     assert runs == 1
 
 

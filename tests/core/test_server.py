@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.types import ASGIApp
 
 from keel.apps import load_app
 from keel.core.db import Database
@@ -43,10 +42,15 @@ async def test_each_app_is_mounted_under_its_slug_with_its_own_docs(combined: ht
 
 
 @asynccontextmanager
-async def _live(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
-    """Served with its lifespan, so the startup hooks (badge's MQTT bridge) run as in `keel serve`."""
-    async with in_process(app) as url, httpx.AsyncClient(base_url=url) as client:
-        yield client
+async def _live_badge(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """badge alone, served with its lifespan, so its startup hooks (the MQTT bridge) and sweeps
+    run as in `keel serve`; its tables, the sweeps' leases among them, are emptied afterwards."""
+    app = build_server(settings, only="badge", databases={"badge": database})
+    try:
+        async with in_process(app) as url, httpx.AsyncClient(base_url=url) as client:
+            yield client
+    finally:
+        await empty_tables(database, load_app("badge").metadata)
 
 
 async def test_health_reports_each_database_with_timing(combined: httpx.AsyncClient, dialect: str) -> None:
@@ -76,9 +80,7 @@ async def test_health_checks_the_database_redis_and_the_mqtt_broker_with_timings
         }
     )
     try:
-        async with _live(
-            build_server(configured, only="badge", databases={"badge": badge_database})
-        ) as client:
+        async with _live_badge(configured, badge_database) as client:
             deadline = time.monotonic() + 10
             response = await client.get("/health")
             while response.status_code != 200 and time.monotonic() < deadline:
@@ -100,7 +102,6 @@ async def test_health_checks_the_database_redis_and_the_mqtt_broker_with_timings
             assert badge["mqtt"].startswith("error") and badge["database"] == badge["redis"] == "ok"
     finally:
         broker.stop()
-        await empty_tables(badge_database, load_app("badge").metadata)
 
 
 async def test_health_is_503_when_redis_is_down(shop_database: Database, settings: Settings) -> None:
@@ -123,7 +124,7 @@ async def test_health_is_503_when_the_mqtt_broker_is_unreachable(
     configured = settings.model_copy(
         update={"badge_mqtt_url": f"mqtt://127.0.0.1:{free_port()}", "data_dir": tmp_path}
     )
-    async with _live(build_server(configured, only="badge", databases={"badge": badge_database})) as client:
+    async with _live_badge(configured, badge_database) as client:
         response = await client.get("/health")
     assert response.status_code == 503
     badge = response.json()["apps"]["badge"]
