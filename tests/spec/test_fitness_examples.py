@@ -35,6 +35,7 @@ USER: dict[str, Kind] = {
     "gender": str,
     "height_cm": (FLOAT, None),
     "weight_kg": (FLOAT, None),
+    "is_active": bool,
     "created_at": DATETIME,
 }
 # 3.2 `class UserStat`. Its `user_id` is left out: 4.2 embeds it in the user ("含 UserStat"),
@@ -64,6 +65,7 @@ TRAINING: dict[str, Kind] = {
 WORKOUT_SESSION_ITEM: dict[str, Kind] = {
     "id": UUID,
     "client_session_id": str,
+    "user_id": int,
     "source_type": str,
     "training_id": (int, None),
     "internal_course_name": (str, None),
@@ -390,6 +392,7 @@ async def test_one_session_uploaded_listed_read_with_its_curve_and_deleted(
     assert {key: item[key] for key in sent} == sent
     assert datetime.fromisoformat(item["start_time"]) == datetime.fromisoformat(ROWER_SESSION["start_time"])
     assert datetime.fromisoformat(item["end_time"]) == datetime.fromisoformat(ROWER_SESSION["end_time"])
+    assert item["user_id"] == person.id
 
     # 4.4 "GET /sessions/{id} 取得運動詳情 (含曲線圖數據)": the points as the phone sent them.
     detail = await fitness.get(f"{API}/sessions/{item['id']}", headers=person.headers)
