@@ -160,7 +160,15 @@ async def test_register_login_refresh_and_logout_as_4_1_lists_them(fitness: http
     user = registered.json()["user"]
     assert_fits(user, USER)
     assert user["email"] == "rower@example.com" and user["display_name"] == "Rower"
-    assert user["gender"] == "o"  # 3.2: gender: str = Field(default="o")
+    # 3.2's defaults: `avatar_url: Optional[str] = None`, `gender: str = Field(default="o")`,
+    # `height_cm`/`weight_kg` None, `is_active: bool = True`.
+    assert (user["avatar_url"], user["gender"], user["height_cm"], user["weight_kg"]) == (
+        None,
+        "o",
+        None,
+        None,
+    )
+    assert user["is_active"] is True
     assert "hashed_password" not in user and "password" not in user
 
     # 4.1 "POST /auth/login 帳號登入 (回傳 JWT)": the access token is a JWT (three base64url parts).
@@ -290,9 +298,8 @@ async def test_courses_are_listed_by_device_type_in_pages_with_their_script(
     course = await fitness.post(f"{API}/trainings", json=TRAINING_BODY, headers=admin.headers)
     assert course.status_code == 201, course.text
     treadmill_only = TRAINING_BODY | {"title": "Hill walk", "supported_devices": ["treadmill"]}
-    assert (
-        await fitness.post(f"{API}/trainings", json=treadmill_only, headers=admin.headers)
-    ).status_code == 201
+    hill = await fitness.post(f"{API}/trainings", json=treadmill_only, headers=admin.headers)
+    assert hill.status_code == 201, hill.text
 
     # 4.3 "GET /trainings 取得課程列表 (支援設備篩選、分頁)", 4.4 "(支援 device_type 篩選)".
     # The document names no paging parameters (keel's `page` and `limit`).
@@ -304,10 +311,8 @@ async def test_courses_are_listed_by_device_type_in_pages_with_their_script(
     assert_fits(item, {key: kind for key, kind in TRAINING.items() if key != "settings"})
     assert item["title"] == "Morning intervals" and item["supported_devices"] == ["bike", "rower"]
     assert listed.json()["total"] == 1
-    assert [
-        t["title"]
-        for t in (await fitness.get(f"{API}/trainings", params={"device_type": "treadmill"})).json()["items"]
-    ] == ["Hill walk"]
+    treadmills = await fitness.get(f"{API}/trainings", params={"device_type": "treadmill"})
+    assert [course["title"] for course in treadmills.json()["items"]] == ["Hill walk"]
 
     # 4.3 "GET /trainings/{id} 取得單一課程詳細設定", 4.4 "取得單一課程 JSONB 腳本".
     detail = await fitness.get(f"{API}/trainings/{item['id']}")
@@ -407,6 +412,42 @@ async def test_one_session_uploaded_listed_read_with_its_curve_and_deleted(
     assert (await fitness.get(f"{API}/sessions/{item['id']}", headers=person.headers)).status_code == 404
     assert (await fitness.get(f"{API}/sessions", headers=person.headers)).json()["items"] == []
     assert (await me(fitness, person))["stats"]["total_distance_km"] == 0.0
+
+
+async def test_a_session_with_only_the_fields_3_2_requires_gets_its_defaults(
+    fitness: httpx.AsyncClient,
+) -> None:
+    person = await builders.athlete(fitness)
+    # 3.2 `class WorkoutSession`, only the fields without a default the phone fills (`user_id`
+    # is the signed-in user's); the others default: `source_type ... default="free"`,
+    # `training_id ... default=None`, `internal_course_name ... = None`, `xp_earned: int = 0`,
+    # `metrics_summary ... default={}`, `time_series_data ... default=[]`.
+    minimal = {
+        "client_session_id": "c3a1e2d4-8b7f-4e6a-9d5c-2f1b0a9e8d70",
+        "device_type": "treadmill",
+        "start_time": "2025-12-19T18:00:00Z",
+        "end_time": "2025-12-19T18:20:00Z",
+        "duration_seconds": 1200,
+        "total_calories": 150.0,
+        "total_distance_meters": 3000.0,
+    }
+    batch = await fitness.post(
+        f"{API}/sessions/batch_upload", json={"sessions": [minimal]}, headers=person.headers
+    )
+    assert batch.status_code == 201, batch.text
+    assert batch.json()["results"][0]["status"] == "created"
+    stored = await fitness.get(f"{API}/sessions/{minimal['client_session_id']}", headers=person.headers)
+    assert stored.status_code == 200, stored.text
+    assert_fits(stored.json(), WORKOUT_SESSION)
+    defaults = {
+        "source_type": "free",
+        "training_id": None,
+        "internal_course_name": None,
+        "xp_earned": 0,
+        "metrics_summary": {},
+        "time_series_data": [],
+    }
+    assert {key: stored.json()[key] for key in defaults} == defaults
 
 
 async def test_each_source_type_names_its_course_as_3_2_says(
