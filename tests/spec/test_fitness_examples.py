@@ -358,10 +358,12 @@ async def test_the_sequence_diagram_201_for_a_new_record_200_when_it_exists(
     )
     assert (retried.status_code, retried.json()) == (201, created.json())
 
-    # "alt 數據已存在 (重複上傳) ... API-->>APP: 200 OK (忽略寫入)": a new call for the same record.
+    # "alt 數據已存在 (重複上傳) ... API-->>APP: 200 OK (忽略寫入)": a new call for the same
+    # record, even one whose numbers the phone changed since, writes nothing.
     second_key = {"X-Idempotency-Key": "0f8c2a8e-2222-4b1e-9a55-2d8f8a0c1a02"} | person.headers
+    changed = record | {"total_calories": 999.0}
     again = await fitness.post(
-        f"{API}/sessions/batch_upload", json={"sessions": [record]}, headers=second_key
+        f"{API}/sessions/batch_upload", json={"sessions": [changed]}, headers=second_key
     )
     assert again.status_code == 200, again.text
     assert again.json()["results"][0]["status"] == "duplicate"
@@ -370,6 +372,7 @@ async def test_the_sequence_diagram_201_for_a_new_record_200_when_it_exists(
     # The record is stored under the id the phone made.
     stored = await fitness.get(f"{API}/sessions/{record['client_session_uuid']}", headers=person.headers)
     assert stored.status_code == 200 and stored.json()["id"] == result["id"]
+    assert stored.json()["total_calories"] == 312.5
 
 
 async def test_one_session_uploaded_listed_read_with_its_curve_and_deleted(
