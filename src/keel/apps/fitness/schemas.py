@@ -81,6 +81,8 @@ class UserOut(ORM):
     weight_kg: float | None
     timezone: str
     is_admin: bool
+    # A field of spec 000 3.2's User, which a client written from the document reads.
+    is_active: bool
     created_at: datetime
 
 
@@ -320,6 +322,7 @@ class BatchUnreadable(BaseModel):
 class WorkoutSessionOut(ORM):
     id: uuid.UUID
     client_session_id: str
+    user_id: int  # spec 000 3.2's WorkoutSession has it: the owner, the `id` of GET /users/me
     source_type: SourceType
     training_id: int | None
     internal_course_name: str | None
@@ -348,7 +351,6 @@ class WorkoutSessionDetail(WorkoutSessionOut):
 class ExportedUser(UserOut):
     """Every column of the user but the password hash."""
 
-    is_active: bool
     updated_at: datetime
 
 
