@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     badge_ingest_batch_size: int = Field(500, ge=1, le=10000)
     badge_ingest_batch_ms: int = Field(20, ge=1, le=5000)
 
+    # badge, issue 17 item 9: each device's heartbeats rolled up per UTC day by a sweep this
+    # often, and the rollups kept this many days (the raw rows go after retention_heartbeats_days).
+    badge_rollup_sweep_seconds: float = Field(3600, gt=0)
+    retention_heartbeat_rollups_days: float = Field(400, ge=0)
+
     @field_validator("cors_origins")
     @classmethod
     def _origins_as_browsers_send_them(cls, origins: list[str]) -> list[str]:
@@ -167,6 +172,17 @@ class Settings(BaseSettings):
     def _refuse_default_secret_in_production(self) -> "Settings":
         if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
             raise ValueError("KEEL_SECRET_KEY must be set to a private value in production")
+        return self
+
+    @model_validator(mode="after")
+    def _keep_heartbeats_until_rolled_up(self) -> "Settings":
+        # A day's rollup is computed after the day ends, at the next rollup sweep: raw rows
+        # pruned sooner would be missing from it.
+        if self.retention_heartbeats_days * 86400 < 86400 + self.badge_rollup_sweep_seconds:
+            raise ValueError(
+                "KEEL_RETENTION_HEARTBEATS_DAYS must cover a day plus KEEL_BADGE_ROLLUP_SWEEP_SECONDS, "
+                "or the daily rollups would miss heartbeats pruned before them"
+            )
         return self
 
     def database_url(self, slug: str) -> str:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from keel.apps.badge.models import Base, DeviceStatus, ErrorLog, Heartbeat, SweepLease
+from keel.apps.badge.models import Base, DeviceStatus, ErrorLog, Heartbeat, HeartbeatDaily, SweepLease
 from keel.apps.badge.routes import routers
 from keel.apps.badge.seed import seed
-from keel.apps.badge.services import alerts
+from keel.apps.badge.services import alerts, rollups
 from keel.apps.badge.services.mqtt import MqttBridge
 from keel.core import health
 from keel.core.app import KeelApp
@@ -18,9 +18,9 @@ from keel.core.sweeps import Sweep
 from keel.settings import Settings
 
 
-async def _sweep_offline_devices(database: Database, _settings: Settings) -> None:
+async def _sweep_offline_devices(database: Database, settings: Settings) -> None:
     async with database.sessionmaker() as session:
-        await alerts.sweep_offline(session)
+        await alerts.sweep_offline(session, settings.badge_offline_after_seconds)
         await session.commit()
 
 
@@ -28,6 +28,16 @@ async def _sweep_offline_devices(database: Database, _settings: Settings) -> Non
 # could each raise the same device's offline alert.
 OFFLINE_SWEEP = Sweep(
     "offline", _sweep_offline_devices, lambda settings: settings.badge_offline_sweep_seconds
+)
+
+
+async def _roll_up_heartbeats(database: Database, _settings: Settings) -> None:
+    await rollups.sweep(database)
+
+
+# Issue 17 item 9: each finished day's heartbeats rolled up per device, once per deployment.
+ROLLUP_SWEEP = Sweep(
+    "heartbeat_rollup", _roll_up_heartbeats, lambda settings: settings.badge_rollup_sweep_seconds
 )
 
 
@@ -56,7 +66,7 @@ app = KeelApp(
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
     sweep_lease=SweepLease,
-    sweeps=(OFFLINE_SWEEP,),
+    sweeps=(OFFLINE_SWEEP, ROLLUP_SWEEP),
     # Spec 004 names no retention for device data: heartbeats and status reports go after
     # KEEL_RETENTION_HEARTBEATS_DAYS, error logs after KEEL_RETENTION_DEVICE_LOGS_DAYS.
     retention=prunables(
@@ -64,6 +74,8 @@ app = KeelApp(
         Prunable(Heartbeat, "received_at", "retention_heartbeats_days"),
         Prunable(DeviceStatus, "received_at", "retention_heartbeats_days"),
         Prunable(ErrorLog, "occurred_at", "retention_device_logs_days"),
+        # The daily rollups outlive the heartbeats they were computed from (services/rollups.py).
+        Prunable(HeartbeatDaily, "day", "retention_heartbeat_rollups_days"),
     ),
     on_startup=(_start,),
     on_shutdown=(_stop,),

@@ -1,7 +1,7 @@
 """The badge tables (spec 004, "数据库表结构"), the history tables the spec's features need
 (heartbeats, status reports, config history, update reports, alerts), and the core's token tables."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
@@ -56,6 +56,16 @@ class Device(Base):
     # The HMAC key for the device's signed requests, encrypted with the server's key: it has to
     # be recoverable to check signatures, so it cannot be hashed like a password.
     secret_encrypted: Mapped[str] = mapped_column(Text)
+    # Issue 17 item 6, the config shadow: the device's desired version, one more on every change
+    # of its own keys; `config_version` is the one it last reported fully applied.
+    desired_config_version: Mapped[str | None] = mapped_column(String(16))
+    # Issue 17 item 7: when the broker said the device went away (its will message); cleared by
+    # its next heartbeat or connection. Online needs a recent heartbeat and no such mark.
+    offline_at: Mapped[datetime | None]
+    # Issue 17, bad MQTT payloads: how many of the device's messages were dropped, and why the last.
+    rejected: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_rejected_reason: Mapped[str | None] = mapped_column(String(512))
+    last_rejected_at: Mapped[datetime | None]
 
 
 class Heartbeat(Base):
@@ -188,6 +198,10 @@ class Config(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
     # "1", "2", ... one more on every change.
     version: Mapped[str] = mapped_column(String(16), default="1", server_default="1")
+    # Issue 17 item 6: the version the device reported applied (device keys only); the key is in
+    # the delta while it differs from `version`.
+    reported_version: Mapped[str | None] = mapped_column(String(16))
+    reported_at: Mapped[datetime | None]
 
 
 class ConfigHistory(Base):
@@ -256,6 +270,8 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Issue 17 item 7: an offline alert resolves itself when the device comes back.
+    resolved_at: Mapped[datetime | None]
 
 
 class RefreshToken(RefreshTokenMixin, Base):
@@ -268,6 +284,31 @@ class RevokedToken(RevokedTokenMixin, Base):
 
 class SweepLease(SweepLeaseMixin, Base):
     pass
+
+
+class HeartbeatDaily(Base):
+    """Issue 17 item 9: one row per device per UTC day, rolled up from its heartbeats and kept
+    longer than they are (KEEL_RETENTION_HEARTBEAT_ROLLUPS_DAYS)."""
+
+    __tablename__ = "heartbeat_daily"
+    __table_args__ = (
+        UniqueConstraint("device_id", "day"),
+        Index("ix_heartbeat_daily_day", "day"),  # retention
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id", ondelete="CASCADE"))
+    day: Mapped[date]
+    count: Mapped[int]
+    cpu_min: Mapped[float | None]
+    cpu_avg: Mapped[float | None]
+    cpu_max: Mapped[float | None]
+    memory_min: Mapped[float | None]
+    memory_avg: Mapped[float | None]
+    memory_max: Mapped[float | None]
+    temperature_min: Mapped[float | None]
+    temperature_avg: Mapped[float | None]
+    temperature_max: Mapped[float | None]
 
 
 # Retention prunes by these columns (core/retention.py).

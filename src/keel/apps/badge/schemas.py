@@ -1,6 +1,6 @@
 """The badge API's bodies (spec 004, "接口定义示例") and the MQTT payloads, which HTTP ingest shares."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -129,6 +129,12 @@ class DeviceOut(ORM):
     config_version: str | None
     location_info: dict[str, Any] | None
     device_info: dict[str, Any] | None
+    # Issue 17: the config shadow's desired version (config_version is the applied one), and the
+    # MQTT messages of this device that were dropped as malformed.
+    desired_config_version: str | None = None
+    rejected: int = 0
+    last_rejected_reason: str | None = None
+    last_rejected_at: datetime | None = None
 
 
 class HeartbeatOut(ORM):
@@ -427,6 +433,9 @@ class ConfigOut(BaseModel):
     version: str
     created_at: datetime
     updated_at: datetime
+    # Issue 17 item 6: what the device reported applied (its own keys only).
+    reported_version: str | None = None
+    reported_at: datetime | None = None
 
 
 class ConfigHistoryOut(BaseModel):
@@ -541,7 +550,13 @@ class AlertRuleCreate(Schema):
     name: _text(128)
     kind: AlertKind
     threshold: int = Field(1, ge=1, le=1_000_000)
-    window_minutes: int = Field(5, ge=1, le=7 * 24 * 60)
+    window_minutes: int = Field(
+        5,
+        ge=1,
+        le=7 * 24 * 60,
+        description="critical_logs: the window the threshold counts in. device_offline rules follow "
+        "the one offline threshold the device list uses (KEEL_BADGE_OFFLINE_AFTER_SECONDS).",
+    )
     device_id: DeviceId | None = None
 
 
@@ -564,3 +579,71 @@ class AlertOut(ORM):
     created_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: int | None
+    resolved_at: datetime | None = None
+
+
+# --- issue 17 items 6, 7, 9: config shadow, presence, daily rollups ----------------------------
+
+
+class PresenceStatus(StrEnum):
+    online = "online"
+    offline = "offline"
+
+
+class PresenceIn(Schema):
+    """`luna/device/{id}/lwt`: the device publishes `online` once connected and sets `offline`
+    as its will, which the broker publishes when the connection ends without a DISCONNECT."""
+
+    status: PresenceStatus
+    timestamp: AwareDatetime | None = None
+
+
+class AppliedConfig(Schema):
+    config_key: ConfigKey
+    # The `module` of the `config/update` that carried it (null for a key of no module).
+    module: Name | None = None
+    version: Annotated[str, StringConstraints(pattern=r"^\d{1,9}$")]
+
+
+class ConfigReportedIn(Schema):
+    """`luna/device/{id}/config/reported` and `POST /devices/{id}/config/reported`: the keys the
+    device applied, each at the `version` its `config/update` carried."""
+
+    timestamp: AwareDatetime | None = None
+    applied: list[AppliedConfig] = Field(min_length=1, max_length=1000)
+
+
+class ShadowKey(BaseModel):
+    config_key: str
+    module_name: str | None
+    config_value: str | None
+    config_type: str
+    is_encrypted: bool
+    version: str
+    reported_version: str | None
+    reported_at: datetime | None
+
+
+class ConfigShadow(BaseModel):
+    device_id: str
+    # One more on every change of the device's keys; `config_version` is the desired version
+    # the device last had fully applied (no delta left).
+    desired_version: str | None
+    config_version: str | None
+    desired: list[ShadowKey]
+    reported: list[ShadowKey]
+    delta: list[ShadowKey]
+
+
+class HeartbeatDailyOut(ORM):
+    day: date
+    count: int
+    cpu_min: float | None
+    cpu_avg: float | None
+    cpu_max: float | None
+    memory_min: float | None
+    memory_avg: float | None
+    memory_max: float | None
+    temperature_min: float | None
+    temperature_avg: float | None
+    temperature_max: float | None

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from keel.apps.badge.deps import Admin, Viewer, Writer
 from keel.apps.badge.schemas import AlertOut, AlertRuleCreate, AlertRuleOut
@@ -55,9 +55,12 @@ async def list_alerts(
 @router.post(
     "/alerts/evaluate", response_model=dict[str, int], responses=error_responses(Unauthorized, Forbidden)
 )
-async def evaluate(_admin: Admin, session: DbSession) -> dict[str, int]:
-    """Run the offline check now (the server also runs it every 30 seconds)."""
-    return {"raised": await alerts.sweep_offline(session)}
+async def evaluate(request: Request, _admin: Admin, session: DbSession) -> dict[str, int]:
+    """Run the offline check now (the server also runs it every `KEEL_BADGE_OFFLINE_SWEEP_SECONDS`).
+    Offline is what the device list says: no heartbeat within `KEEL_BADGE_OFFLINE_AFTER_SECONDS`,
+    or the device's will message received since."""
+    offline_after = request.app.state.settings.badge_offline_after_seconds
+    return {"raised": await alerts.sweep_offline(session, offline_after)}
 
 
 @router.post(

@@ -1,4 +1,5 @@
 import hmac
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -7,11 +8,14 @@ from keel.apps.badge.deps import DeviceCaller, Push, Reader, Writer, current_pri
 from keel.apps.badge.schemas import (
     Command,
     ConfigOut,
+    ConfigReportedIn,
     ConfigSet,
+    ConfigShadow,
     DeviceDetail,
     DeviceList,
     DeviceRegister,
     DeviceRegistered,
+    HeartbeatDailyOut,
     HeartbeatIn,
     HeartbeatOut,
     Ingested,
@@ -133,16 +137,69 @@ async def heartbeats(
 
 
 @router.get(
+    "/{device_id}/heartbeats/daily",
+    response_model=list[HeartbeatDailyOut],
+    responses=error_responses(Unauthorized, NotFound),
+)
+async def heartbeats_daily(
+    device_id: str,
+    principal: Reader,
+    db: ReadDb,
+    start: date | None = None,
+    end: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 31,
+) -> list[Any]:
+    """The daily rollups (UTC days, newest first; `start` and `end` included): min, average
+    and max of cpu, memory and temperature and the heartbeat count, computed after each day
+    ends and kept `KEEL_RETENTION_HEARTBEAT_ROLLUPS_DAYS`, past the raw heartbeats."""
+    principal.own_device(device_id)
+    await devices.require_device(db, device_id)
+    return await devices.daily(db, device_id, start, end, limit)
+
+
+@router.get(
     "/{device_id}/config", response_model=list[ConfigOut], responses=error_responses(Unauthorized, NotFound)
 )
 async def get_config(device_id: str, request: Request, principal: Reader, db: ReadDb) -> list[dict[str, Any]]:
-    """The device's keys and the module-wide keys that apply to it. Encrypted values are shown
+    """The device's keys and the module-wide keys that apply to it, each of the device's own with
+    the version the device reported applied (`reported_version`). Encrypted values are shown
     to admins and to the device itself, null to everyone else."""
     principal.own_device(device_id)
     await devices.require_device(db, device_id)
     rows = await configs.list_configs(db, device_id=device_id, module_name=None, effective=True)
     reveal = principal.is_admin or principal.is_device
     return [configs.view(row, reveal=reveal, secret_key=_secret_key(request)) for row in rows]
+
+
+@router.get(
+    "/{device_id}/config/shadow",
+    response_model=ConfigShadow,
+    responses=error_responses(Unauthorized, NotFound),
+)
+async def get_shadow(device_id: str, request: Request, principal: Reader, db: ReadDb) -> dict[str, Any]:
+    """The device's own keys as desired (`version`), as reported applied (`reported_version`)
+    and the delta between them: what is pushed again on `config/update` each time the device
+    comes back online, until it reports it applied. A device may read its own (signed)."""
+    principal.own_device(device_id)
+    reveal = principal.is_admin or principal.is_device
+    return await configs.shadow(db, device_id, reveal=reveal, secret_key=_secret_key(request))
+
+
+@router.post(
+    "/{device_id}/config/reported",
+    response_model=ConfigShadow,
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def report_config(
+    device_id: str, data: ConfigReportedIn, request: Request, principal: DeviceCaller, session: DbSession
+) -> dict[str, Any]:
+    """The `config/reported` MQTT payload over HTTP, signed: the keys the device applied, each
+    at the `version` its `config/update` carried. Answers the shadow as it now stands."""
+    principal.own_device(device_id)
+    batch = ingest.Batch()
+    batch.add(device_id, data)
+    await ingest.store(await session.connection(), batch, offline_after=_offline_after(request))
+    return await configs.shadow(session, device_id, reveal=True, secret_key=_secret_key(request))
 
 
 @router.put(
@@ -188,10 +245,15 @@ async def command(device_id: str, data: Command, _writer: Writer, db: ReadDb, pu
     return Published(device_id=device_id, topic=topic(device_id, "command"), published=True)
 
 
-async def _ingest(session: DbSession, device_id: str, message: Any) -> Ingested:
+async def _ingest(request: Request, session: DbSession, push: Push, device_id: str, message: Any) -> Ingested:
+    """Stored as MQTT stores it; a device that was offline gets its config delta pushed."""
     batch = ingest.Batch()
     batch.add(device_id, message)
-    return Ingested(stored=await ingest.store(await session.connection(), batch))
+    connection = await session.connection()
+    stored = await ingest.store(connection, batch, offline_after=_offline_after(request))
+    for change in await configs.delta(connection, stored.came_online, secret_key=_secret_key(request)):
+        push.send(change.device_id, "config/update", configs.message(change))
+    return Ingested(stored=stored.messages)
 
 
 _INGEST = {
@@ -203,22 +265,32 @@ _INGEST = {
 
 @router.post("/{device_id}/heartbeat", **_INGEST)
 async def heartbeat(
-    device_id: str, data: HeartbeatIn, principal: DeviceCaller, session: DbSession
+    device_id: str,
+    data: HeartbeatIn,
+    request: Request,
+    principal: DeviceCaller,
+    session: DbSession,
+    push: Push,
 ) -> Ingested:
-    """The MQTT heartbeat payload over HTTP, signed (`X-Timestamp`, `X-Signature`)."""
+    """The MQTT heartbeat payload over HTTP, signed (`X-Timestamp`, `X-Signature`). The first
+    heartbeat after the device was offline resolves its offline alerts and pushes its config delta."""
     principal.own_device(device_id)
-    return await _ingest(session, device_id, data)
+    return await _ingest(request, session, push, device_id, data)
 
 
 @router.post("/{device_id}/logs", **_INGEST)
-async def logs(device_id: str, data: LogIn, principal: DeviceCaller, session: DbSession) -> Ingested:
+async def logs(
+    device_id: str, data: LogIn, request: Request, principal: DeviceCaller, session: DbSession, push: Push
+) -> Ingested:
     """The MQTT log payload over HTTP, signed."""
     principal.own_device(device_id)
-    return await _ingest(session, device_id, data)
+    return await _ingest(request, session, push, device_id, data)
 
 
 @router.post("/{device_id}/status", **_INGEST)
-async def status(device_id: str, data: StatusIn, principal: DeviceCaller, session: DbSession) -> Ingested:
+async def status(
+    device_id: str, data: StatusIn, request: Request, principal: DeviceCaller, session: DbSession, push: Push
+) -> Ingested:
     """The MQTT status payload over HTTP, signed."""
     principal.own_device(device_id)
-    return await _ingest(session, device_id, data)
+    return await _ingest(request, session, push, device_id, data)

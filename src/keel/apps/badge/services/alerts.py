@@ -1,5 +1,7 @@
 """Alert rules and the alerts they raise: N critical logs of one device within T minutes
-(checked as logs arrive), and a device gone silent past its window (checked by a sweep)."""
+(checked as logs arrive), and a device gone offline (checked by a sweep), by the same rule the
+device list answers with (`devices.offline_condition`, one setting); an offline alert resolves
+itself when the device comes back."""
 
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from keel.apps.badge.models import Alert, AlertRule, Device, ErrorLog
 from keel.apps.badge.schemas import AlertKind, AlertRuleCreate
+from keel.apps.badge.services.devices import offline_condition
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound, Unprocessable
 from keel.core.pagination import PageRequest, fetch_page, page_of
@@ -37,12 +40,15 @@ async def list_rules(db: Executor) -> list[Any]:
     return list((await db.execute(select(AlertRule.__table__).order_by(AlertRule.id))).mappings())
 
 
-async def _open_alert(connection: AsyncConnection | AsyncSession, rule_id: int, device_id: str) -> bool:
-    """An unacknowledged alert of this rule for this device already stands: no second one."""
+async def _open_alert(
+    connection: AsyncConnection | AsyncSession, rule_id: int, device_id: str, *, until_resolved: bool = False
+) -> bool:
+    """An alert of this rule for this device already stands: no second one. A critical-logs
+    alert stands until acknowledged; an offline one until the device returns (`until_resolved`),
+    acknowledged or not, so a device that stays away raises it once."""
+    standing = Alert.resolved_at.is_(None) if until_resolved else Alert.acknowledged_at.is_(None)
     found = await connection.execute(
-        select(Alert.id).where(
-            Alert.rule_id == rule_id, Alert.device_id == device_id, Alert.acknowledged_at.is_(None)
-        )
+        select(Alert.id).where(Alert.rule_id == rule_id, Alert.device_id == device_id, standing)
     )
     return found.first() is not None
 
@@ -80,30 +86,50 @@ async def on_critical_logs(connection: AsyncConnection, device_ids: set[str], no
     return raised
 
 
-async def sweep_offline(session: AsyncSession) -> int:
-    """Raise an alert for each device silent longer than an offline rule's window."""
+async def sweep_offline(session: AsyncSession, offline_after: int) -> int:
+    """Raise an alert for each device offline as the device list says it (silent past
+    `KEEL_BADGE_OFFLINE_AFTER_SECONDS`, or its will message received)."""
     now = utcnow()
     rules = (
         await session.execute(
-            select(AlertRule.id, AlertRule.window_minutes, AlertRule.device_id).where(
+            select(AlertRule.id, AlertRule.device_id).where(
                 AlertRule.kind == AlertKind.device_offline.value, AlertRule.is_active.is_(True)
             )
         )
     ).all()
     raised = 0
     for rule in rules:
-        cutoff = now - timedelta(minutes=rule.window_minutes)
         # Devices never heard from are not "gone offline": they never came online.
-        silent = select(Device.device_id, Device.last_heartbeat).where(Device.last_heartbeat < cutoff)
+        silent = select(Device.device_id, Device.last_heartbeat, Device.offline_at).where(
+            Device.last_heartbeat.is_not(None), offline_condition(now, offline_after)
+        )
         if rule.device_id is not None:
             silent = silent.where(Device.device_id == rule.device_id)
-        for device_id, last_heartbeat in (await session.execute(silent)).all():
-            if not await _open_alert(session, rule.id, device_id):
-                message = f"offline since {last_heartbeat.isoformat()}"
+        for device_id, last_heartbeat, offline_at in (await session.execute(silent)).all():
+            if not await _open_alert(session, rule.id, device_id, until_resolved=True):
+                message = (
+                    f"disconnected at {offline_at.isoformat()} (its will message)"
+                    if offline_at is not None
+                    else f"offline since {last_heartbeat.isoformat()}"
+                )
                 session.add(Alert(rule_id=rule.id, device_id=device_id, message=message, created_at=now))
                 raised += 1
     await session.flush()
     return raised
+
+
+async def resolve_offline(connection: AsyncConnection, device_ids: set[str], now: datetime) -> None:
+    """The devices are back: their offline alerts are resolved."""
+    offline_rules = select(AlertRule.id).where(AlertRule.kind == AlertKind.device_offline.value)
+    await connection.execute(
+        update(Alert)
+        .where(
+            Alert.device_id.in_(sorted(device_ids)),
+            Alert.resolved_at.is_(None),
+            Alert.rule_id.in_(offline_rules),
+        )
+        .values(resolved_at=now)
+    )
 
 
 async def list_alerts(

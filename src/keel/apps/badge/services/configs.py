@@ -1,6 +1,10 @@
 """The config centre: keys per device and per module, typed and validated (against the
 module's JSON Schema where it has one), every change a new version with history and rollback,
-batch changes, templates, and values encrypted at rest that only admins and the device see."""
+batch changes, templates, and values encrypted at rest that only admins and the device see.
+
+The device's own keys form its shadow (issue 17 item 6): each key's `version` is desired, its
+`reported_version` what the device said it applied; the keys where they differ are the delta,
+pushed again whenever the device comes back online until it reports them applied."""
 
 import math
 import re
@@ -10,11 +14,11 @@ from typing import Any
 
 import jsonschema_rs
 import orjson
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from keel.apps.badge.models import Config, ConfigHistory, ConfigTemplate, Device, Module
-from keel.apps.badge.schemas import ConfigItem, ConfigSet, TemplateCreate
+from keel.apps.badge.schemas import ConfigItem, ConfigReportedIn, ConfigSet, TemplateCreate
 from keel.apps.badge.services import crypto
 from keel.core.db import Executor
 from keel.core.errors import Conflict, NotFound, Unprocessable
@@ -41,6 +45,8 @@ class Change:
     config_value: str
     module_name: str | None
     version: str
+    # The device's desired version once this change is in (the shadow's).
+    config_version: str | None = None
 
 
 def now_text() -> str:
@@ -55,6 +61,7 @@ def message(change: Change) -> dict[str, Any]:
         "config_value": change.config_value,
         "module": change.module_name,
         "version": change.version,
+        "config_version": change.config_version,
         "timestamp": now_text(),
     }
 
@@ -173,9 +180,17 @@ async def set_config(
     )
     pushed = None
     if device is not None:
-        device.config_version = str(int(device.config_version or 0) + 1)
+        # The desired side of the shadow; config_version moves when the device reports it applied.
+        device.desired_config_version = str(int(device.desired_config_version or 0) + 1)
         plain = crypto.decrypt(secret_key, stored) if is_encrypted else stored
-        pushed = Change(device.device_id, config.config_key, plain, config.module_name, config.version)
+        pushed = Change(
+            device.device_id,
+            config.config_key,
+            plain,
+            config.module_name,
+            config.version,
+            device.desired_config_version,
+        )
     await session.flush()
     return config, pushed
 
@@ -314,3 +329,114 @@ def view_history(row: Any, *, reveal: bool, secret_key: str) -> dict[str, Any]:
     if fields["is_encrypted"]:
         fields["config_value"] = crypto.decrypt(secret_key, fields["config_value"]) if reveal else None
     return fields
+
+
+# --- the shadow (issue 17 item 6) ------------------------------------------------------------
+
+_configs, _devices = Config.__table__, Device.__table__
+_pending = or_(_configs.c.reported_version.is_(None), _configs.c.reported_version != _configs.c.version)
+_report = (
+    update(_configs)
+    .where(
+        _configs.c.device_id == bindparam("b_device_id"),
+        func.coalesce(_configs.c.module_name, "") == bindparam("b_module"),
+        _configs.c.config_key == bindparam("b_key"),
+    )
+    # updated_at dates the desired value; a report must not move it.
+    .values(
+        reported_version=bindparam("b_version"),
+        reported_at=bindparam("b_at"),
+        updated_at=_configs.c.updated_at,
+    )
+)
+_settle = (
+    update(_devices)
+    .where(
+        _devices.c.device_id.in_(bindparam("b_device_ids", expanding=True)),
+        ~exists().where(_configs.c.device_id == _devices.c.device_id, _pending),
+    )
+    .values(config_version=_devices.c.desired_config_version, updated_at=_devices.c.updated_at)
+)
+
+
+def _plain(row: Any, secret_key: str) -> str:
+    return crypto.decrypt(secret_key, row.config_value) if row.is_encrypted else row.config_value
+
+
+async def delta(db: Executor | AsyncConnection, device_ids: set[str], *, secret_key: str) -> list[Change]:
+    """The changes each device has not reported applied, as `config/update` pushes carry them."""
+    if not device_ids:
+        return []
+    rows = await db.execute(
+        select(_configs, _devices.c.desired_config_version)
+        .join(_devices, _devices.c.device_id == _configs.c.device_id)
+        .where(_configs.c.device_id.in_(device_ids), _pending)
+        .order_by(_configs.c.device_id, _configs.c.id)
+    )
+    return [
+        Change(
+            row.device_id,
+            row.config_key,
+            _plain(row, secret_key),
+            row.module_name,
+            row.version,
+            row.desired_config_version,
+        )
+        for row in rows
+    ]
+
+
+async def report_applied(
+    connection: AsyncConnection, reports: list[tuple[str, ConfigReportedIn]], now: datetime
+) -> None:
+    """Record what devices say they applied; a device with no delta left has its config_version
+    moved to its desired version. Keys the device does not have are ignored."""
+    rows = [
+        {
+            "b_device_id": device_id,
+            "b_module": item.module or "",
+            "b_key": item.config_key,
+            "b_version": item.version,
+            "b_at": now,
+        }
+        for device_id, report in sorted(reports, key=lambda pair: pair[0])
+        for item in report.applied
+    ]
+    await connection.execute(_report, rows)
+    await connection.execute(_settle, {"b_device_ids": sorted({device_id for device_id, _ in reports})})
+
+
+async def shadow(db: Executor, device_id: str, *, reveal: bool, secret_key: str) -> dict[str, Any]:
+    device = (
+        await db.execute(
+            select(_devices.c.desired_config_version, _devices.c.config_version).where(
+                _devices.c.device_id == device_id
+            )
+        )
+    ).first()
+    if device is None:
+        raise NotFound(f"No device {device_id!r}")
+    rows = (
+        await db.execute(select(_configs).where(_configs.c.device_id == device_id).order_by(_configs.c.id))
+    ).all()
+    keys = [
+        {
+            "config_key": row.config_key,
+            "module_name": row.module_name,
+            "config_value": _plain(row, secret_key) if reveal or not row.is_encrypted else None,
+            "config_type": row.config_type,
+            "is_encrypted": row.is_encrypted,
+            "version": row.version,
+            "reported_version": row.reported_version,
+            "reported_at": row.reported_at,
+        }
+        for row in rows
+    ]
+    return {
+        "device_id": device_id,
+        "desired_version": device.desired_config_version,
+        "config_version": device.config_version,
+        "desired": keys,
+        "reported": [key for key in keys if key["reported_version"] is not None],
+        "delta": [key for key in keys if key["reported_version"] != key["version"]],
+    }

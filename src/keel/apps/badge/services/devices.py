@@ -1,15 +1,16 @@
 """Devices: registration with credentials shown once, the fleet list with online/offline from
-the last heartbeat, and one device's detail with its latest heartbeat and status."""
+the last heartbeat and the broker's will message, and one device's detail with its latest
+heartbeat and status."""
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.badge.models import Device, DeviceStatus, Heartbeat, User
+from keel.apps.badge.models import Device, DeviceStatus, Heartbeat, HeartbeatDaily, User
 from keel.apps.badge.schemas import DeviceRegister, OnlineStatus
 from keel.apps.badge.services import crypto
 from keel.core.db import Executor, utcnow
@@ -20,15 +21,26 @@ from keel.core.security.tokens import TokenService
 _COLUMNS = [column for column in Device.__table__.columns if column.key != "secret_encrypted"]
 
 
-def online_status(last_heartbeat: datetime | None, offline_after: int) -> OnlineStatus:
-    if last_heartbeat is not None and last_heartbeat >= utcnow() - timedelta(seconds=offline_after):
-        return OnlineStatus.online
-    return OnlineStatus.offline
+# Online, everywhere it is answered or alerted on (issue 17 item 7): a heartbeat (or a
+# connection) within KEEL_BADGE_OFFLINE_AFTER_SECONDS, and no will message since.
+def online_status(
+    last_heartbeat: datetime | None, offline_at: datetime | None, offline_after: int
+) -> OnlineStatus:
+    recent = last_heartbeat is not None and last_heartbeat >= utcnow() - timedelta(seconds=offline_after)
+    return OnlineStatus.online if recent and offline_at is None else OnlineStatus.offline
+
+
+def offline_condition(now: datetime, offline_after: int) -> ColumnElement[bool]:
+    """The same rule as a query condition (never-heard-from devices included)."""
+    cutoff = now - timedelta(seconds=offline_after)
+    return or_(
+        Device.last_heartbeat.is_(None), Device.last_heartbeat < cutoff, Device.offline_at.is_not(None)
+    )
 
 
 def _answer(row: Any, offline_after: int) -> dict[str, Any]:
     fields = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
-    fields["status"] = online_status(fields["last_heartbeat"], offline_after)
+    fields["status"] = online_status(fields["last_heartbeat"], fields["offline_at"], offline_after)
     return fields
 
 
@@ -54,10 +66,11 @@ async def register(
 def _status_filter(statement: Select[Any], status: OnlineStatus | None, offline_after: int) -> Select[Any]:
     if status is None:
         return statement
-    cutoff = utcnow() - timedelta(seconds=offline_after)
+    now = utcnow()
     if status is OnlineStatus.online:
-        return statement.where(Device.last_heartbeat >= cutoff)
-    return statement.where(or_(Device.last_heartbeat.is_(None), Device.last_heartbeat < cutoff))
+        cutoff = now - timedelta(seconds=offline_after)
+        return statement.where(and_(Device.last_heartbeat >= cutoff, Device.offline_at.is_(None)))
+    return statement.where(offline_condition(now, offline_after))
 
 
 async def list_devices(
@@ -125,3 +138,13 @@ async def heartbeats(db: Executor, device_id: str, since: datetime | None, limit
         statement = statement.where(Heartbeat.received_at >= since)
     statement = statement.order_by(Heartbeat.received_at.desc(), Heartbeat.id.desc()).limit(limit)
     return list((await db.execute(statement)).mappings())
+
+
+async def daily(db: Executor, device_id: str, start: date | None, end: date | None, limit: int) -> list[Any]:
+    """The device's daily heartbeat rollups, newest day first."""
+    statement = select(HeartbeatDaily.__table__).where(HeartbeatDaily.device_id == device_id)
+    if start is not None:
+        statement = statement.where(HeartbeatDaily.day >= start)
+    if end is not None:
+        statement = statement.where(HeartbeatDaily.day <= end)
+    return list((await db.execute(statement.order_by(HeartbeatDaily.day.desc()).limit(limit))).mappings())

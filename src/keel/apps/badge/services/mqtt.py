@@ -1,6 +1,6 @@
 """The MQTT side of the badge cloud: one client per process that consumes what devices publish
-(`luna/device/+/heartbeat|logs|status`) into the database in batches, and publishes what the
-cloud sends them (`config/update`, `command`, `update`).
+(`luna/device/+/heartbeat|logs|status|lwt|config/reported`) into the database in batches, and
+publishes what the cloud sends them (`config/update`, `command`, `update`).
 
 Every process subscribes through one shared subscription (`$share/<group>/...`): the broker
 hands each message to one member of the group, so N processes (on any number of hosts) store
@@ -12,6 +12,10 @@ the batch holding it has committed. aiomqtt acknowledges on receipt and has no s
 so the paho client underneath is put in manual-ack mode. A crash between the commit and the
 acknowledgement makes the broker deliver those messages again: delivery is at least once,
 never at most once.
+
+A payload that is not JSON or not its topic's schema is dropped and counted on its device
+(`rejected`, the last reason), in the same transaction as the batch it came in: one statement
+per batch, not one per message.
 
 Because acknowledgements wait for the commit, the number of unacknowledged messages the broker
 may have in flight to us bounds the batch: MQTT 3.1.1 leaves it to the broker's configuration
@@ -35,8 +39,8 @@ from paho.mqtt.properties import Properties
 from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from keel.apps.badge.services import ingest
-from keel.core.db import Database
+from keel.apps.badge.services import configs, ingest
+from keel.core.db import Database, utcnow
 from keel.core.errors import is_refused_value
 from keel.settings import Settings
 
@@ -50,7 +54,7 @@ MESSAGES = Counter(
 PUBLISHED = Counter("keel_badge_mqtt_published_total", "Messages published to devices, by result", ["result"])
 
 TOPIC_ROOT = "luna/device"
-SUBSCRIPTIONS = ("heartbeat", "logs", "status")
+SUBSCRIPTIONS = tuple(ingest.KINDS)
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 30.0
 _RECEIVE_MAXIMUM_LIMIT = 65535  # the largest the MQTT 5 property can say
 HEALTH_TOPIC = "keel/health"
@@ -90,7 +94,11 @@ class MqttBridge:
         self.batch_wait = settings.badge_ingest_batch_ms / 1000
         self.share_group = settings.badge_mqtt_share_group
         self.session_expiry = settings.badge_mqtt_session_expiry_seconds
+        self.offline_after = settings.badge_offline_after_seconds
+        self.secret_key = settings.secret_key
         self.client_id, self._slot = _claim_slot(settings.data_dir, settings.badge_mqtt_client_id)
+        # Config deltas being pushed to devices that came back (kept so they are not collected).
+        self._pushes: set[asyncio.Task[None]] = set()
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -197,14 +205,16 @@ class MqttBridge:
     def _parse(self, messages: list[aiomqtt.Message]) -> ingest.Batch:
         batch = ingest.Batch()
         for message in messages:
-            parts = message.topic.value.split("/")
+            # luna/device/<device_id>/<kind>, where a kind may have a slash (config/reported)
+            device_id, _, kind = message.topic.value.removeprefix(f"{TOPIC_ROOT}/").partition("/")
             try:
-                if len(parts) != 4 or parts[3] not in ingest.KINDS:
+                if kind not in ingest.KINDS:
                     raise ValueError(f"unexpected topic {message.topic.value}")
                 payload = message.payload if isinstance(message.payload, bytes | str) else b""
-                batch.add(parts[2], ingest.parse(parts[3], payload))
+                batch.add(device_id, ingest.parse(kind, payload))
             except ValueError as error:
                 MESSAGES.labels("malformed").inc()
+                batch.reject(device_id, f"{kind}: {error}")
                 log.info(
                     "malformed MQTT payload dropped",
                     extra={"topic": message.topic.value, "error": str(error)[:300]},
@@ -215,7 +225,7 @@ class MqttBridge:
         """Store the batch, retrying while the database is unreachable: the messages stay
         unacknowledged meanwhile, so the broker keeps them."""
         batch = self._parse(messages)
-        if not batch:
+        if not batch and not batch.rejected:
             return
         backoff = _BACKOFF_MIN
         while True:
@@ -235,10 +245,18 @@ class MqttBridge:
 
     async def _insert(self, batch: ingest.Batch) -> None:
         started = time.perf_counter()
+        changes: list[configs.Change] = []
         async with self.database.engine.begin() as connection:
             known = await ingest.known_devices(connection, {device_id for device_id, _ in batch.items})
             accepted = ingest.Batch([item for item in batch.items if item[0] in known])
-            stored = await ingest.store(connection, accepted) if accepted else 0
+            stored = 0
+            if accepted:
+                result = await ingest.store(connection, accepted, offline_after=self.offline_after)
+                changes = await configs.delta(connection, result.came_online, secret_key=self.secret_key)
+                stored = result.messages
+            if batch.rejected:
+                await ingest.count_rejected(connection, batch.rejected, utcnow())
+        self._push(changes)
         refused = len(batch) - len(accepted)
         if refused:
             MESSAGES.labels("unknown_device").inc(refused)
@@ -249,9 +267,24 @@ class MqttBridge:
         )
 
     async def _insert_each(self, batch: ingest.Batch) -> None:
+        refused = ingest.Batch(rejected=dict(batch.rejected))
         for item in batch.items:
             try:
                 await self._insert(ingest.Batch([item]))
             except (IntegrityError, DBAPIError) as error:
                 MESSAGES.labels("malformed").inc()
+                refused.reject(item[0], f"refused by the database: {error.orig or error}")
                 log.info("MQTT message refused by the database", extra={"error": str(error)[:300]})
+        if refused.rejected:
+            await self._insert(refused)
+
+    def _push(self, changes: list[configs.Change]) -> None:
+        """The config deltas of devices that came back, sent beside the ingest, not in its way."""
+        if changes:
+            task = asyncio.create_task(self._publish_changes(changes))
+            self._pushes.add(task)
+            task.add_done_callback(self._pushes.discard)
+
+    async def _publish_changes(self, changes: list[configs.Change]) -> None:
+        for change in changes:
+            await self.publish(change.device_id, "config/update", configs.message(change))
