@@ -198,8 +198,7 @@ async def set_config(
 def view(row: Any, *, reveal: bool, secret_key: str) -> dict[str, Any]:
     """A config as answered: an encrypted value in clear for those allowed, else null."""
     fields = {key: getattr(row, key) for key in Config.__table__.columns.keys()}
-    if fields["is_encrypted"]:
-        fields["config_value"] = crypto.decrypt(secret_key, fields["config_value"]) if reveal else None
+    fields["config_value"] = _answered_value(row, reveal=reveal, secret_key=secret_key)
     return fields
 
 
@@ -326,9 +325,17 @@ async def list_templates(db: Executor) -> list[Any]:
 
 def view_history(row: Any, *, reveal: bool, secret_key: str) -> dict[str, Any]:
     fields = dict(row._mapping)
-    if fields["is_encrypted"]:
-        fields["config_value"] = crypto.decrypt(secret_key, fields["config_value"]) if reveal else None
+    fields["config_value"] = _answered_value(row, reveal=reveal, secret_key=secret_key)
     return fields
+
+
+def _answered_value(row: Any, *, reveal: bool, secret_key: str) -> str | None:
+    """An encrypted value in clear for those allowed, else null; a plain value as stored."""
+    return _plain(row, secret_key) if reveal or not row.is_encrypted else None
+
+
+def _plain(row: Any, secret_key: str) -> str:
+    return crypto.decrypt(secret_key, row.config_value) if row.is_encrypted else row.config_value
 
 
 # --- the shadow (issue 17 item 6) ------------------------------------------------------------
@@ -357,10 +364,6 @@ _settle = (
     )
     .values(config_version=_devices.c.desired_config_version, updated_at=_devices.c.updated_at)
 )
-
-
-def _plain(row: Any, secret_key: str) -> str:
-    return crypto.decrypt(secret_key, row.config_value) if row.is_encrypted else row.config_value
 
 
 async def delta(db: Executor | AsyncConnection, device_ids: set[str], *, secret_key: str) -> list[Change]:
@@ -419,19 +422,7 @@ async def shadow(db: Executor, device_id: str, *, reveal: bool, secret_key: str)
     rows = (
         await db.execute(select(_configs).where(_configs.c.device_id == device_id).order_by(_configs.c.id))
     ).all()
-    keys = [
-        {
-            "config_key": row.config_key,
-            "module_name": row.module_name,
-            "config_value": _plain(row, secret_key) if reveal or not row.is_encrypted else None,
-            "config_type": row.config_type,
-            "is_encrypted": row.is_encrypted,
-            "version": row.version,
-            "reported_version": row.reported_version,
-            "reported_at": row.reported_at,
-        }
-        for row in rows
-    ]
+    keys = [view(row, reveal=reveal, secret_key=secret_key) for row in rows]
     return {
         "device_id": device_id,
         "desired_version": device.desired_config_version,
