@@ -9,9 +9,9 @@ Existing data: a device's config_version so far counted its changes, which were 
 happened, so it becomes the desired version too and every existing key counts as applied at its
 version (reported_version = version): upgrading does not push every key of the fleet again.
 
-Revision ID: 20261203_b4
+Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-03 09:00:00
+Create Date: 2026-12-02 12:00:00
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from alembic import op
 
 import keel.core.db
 
-revision: str = "20261203_b4"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
