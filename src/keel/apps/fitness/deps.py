@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 
 from keel.apps.fitness.models import MailOutbox, RefreshToken, RevokedToken, User
 from keel.core.mail import Mailer, mailer_dependency
+from keel.core.params import UtcDatetime
 from keel.core.security.auth import Authenticator, UserRow
 
 auth = Authenticator(user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken)
@@ -16,3 +17,9 @@ AdminUser = Annotated[UserRow, Depends(auth.admin_user)]
 
 # The app's mail, recorded in its outbox and sent after the commit.
 Mail = Annotated[Mailer, Depends(mailer_dependency(MailOutbox))]
+
+# The time range both session lists (the user's and the back office's) filter by.
+StartedFrom = Annotated[
+    UtcDatetime | None, Query(alias="from", description="Sessions that started at or after")
+]
+StartedBefore = Annotated[UtcDatetime | None, Query(alias="to", description="Sessions that started before")]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator
 
-from keel.apps.fitness.deps import auth
+from keel.apps.fitness.deps import StartedBefore, StartedFrom, auth
 from keel.apps.fitness.schemas import (
     AdminSessionDetail,
     AdminSessionOut,
@@ -25,7 +25,7 @@ from keel.apps.fitness.services import admin, app_versions, trainings
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Forbidden, NotFound, Unauthorized, Unprocessable, error_responses
 from keel.core.pagination import Page, PageParams, page_of
-from keel.core.params import MAX_INT_ID, IntId, UtcDatetime, reject_nul
+from keel.core.params import MAX_INT_ID, IntId, reject_nul
 
 # Every route here is the back office's: an admin's token, or 401 (none) / 403 (not an admin).
 router = APIRouter(
@@ -46,12 +46,8 @@ async def list_sessions(
     ] = None,
     device_type: Annotated[str | None, Query(max_length=16, description="As the phone sent it")] = None,
     source_type: SourceType | None = None,
-    since: Annotated[
-        UtcDatetime | None, Query(alias="from", description="Sessions that started at or after")
-    ] = None,
-    until: Annotated[
-        UtcDatetime | None, Query(alias="to", description="Sessions that started before")
-    ] = None,
+    since: StartedFrom = None,
+    until: StartedBefore = None,
 ) -> Page[Any]:
     """Every user's sessions, newest first, without their time series, each with its owner
     (`user`: id, email, display name); `from` after `to` is 422."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from keel.apps.fitness.deps import CurrentUser
+from keel.apps.fitness.deps import CurrentUser, StartedBefore, StartedFrom
 from keel.apps.fitness.models import IdempotencyKey
 from keel.apps.fitness.schemas import (
     BatchUnreadable,
@@ -28,7 +28,6 @@ from keel.core.errors import Conflict, NotFound, Unauthorized, Unprocessable, er
 from keel.core.http import MiB, body_limit
 from keel.core.idempotency import Idempotency
 from keel.core.pagination import Page, PageParams, page_of
-from keel.core.params import UtcDatetime
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=TransactionalRoute)
 # A batch run twice stores each session once anyway (client ids are unique per user), so a
@@ -153,12 +152,8 @@ async def history(
     page: PageParams,
     device_type: Annotated[str | None, Query(max_length=16)] = None,
     source_type: SourceType | None = None,
-    since: Annotated[
-        UtcDatetime | None, Query(alias="from", description="Sessions that started at or after")
-    ] = None,
-    until: Annotated[
-        UtcDatetime | None, Query(alias="to", description="Sessions that started before")
-    ] = None,
+    since: StartedFrom = None,
+    until: StartedBefore = None,
 ) -> Page[Any]:
     """The user's sessions, newest first, without their time series."""
     items, total = await sessions.history(
