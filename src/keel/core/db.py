@@ -30,7 +30,7 @@ from sqlalchemy.sql.expression import TextualSelect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from starlette.requests import HTTPConnection
 
-from keel.core import encoding
+from keel.core import encoding, sqlite_connection
 from keel.core.errors import Conflict
 
 # Constraint names that read well in migrations and error messages, the same on every dialect.
@@ -132,7 +132,7 @@ class Database:
         )
         if url.startswith("sqlite"):
             for engine in (self.engine, self.autocommit_engine):
-                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+                event.listen(engine.sync_engine, "connect", sqlite_connection.configure)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads, and single statements that are atomic by themselves: no BEGIN/COMMIT round trips.
         self.autocommit = Autocommit(self.autocommit_engine, keep=pool_size, recycle=_RECYCLE_SECONDS)
@@ -153,23 +153,6 @@ class Database:
 
 def _json_dumps(value: Any) -> str:
     return encoding.dumps(value).decode()
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers proceed beside the one writer; foreign keys are off unless asked for.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-    # SQLite's own lower() folds ASCII only; PostgreSQL (in a UTF-8 locale) and MariaDB fold
-    # every letter, so a case-insensitive search for "élodie" finds "Élodie" on each dialect.
-    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-
-
-def _lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
 
 
 def request_database(request: HTTPConnection) -> Database:
