@@ -22,10 +22,22 @@ UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 def reject_nul(value: Any) -> Any:
-    # PostgreSQL refuses NUL in text; rejecting it here gives the client a 422 that says so.
-    if isinstance(value, str) and "\x00" in value:
+    # PostgreSQL refuses NUL in text (and in JSON text); rejecting it here gives the client a
+    # 422 that says so. Strings inside lists and dicts count: a meal's `items` is a JSON list.
+    if _has_nul(value):
         raise ValueError("must not contain NUL characters")
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    match value:
+        case str():
+            return "\x00" in value
+        case list() | tuple() | set() | frozenset():
+            return any(_has_nul(each) for each in value)
+        case dict():
+            return any(_has_nul(key) or _has_nul(each) for key, each in value.items())
+    return False
 
 
 class Schema(BaseModel):

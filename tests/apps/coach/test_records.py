@@ -40,6 +40,17 @@ async def test_each_dimension_is_created_read_listed_edited_and_deleted(
     assert (await coach.delete(path, headers=member.headers)).status_code == 404
 
 
+async def test_a_nul_inside_a_list_is_422_naming_the_field(coach: httpx.AsyncClient, member: Member) -> None:
+    # PostgreSQL refuses NUL in text, JSON text too: this was a 500 there (schemathesis).
+    body = {"date": DAY, **RECORDS["meal"], "items": ["rice", "to\x00fu"]}
+    refused = await coach.post("/api/v1/records/meal", json=body, headers=member.headers)
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["detail"]
+    assert problem["loc"] == ["body", "items"] and "NUL" in problem["msg"]
+    listed = await coach.get("/api/v1/records/meal", headers=member.headers)
+    assert listed.json()["total"] == 0
+
+
 async def test_a_replayed_create_with_the_client_id_returns_the_same_record(coach, member: Member) -> None:
     record_id = str(uuid.uuid4())
     body = {"id": record_id, "date": DAY, **RECORDS["workout"]}
