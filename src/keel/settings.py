@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     retention_events_days: float = Field(7, ge=0)
     retention_jobs_days: float = Field(14, ge=0)
     retention_mail_days: float = Field(30, ge=0)
+    # Deleted rows are remembered this long for change feeds (core/changes.py): a device that has
+    # not caught up for longer reads its full list again (410 for its old position).
+    retention_tombstones_days: float = Field(180, ge=0)
     retention_heartbeats_days: float = Field(30, ge=0)
     retention_device_logs_days: float = Field(90, ge=0)
 

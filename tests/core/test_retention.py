@@ -13,7 +13,7 @@ from keel.apps import APP_SLUGS, load_app
 from keel.apps.badge.models import ErrorLog, Heartbeat
 from keel.apps.coach.models import Job
 from keel.apps.coach.models import Session as CoachSession
-from keel.apps.fitness.models import IdempotencyKey, MailOutbox, PasswordResetCode
+from keel.apps.fitness.models import IdempotencyKey, MailOutbox, PasswordResetCode, SessionTombstone
 from keel.apps.fitness.models import RefreshToken as FitnessRefreshToken
 from keel.apps.queue.models import Event
 from keel.apps.shop.models import RevokedToken as ShopRevokedToken
@@ -84,6 +84,12 @@ async def test_fitness_prunes_expired_credentials_idempotency_keys_and_old_mail(
             )
         for subject, written in (("old", _days_ago(31)), ("young", _days_ago(29))):
             session.add(MailOutbox(recipient="a@example.com", subject=subject, body="b", created_at=written))
+        for client_id, deleted in (("old", _days_ago(181)), ("young", _days_ago(179))):
+            session.add(
+                SessionTombstone(
+                    id=uuid.uuid4(), user_id=old.id, client_session_id=client_id, deleted_at=deleted
+                )
+            )
         await session.commit()
 
     await _retain("fitness", fitness_database, settings)
@@ -92,6 +98,7 @@ async def test_fitness_prunes_expired_credentials_idempotency_keys_and_old_mail(
     assert await _column(fitness_database, PasswordResetCode.user_id) == [young.id]
     assert await _column(fitness_database, IdempotencyKey.key) == ["young"]
     assert await _column(fitness_database, MailOutbox.subject) == ["young"]
+    assert await _column(fitness_database, SessionTombstone.client_session_id) == ["young"]
     # The young account still refreshes: its token was kept.
     refreshed = await fitness.post("/api/v1/auth/refresh", json={"refresh_token": young.refresh_token})
     assert refreshed.status_code == 200, refreshed.text

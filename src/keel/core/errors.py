@@ -87,6 +87,10 @@ class Conflict(KeelError):
     status_code = 409
 
 
+class Gone(KeelError):
+    status_code = 410
+
+
 class PayloadTooLarge(KeelError):
     status_code = 413
 

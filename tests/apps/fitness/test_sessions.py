@@ -90,6 +90,7 @@ async def test_one_invalid_item_never_blocks_the_others(fitness: httpx.AsyncClie
         "points not objects": workout(time_series_data=[1, 2]),
         "missing field": {k: v for k, v in workout().items() if k != "total_calories"},
         "unknown training": workout(training_id=424242, source_type="backend"),
+        "not an object": 5,
     }
     response = await upload(fitness, athlete, good, *bad.values())
     assert response.status_code == 201
@@ -105,10 +106,15 @@ async def test_one_invalid_item_never_blocks_the_others(fitness: httpx.AsyncClie
     assert "total_calories" in reasons["negative total"]
     assert "duration_seconds is 3600, longer" in reasons["duration"]
     assert "future" in reasons["future"]
+    # The one rejection time can cure: the phone keeps it for later.
+    retryable = dict(zip(bad, (r["retryable"] for r in body["results"][1:]), strict=True))
+    assert [name for name, flag in retryable.items() if flag] == ["future"]
     assert "20000" in reasons["too many points"]
     assert "time_series_data[0]: expected `object`" in reasons["points not objects"]
     assert "total_calories" in reasons["missing field"]
     assert "424242" in reasons["unknown training"]
+    assert reasons["not an object"] == "a session must be a JSON object"
+    assert body["results"][-1]["client_session_id"] is None
     assert body["stats"]["total_xp"] == 60
 
 
@@ -249,7 +255,12 @@ async def test_delete_reverses_the_totals(fitness: httpx.AsyncClient, athlete: A
     after = await stats(fitness, athlete)
     assert (after["total_xp"], after["total_distance_km"], after["workout_streak_days"]) == (60, 6.0, 1)
     assert after["last_workout_date"] == "2026-11-20T07:00:00Z"
-    assert (await fitness.delete(f"/api/v1/sessions/{ids[1]}", headers=athlete.headers)).status_code == 404
+    # Again (a phone replaying its offline delete): done already, and nothing is reversed twice.
+    assert (await fitness.delete(f"/api/v1/sessions/{ids[1]}", headers=athlete.headers)).status_code == 204
+    assert (await stats(fitness, athlete)) == after
+    assert (
+        await fitness.delete(f"/api/v1/sessions/{uuid.uuid4()}", headers=athlete.headers)
+    ).status_code == 404
     assert (await fitness.delete(f"/api/v1/sessions/{ids[0]}", headers=athlete.headers)).status_code == 204
     empty = await stats(fitness, athlete)
     assert (

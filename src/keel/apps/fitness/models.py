@@ -63,6 +63,13 @@ class UserStat(Base):
     current_level: Mapped[int] = mapped_column(default=1, server_default="1")
     workout_streak_days: Mapped[int] = mapped_column(default=0, server_default="0")
     last_workout_date: Mapped[datetime | None]
+    # What the app's last overwrite (PATCH /users/me/stats) set, which later sessions build on
+    # (services/stats.py): when it was, the level it gave, the streak it gave and the last
+    # workout that streak ends with.
+    set_at: Mapped[datetime | None]
+    set_level: Mapped[int | None]
+    set_streak_days: Mapped[int | None]
+    set_last_workout_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 
 
@@ -98,6 +105,8 @@ class WorkoutSession(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "client_session_id"),
         Index("ix_workout_sessions_user_id_start_time", "user_id", "start_time"),
+        # The change feed reads a user's sessions by when they were stored.
+        Index("ix_workout_sessions_user_id_created_at", "user_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -117,6 +126,23 @@ class WorkoutSession(Base):
     # Up to 20,000 points: only loaded for one session's detail, never for lists.
     time_series_data: Mapped[list[dict[str, Any]]] = deferred(mapped_column(JSONDocument(), default=list))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class SessionTombstone(Base):
+    """A deleted session, remembered (for KEEL_RETENTION_TOMBSTONES_DAYS) so a phone that
+    uploads it again does not bring it back, and another phone learns it is gone."""
+
+    __tablename__ = "session_tombstones"
+    __table_args__ = (
+        UniqueConstraint("user_id", "client_session_id"),
+        Index("ix_session_tombstones_user_id_deleted_at", "user_id", "deleted_at"),
+    )
+
+    # The server id the session had.
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_session_id: Mapped[str] = mapped_column(String(64))
+    deleted_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class AppVersion(Base):

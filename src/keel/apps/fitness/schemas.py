@@ -283,6 +283,12 @@ class SessionResult(BaseModel):
     status: SessionStatus
     id: uuid.UUID | None = None
     reason: str | None = Field(None, description="Why it was rejected, in words the user can read")
+    retryable: bool = Field(
+        False,
+        description="A rejection the same session may pass later, unchanged: its start time is still "
+        "in the future by the server's clock. Keep it and send it again later; every other rejection "
+        "is final",
+    )
     warnings: list[str] = Field(
         default_factory=list,
         description="What was stored as sent but not understood: fields outside the device's schema, "
@@ -335,6 +341,28 @@ class WorkoutSessionOut(ORM):
     xp_earned: int
     metrics_summary: dict[str, Any]
     created_at: datetime
+
+
+class StoredSessionChange(WorkoutSessionOut):
+    """In the change feed (`GET /sessions?updated_since=`): a session stored since."""
+
+    deleted: Literal[False]
+    deleted_at: None
+    updated_at: datetime
+
+
+class DeletedSessionChange(ORM):
+    """In the change feed: a session deleted since (its tombstone)."""
+
+    id: uuid.UUID
+    client_session_id: str
+    user_id: int
+    deleted: Literal[True]
+    deleted_at: datetime
+    updated_at: datetime
+
+
+SessionChange = StoredSessionChange | DeletedSessionChange
 
 
 class WorkoutSessionUploaded(WorkoutSessionOut):

@@ -13,6 +13,7 @@ from keel.apps.fitness.schemas import (
     BatchUploadIn,
     BatchUploadOut,
     BatchUploadRejected,
+    SessionChange,
     SessionStatus,
     SourceType,
     UserStatOut,
@@ -22,9 +23,10 @@ from keel.apps.fitness.schemas import (
     WorkoutSessionUploaded,
 )
 from keel.apps.fitness.services import sessions
+from keel.core.changes import ChangePage, ChangesParams
 from keel.core.db import AppDatabase, DbSession, TransactionalRoute
 from keel.core.encoding import FastJSONResponse
-from keel.core.errors import Conflict, NotFound, Unauthorized, Unprocessable, error_responses
+from keel.core.errors import Conflict, Gone, NotFound, Unauthorized, Unprocessable, error_responses
 from keel.core.http import MiB, body_limit
 from keel.core.idempotency import Idempotency
 from keel.core.pagination import Page, PageParams, page_of
@@ -128,34 +130,54 @@ async def batch_upload(
     response_model=WorkoutSessionUploaded,
     status_code=201,
     responses={200: {"model": WorkoutSessionUploaded, "description": "Already stored"}}
-    | error_responses(Unauthorized, Unprocessable),
+    | error_responses(Unauthorized, Unprocessable, Gone),
 )
 async def upload_one(
     data: WorkoutSessionIn, user: CurrentUser, session: DbSession, database: AppDatabase
 ) -> JSONResponse:
-    """One session: 201 when stored, 200 with the stored one when it already was, 422 with
-    the reason when it is rejected; `warnings` as in a batch."""
+    """One session: 201 when stored, 200 with the stored one when it already was, 410 when it
+    was stored and has been deleted since (it is not stored again), 422 with the reason when it
+    is rejected; `warnings` as in a batch."""
     one = sessions.read_session(orjson.dumps(data.model_dump(mode="json")))
     outcome = await sessions.store(session, database.autocommit, user.id, [one])
     [result] = outcome.results
     if result["status"] is SessionStatus.rejected:
         raise Unprocessable(result["reason"])
+    if result["status"] is SessionStatus.duplicate and result["warnings"]:
+        raise Gone(f"this session was {result['warnings'][0]}")
     stored = await sessions.find(session, user.id, str(result["id"]), with_series=False)
     body = jsonable_encoder(WorkoutSessionUploaded.model_validate(stored | {"warnings": result["warnings"]}))
     return JSONResponse(body, status_code=201 if outcome.created else 200)
 
 
-@router.get("", response_model=Page[WorkoutSessionOut], responses=error_responses(Unauthorized))
+@router.get(
+    "",
+    response_model=Page[WorkoutSessionOut] | ChangePage[SessionChange],
+    responses=error_responses(Unauthorized, Unprocessable, Gone),
+)
 async def history(
     user: CurrentUser,
     session: DbSession,
+    database: AppDatabase,
     page: PageParams,
+    changed: ChangesParams,
     device_type: Annotated[str | None, Query(max_length=16)] = None,
     source_type: SourceType | None = None,
     since: StartedFrom = None,
     until: StartedBefore = None,
-) -> Page[Any]:
-    """The user's sessions, newest first, without their time series."""
+) -> Any:
+    """The user's sessions, newest first, without their time series.
+
+    With `updated_since` (then `cursor`), what changed instead, oldest first: sessions stored
+    since, and those deleted since as tombstones (`deleted: true`, `deleted_at`). That is how a
+    second phone of the user catches up: ask again with the answer's `cursor` while `has_more`,
+    then later with the last `cursor`. An item may come again in the next answer (the last
+    minute is read twice, so nothing committed late is missed): apply items by `id`. A position
+    older than KEEL_RETENTION_TOMBSTONES_DAYS is 410: read the whole list again."""
+    if changed is not None:
+        if (device_type, source_type, since, until) != (None, None, None, None):
+            raise Unprocessable("the change feed takes no filters", loc=("query", "updated_since"))
+        return await sessions.changes(database.autocommit, user.id, changed)
     items, total = await sessions.history(
         session,
         user.id,
@@ -187,5 +209,7 @@ async def detail(
 async def remove(
     session_id: Annotated[str, Path(max_length=64)], user: CurrentUser, session: DbSession
 ) -> None:
-    """Delete a session; its numbers leave the user's totals."""
+    """Delete a session; its numbers leave the user's totals, and its tombstone tells the
+    user's other phones (`GET /sessions?updated_since=`) and stops it from being uploaded
+    again. Deleting it again is 204 too; a session that never was is 404."""
     await sessions.remove(session, user.id, session_id)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.apps.fitness.models import User, UserStat
 from keel.apps.fitness.schemas import RegisterRequest, UserStatUpdate, UserUpdate
 from keel.apps.fitness.services import stats
+from keel.core.db import utcnow
 from keel.core.errors import Conflict, Unauthorized, Unprocessable
 from keel.core.security.identity import normalize_email
 from keel.core.security.passwords import hash_password, verify_password
@@ -83,9 +84,9 @@ async def update_profile(session: AsyncSession, user_id: int, data: UserUpdate) 
 
 
 async def overwrite_stats(session: AsyncSession, user_id: int, data: UserStatUpdate) -> dict[str, Any]:
-    """The app's totals replace the server's (spec 4.2): the phone is the source of truth."""
-    stats = await session.get_one(UserStat, user_id, with_for_update=True)
-    for field, value in data.model_dump(exclude_unset=True).items():
-        setattr(stats, field, value)
-    await session.flush()
+    """The app's totals replace the server's (spec 4.2): the phone is the source of truth, and
+    sessions it recorded before now are not added to them again when they arrive."""
+    changes = data.model_dump(exclude_unset=True)
+    if changes:
+        await stats.overwrite(session, user_id, changes, utcnow())
     return await profile(session, user_id)

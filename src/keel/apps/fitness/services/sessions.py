@@ -15,21 +15,37 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Row, Select, String, bindparam, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness import device_schemas
-from keel.apps.fitness.models import Training, UserStat, WorkoutSession
+from keel.apps.fitness.models import SessionTombstone, Training, UserStat, WorkoutSession
 from keel.apps.fitness.schemas import MAX_BATCH, SessionStatus, WorkoutSessionIn
 from keel.apps.fitness.services import stats
+from keel.core import changes as change_feed
+from keel.core.changes import ChangePage, ChangesRequest, Source
 from keel.core.db import Autocommit, Executor, fetch_all, utcnow
 from keel.core.errors import NotFound, Unprocessable
 from keel.core.pagination import PageRequest, fetch_page
 from keel.core.sql import by_dialect, insert_skipping_duplicates
 
-# The phone's clock may run a little ahead of the server's.
+# The phone's clock may run a little ahead of the server's. Further ahead, the session is
+# refused for now: the one rejection that the same session may pass later.
 CLOCK_SKEW = timedelta(minutes=5)
+FUTURE_START = "start_time is in the future"
 # How far the stated duration may exceed end - start. It is moving time, so it may be any amount
 # shorter (an interval workout's pauses), but longer only by the app's rounding.
 DURATION_TOLERANCE_SECONDS = 5
@@ -67,10 +83,11 @@ def read_batch(body: bytes) -> list[Fields | None]:
     rejected on its own); a batch that is not `{"sessions": [...]}` with 1 to 500 items is 422."""
     try:
         return list(_BATCH.decode(body).sessions)
-    except msgspec.DecodeError as error:
-        raise Unprocessable(f"body is not valid JSON: {error}") from None
+    # First: msgspec's ValidationError is a kind of DecodeError.
     except msgspec.ValidationError:
         pass  # the batch, or only some of its items, is malformed: read it again to tell which
+    except msgspec.DecodeError as error:
+        raise Unprocessable(f"body is not valid JSON: {error}") from None
     try:
         return [read_session(item) for item in _BATCH_OF_ANYTHING.decode(body).sessions]
     except msgspec.ValidationError as error:
@@ -106,6 +123,7 @@ class Outcome:
                 "status": status,
                 "id": session_id,
                 "reason": reason,
+                "retryable": reason == FUTURE_START,
                 "warnings": warnings or [],
             }
         )
@@ -147,7 +165,7 @@ def check(fields: Fields | None, now: datetime) -> Checked:
     if end < start:
         return None, "end_time is before start_time", []
     if start > now + CLOCK_SKEW:
-        return None, "start_time is in the future", []
+        return None, FUTURE_START, []
     span = (end - start).total_seconds()
     if item.duration_seconds - span > max(DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_SHARE * span):
         return (
@@ -173,11 +191,12 @@ async def store(
     batch with nothing new (a phone sending it again) never opens one."""
     now = utcnow()
     parsed = [(fields, _client_id(fields)) for fields in items]
-    # What is stored already is a duplicate whatever it holds: found first, it skips the
-    # per-point checks, which are most of the work for a phone sending a batch again. A copy
-    # stored meanwhile by a racing upload is caught by the insert itself.
-    stored = await _stored_ids(reader, user_id, {cid for _fields, cid in parsed if cid})
-    checked = [(cid, *((None, None, []) if cid in stored else check(fields, now))) for fields, cid in parsed]
+    # What is stored already, or was and has been deleted, is a duplicate whatever it holds:
+    # found first, it skips the per-point checks, which are most of the work for a phone
+    # sending a batch again. A copy stored meanwhile by a racing upload is caught by the insert.
+    known = await _known(reader, user_id, {cid for _fields, cid in parsed if cid})
+    stored = {cid: session_id for cid, (session_id, _deleted_at) in known.items()}
+    checked = [(cid, *((None, None, []) if cid in known else check(fields, now))) for fields, cid in parsed]
     trainings = {
         row["training_id"]
         for _cid, row, _reason, _warnings in checked
@@ -193,7 +212,10 @@ async def store(
     fresh: dict[str, dict[str, Any]] = {}
     for client_id, row, reason, warnings in checked:
         if row is None and reason is None:
-            outcome.add(client_id, SessionStatus.duplicate)
+            deleted_at = known[client_id][1] if client_id else None
+            # Still `duplicate`: a phone that knows three answers stops sending it either way.
+            gone = [f"deleted at {deleted_at.isoformat()}: not stored again"] if deleted_at else []
+            outcome.add(client_id, SessionStatus.duplicate, warnings=gone)
         elif row is None:
             outcome.add(client_id, SessionStatus.rejected, reason=reason)
         elif row["training_id"] is not None and row["training_id"] not in known_trainings:
@@ -215,7 +237,8 @@ async def store(
     if fresh:
         inserted = await _insert_skipping_stored(session, [fresh[key] for key in sorted(fresh)])
         # An upload racing this one may have stored some of them first: those are duplicates.
-        stored |= inserted | await _stored_ids(session, user_id, fresh.keys() - inserted.keys())
+        raced = await _known(session, user_id, fresh.keys() - inserted.keys())
+        stored |= inserted | {cid: session_id for cid, (session_id, _deleted_at) in raced.items()}
         outcome.created = [row for key, row in fresh.items() if key in inserted]
     created_keys = {row["client_session_id"] for row in outcome.created}
     for result in outcome.results:
@@ -233,13 +256,22 @@ async def stats_of(reader: Autocommit, user_id: int) -> Row[Any]:
     return (await reader.execute(select(UserStat).where(UserStat.user_id == user_id))).one()
 
 
-_STORED_IN = select(_sessions.c.client_session_id, _sessions.c.id).where(
-    _sessions.c.user_id == bindparam("user_id"),
-    _sessions.c.client_session_id.in_(bindparam("client_ids", expanding=True)),
+_tombstones = SessionTombstone.__table__
+# A client id's server id, and when it was deleted (NULL while it is stored). The tombstones come
+# first: a UNION's columns take their types from its first SELECT.
+_KNOWN_IN = union_all(
+    select(_tombstones.c.client_session_id, _tombstones.c.id, _tombstones.c.deleted_at).where(
+        _tombstones.c.user_id == bindparam("user_id"),
+        _tombstones.c.client_session_id.in_(bindparam("client_ids", expanding=True)),
+    ),
+    select(_sessions.c.client_session_id, _sessions.c.id, null()).where(
+        _sessions.c.user_id == bindparam("user_id"),
+        _sessions.c.client_session_id.in_(bindparam("client_ids", expanding=True)),
+    ),
 )
 # On PostgreSQL the client ids travel as one array, so the statement is the same for any number
 # of ids (compiled once, run precompiled from autocommit), and each id is looked up on its own
-# in the (user_id, client_session_id) index, by a subquery per id (NULL when not stored).
+# in the (user_id, client_session_id) indexes, by a subquery per id (NULL when not there).
 # Matched by `= ANY` or joined to the array, the planner read every session of the user
 # instead: a replay of 100 ids cost 30 ms of PostgreSQL once the user had 12,000 sessions.
 _WANTED = (
@@ -247,24 +279,37 @@ _WANTED = (
     .table_valued("client_session_id")
     .render_derived(name="wanted")
 )
-_STORED_AS_ARRAY = select(
-    _WANTED.c.client_session_id,
-    select(_sessions.c.id)
-    .where(
-        _sessions.c.user_id == bindparam("user_id"),
-        _sessions.c.client_session_id == _WANTED.c.client_session_id,
+
+
+def _one_per_id(column: Any, table: Any) -> Any:
+    return (
+        select(column)
+        .where(
+            table.c.user_id == bindparam("user_id"), table.c.client_session_id == _WANTED.c.client_session_id
+        )
+        .scalar_subquery()
     )
-    .scalar_subquery()
-    .label("id"),
+
+
+_KNOWN_AS_ARRAY = select(
+    _WANTED.c.client_session_id,
+    func.coalesce(_one_per_id(_sessions.c.id, _sessions), _one_per_id(_tombstones.c.id, _tombstones)).label(
+        "id"
+    ),
+    _one_per_id(_tombstones.c.deleted_at, _tombstones).label("deleted_at"),
 )
 
 
-async def _stored_ids(db: Executor, user_id: int, client_ids: Collection[str]) -> dict[str, uuid.UUID]:
+async def _known(
+    db: Executor, user_id: int, client_ids: Collection[str]
+) -> dict[str, tuple[uuid.UUID, datetime | None]]:
+    """The client ids stored or deleted: each one's server id and when it was deleted (None
+    while stored)."""
     if not client_ids:
         return {}
-    statement = by_dialect(db, {"postgresql": _STORED_AS_ARRAY}, default=_STORED_IN)
+    statement = by_dialect(db, {"postgresql": _KNOWN_AS_ARRAY}, default=_KNOWN_IN)
     rows = await fetch_all(db, statement, {"user_id": user_id, "client_ids": list(client_ids)})
-    return {row["client_session_id"]: row["id"] for row in rows if row["id"] is not None}
+    return {row["client_session_id"]: (row["id"], row["deleted_at"]) for row in rows if row["id"] is not None}
 
 
 async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, uuid.UUID]:
@@ -279,16 +324,20 @@ async def _insert_skipping_stored(session: AsyncSession, rows: list[dict[str, An
 _LIST_COLUMNS = [column for column in _sessions.columns if column.key != "time_series_data"]
 
 
+def _either_id(table: Any, session_id: str) -> ColumnElement[bool]:
+    """The row whose server id or client id `session_id` is."""
+    by_client_id = table.c.client_session_id == session_id
+    try:
+        return (table.c.id == uuid.UUID(session_id)) | by_client_id
+    except ValueError:
+        return by_client_id
+
+
 async def find(session: AsyncSession, user_id: int, session_id: str, *, with_series: bool) -> dict[str, Any]:
     """One of the user's sessions by its server id or the phone's client id; another user's
     session is not found either way."""
     columns = list(_sessions.columns) if with_series else _LIST_COLUMNS
-    try:
-        match = _sessions.c.id == uuid.UUID(session_id)
-    except ValueError:
-        match = None
-    by_client_id = _sessions.c.client_session_id == session_id
-    condition = by_client_id if match is None else (match | by_client_id)
+    condition = _either_id(_sessions, session_id)
     row = (
         (await session.execute(select(*columns).where(_sessions.c.user_id == user_id, condition)))
         .mappings()
@@ -300,11 +349,26 @@ async def find(session: AsyncSession, user_id: int, session_id: str, *, with_ser
 
 
 async def remove(session: AsyncSession, user_id: int, session_id: str) -> None:
-    """Delete a session and take its numbers back out of the user's totals."""
-    found = await find(session, user_id, session_id, with_series=False)
+    """Delete a session, leaving its tombstone, and take its numbers back out of the user's
+    totals. Deleting it again succeeds (a phone replaying its offline deletes); a session that
+    never was is 404."""
+    try:
+        found = await find(session, user_id, session_id, with_series=False)
+    except NotFound:
+        tombstone = select(_tombstones.c.id).where(
+            _tombstones.c.user_id == user_id, _either_id(_tombstones, session_id)
+        )
+        if (await session.execute(tombstone)).first() is not None:
+            return
+        raise
     deleted = await session.execute(delete(WorkoutSession).where(WorkoutSession.id == found["id"]))
-    if deleted.rowcount == 1:  # a concurrent delete of the same session reverses nothing twice
-        await stats.apply(session, user_id, [found], sign=-1)
+    if deleted.rowcount != 1:  # a concurrent delete of the same session reverses nothing twice
+        return
+    # One left by a copy stored again after retention forgot it is replaced: deleted again now.
+    key = {"user_id": user_id, "client_session_id": found["client_session_id"]}
+    await session.execute(delete(_tombstones).filter_by(**key))
+    await session.execute(insert(_tombstones).values(**key, id=found["id"], deleted_at=utcnow()))
+    await stats.apply(session, user_id, [found], sign=-1)
 
 
 def listing(
@@ -353,3 +417,33 @@ async def history(
     )
     rows, total = await fetch_page(session, statement, page)
     return [dict(row._mapping) for row in rows], total
+
+
+def _stored_change(row: Any) -> dict[str, Any]:
+    return dict(row) | {"deleted": False, "deleted_at": None, "updated_at": row["created_at"]}
+
+
+def _deleted_change(row: Any) -> dict[str, Any]:
+    return dict(row) | {"deleted": True, "updated_at": row["deleted_at"]}
+
+
+async def changes(reader: Autocommit, user_id: int, request: ChangesRequest) -> ChangePage[dict[str, Any]]:
+    """What changed in the user's sessions after the request's position, oldest first: the
+    sessions stored since (they are never edited) and the tombstones of those deleted."""
+    stored = Source(
+        select(*_LIST_COLUMNS).where(_sessions.c.user_id == user_id),
+        changed_at=_sessions.c.created_at,
+        id=_sessions.c.id,
+        item=_stored_change,
+        id_of=uuid.UUID,
+    )
+    deleted = Source(
+        select(
+            _tombstones.c.id, _tombstones.c.client_session_id, _tombstones.c.user_id, _tombstones.c.deleted_at
+        ).where(_tombstones.c.user_id == user_id),
+        changed_at=_tombstones.c.deleted_at,
+        id=_tombstones.c.id,
+        item=_deleted_change,
+        id_of=uuid.UUID,
+    )
+    return await change_feed.read(reader, [stored, deleted], request, utcnow())

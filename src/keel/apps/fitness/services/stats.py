@@ -6,6 +6,12 @@ level 3 300, level 4 600: each level costs 100 XP more than the one before.
 Streak: the number of consecutive days, in the user's time zone, that end on the day of the
 most recent workout and each have at least one workout. The days with a workout are kept in
 `workout_days` (one row per day), so a streak of a year reads 365 rows, not every session.
+
+The app may overwrite the totals (PATCH /users/me/stats, spec 4.2): they are the phone's, as of
+that moment (`set_at`), and already hold every session it had recorded. A session that started
+before then and reaches the server later is stored but not added again; a later one is added as
+usual. The level never falls below the one the app set, and a streak that runs back to the day
+the app's streak was given for continues the app's count rather than the server's.
 """
 
 import math
@@ -60,18 +66,34 @@ async def apply(
     # flushed before each of them, one more round trip each while the row is locked.
     if sign > 0:
         await _add_days(session, user_id, days)
+        # The app's overwrite already counted what it had recorded before it.
+        sessions = [row for row in sessions if stats.set_at is None or row["start_time"] >= stats.set_at]
     else:
+        # A deleted session leaves the totals whether the server or the app's overwrite counted it.
         await _drop_days_left_empty(session, user_id, zone, days)
-    last, streak = await _last_and_streak(session, user_id, zone)
+    last, streak = await _last_and_streak(session, stats, zone)
     totals = Totals.of(sessions)
     stats.total_distance_km = max(0.0, stats.total_distance_km + sign * totals.distance_km)
     stats.total_duration_seconds = max(0, stats.total_duration_seconds + sign * totals.duration_seconds)
     stats.total_calories = max(0.0, stats.total_calories + sign * totals.calories)
     stats.total_xp = max(0, stats.total_xp + sign * totals.xp)
-    stats.current_level = level_for(stats.total_xp)
+    stats.current_level = max(level_for(stats.total_xp), stats.set_level or 1)
     stats.last_workout_date, stats.workout_streak_days = last, streak
     await session.flush()
     return stats
+
+
+async def overwrite(session: AsyncSession, user_id: int, changes: dict[str, Any], now: datetime) -> None:
+    """The app's totals replace the server's, as of `now`: what later sessions build on."""
+    stats, _zone = await _locked(session, user_id)
+    for field, value in changes.items():
+        setattr(stats, field, value)
+    stats.set_at = now
+    if "current_level" in changes:
+        stats.set_level = changes["current_level"]
+    if "workout_streak_days" in changes or "last_workout_date" in changes:
+        stats.set_streak_days, stats.set_last_workout_at = stats.workout_streak_days, stats.last_workout_date
+    await session.flush()
 
 
 async def rebuild_days(session: AsyncSession, user_id: int) -> None:
@@ -81,7 +103,7 @@ async def rebuild_days(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(WorkoutDay).where(WorkoutDay.user_id == user_id))
     starts = await session.execute(select(WorkoutSession.start_time).where(WorkoutSession.user_id == user_id))
     await _add_days(session, user_id, {start.astimezone(zone).date() for start in starts.scalars()})
-    stats.last_workout_date, stats.workout_streak_days = await _last_and_streak(session, user_id, zone)
+    stats.last_workout_date, stats.workout_streak_days = await _last_and_streak(session, stats, zone)
     await session.flush()
 
 
@@ -123,21 +145,41 @@ async def _drop_days_left_empty(session: AsyncSession, user_id: int, zone: ZoneI
         )
 
 
+def _streak_given_through(stats: UserStat, zone: ZoneInfo) -> date | None:
+    """The day the app's streak ends on: its last workout's (or, without one, the overwrite's);
+    None when the app never gave a streak."""
+    if stats.set_streak_days is None or stats.set_at is None:
+        return None
+    return (stats.set_last_workout_at or stats.set_at).astimezone(zone).date()
+
+
 async def _last_and_streak(
-    session: AsyncSession, user_id: int, zone: ZoneInfo
+    session: AsyncSession, stats: UserStat, zone: ZoneInfo
 ) -> tuple[datetime | None, int]:
     """When the latest workout started, and the streak that ends on its day."""
-    last = (
+    latest = (
         await session.execute(
-            select(func.max(WorkoutSession.start_time)).where(WorkoutSession.user_id == user_id)
+            select(func.max(WorkoutSession.start_time)).where(WorkoutSession.user_id == stats.user_id)
         )
     ).scalar()
-    return last, 0 if last is None else await _streak(session, user_id, last.astimezone(zone).date())
+    given_through = _streak_given_through(stats, zone)
+    if given_through is not None and (latest is None or latest.astimezone(zone).date() <= given_through):
+        # The app's word stands until a later workout moves past it.
+        last = max((at for at in (latest, stats.set_last_workout_at) if at is not None), default=None)
+        return last, stats.set_streak_days or 0
+    if latest is None:
+        return None, 0
+    return latest, await _streak(
+        session, stats.user_id, latest.astimezone(zone).date(), given_through, stats.set_streak_days or 0
+    )
 
 
-async def _streak(session: AsyncSession, user_id: int, latest: date) -> int:
+async def _streak(
+    session: AsyncSession, user_id: int, latest: date, given_through: date | None, given: int
+) -> int:
     """The run of consecutive days ending on `latest`, read newest first a week at a time (most
-    streaks are shorter), four times as many days each time the run goes on."""
+    streaks are shorter), four times as many days each time the run goes on. A run that reaches
+    `given_through`, the day the app gave its streak for, goes on with the app's count (`given`)."""
     streak, chunk = 0, 8
     while True:
         days = (
@@ -151,9 +193,12 @@ async def _streak(session: AsyncSession, user_id: int, latest: date) -> int:
         read = 0
         for day in days:
             read += 1
-            if day != latest - timedelta(days=streak):
+            expected = latest - timedelta(days=streak)
+            if expected == given_through:
+                return streak + given
+            if day != expected:
                 return streak
             streak += 1
         if read < chunk:
-            return streak
+            return streak + given if latest - timedelta(days=streak) == given_through else streak
         chunk *= 4
