@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from keel.apps.fitness.models import IdempotencyKey
-from keel.clients.fitness_sync import FitnessSyncClient, Status, SyncSummary
+from keel.clients.fitness_sync import FitnessSyncClient, LocalSession, Status, SyncSummary
 from tests.serving import KEEL, KeelServe, free_port
 
 PASSWORD = "correct-horse-battery"
@@ -226,3 +226,80 @@ def test_recording_needs_no_server_and_a_sync_without_one_leaves_everything_pend
     assert (summary.synced, summary.rejected, summary.pending) == (0, 0, 3)
     assert summary.stopped is not None and "network error" in summary.stopped
     assert all(phone.status_of(client_id).status is Status.PENDING for client_id in ids)
+
+
+def test_a_second_phone_learns_what_the_first_stored_and_deleted(server: Server, tmp_path: Path) -> None:
+    email, headers = server.register()
+    first = FitnessSyncClient(server.base, tmp_path / "first.db", email=email, password=PASSWORD)
+    second = FitnessSyncClient(server.base, tmp_path / "second.db", email=email, password=PASSWORD)
+    ids = [first.record(rowing(n)) for n in range(3)]
+    assert first.sync() == SyncSummary(synced=3, rejected=0, pending=0)
+
+    # Its first run reads the whole list.
+    assert second.sync() == SyncSummary(synced=0, rejected=0, pending=0, received=3)
+    assert all(second.status_of(client_id).status is Status.SYNCED for client_id in ids)
+
+    # Deleted offline on the first phone: the server hears of it at the next sync...
+    first.delete(ids[1])
+    assert first.status_of(ids[1]).status is Status.DELETING
+    assert first.sync() == SyncSummary(synced=0, rejected=0, pending=0, removed=1)
+    assert httpx.get(f"{server.base}/api/v1/sessions", headers=headers).json()["total"] == 2
+    # ...and the second phone from the change feed, with nothing else changed.
+    assert second.sync() == SyncSummary(synced=0, rejected=0, pending=0, removed=1)
+    assert [second.status_of(client_id).status for client_id in ids] == [
+        Status.SYNCED,
+        Status.DELETED,
+        Status.SYNCED,
+    ]
+    assert second.sync() == SyncSummary(synced=0, rejected=0, pending=0)
+
+    # A session the second phone recorded reaches the first.
+    later = second.record(rowing(5))
+    assert second.sync().synced == 1
+    assert first.sync() == SyncSummary(synced=0, rejected=0, pending=0, received=1)
+    assert first.status_of(later).status is Status.SYNCED
+    stats = httpx.get(f"{server.base}/api/v1/users/me", headers=headers).json()["stats"]
+    assert stats["total_xp"] == 3 * XP
+
+
+def test_warnings_are_kept_and_a_session_from_the_future_waits_instead_of_being_rejected(
+    server: Server, tmp_path: Path
+) -> None:
+    email, _headers = server.register()
+    phone = FitnessSyncClient(server.base, tmp_path / "phone.db", email=email, password=PASSWORD)
+    rower = phone.record({**rowing(0), "metrics_summary": {"avg_watts": 150.0, "drag_factor": 120}})
+    ahead = rowing(0)
+    ahead["start_time"] = (datetime.now(UTC) + timedelta(hours=2)).isoformat()  # the phone's clock ran ahead
+    ahead["end_time"] = (datetime.now(UTC) + timedelta(hours=2, minutes=MINUTES)).isoformat()
+    waiting = phone.record(ahead)
+
+    assert phone.sync() == SyncSummary(synced=1, rejected=0, pending=1)
+    stored = phone.status_of(rower)
+    assert stored.status is Status.SYNCED
+    assert any("drag_factor" in warning for warning in stored.warnings), stored.warnings
+    kept = phone.status_of(waiting)
+    assert kept.status is Status.PENDING and "future" in kept.rejection_reason
+    # Not sent again within the hour: the server's clock has not caught up.
+    assert phone.sync() == SyncSummary(synced=0, rejected=0, pending=1)
+    assert phone.status_of(waiting).attempts == 1
+
+
+def test_a_phone_database_of_the_first_version_is_carried_forward(tmp_path: Path) -> None:
+    path = tmp_path / "phone.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE sessions (
+                client_session_id TEXT PRIMARY KEY, body TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SYNCED', 'REJECTED')),
+                server_id TEXT, rejection_reason TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+                recorded_at TEXT NOT NULL, updated_at TEXT NOT NULL
+            );
+            CREATE INDEX sessions_pending ON sessions (status, recorded_at);
+            INSERT INTO sessions VALUES ('kept', '{}', 'SYNCED', 'server-1', NULL, 1, '2026-01-01', '2026-01-01');
+            """
+        )
+    phone = FitnessSyncClient("http://127.0.0.1:1", path, email="a@example.com", password=PASSWORD)
+    assert phone.status_of("kept") == LocalSession(Status.SYNCED, "server-1", None, 1, ())
+    phone.delete("kept")
+    assert phone.status_of("kept").status is Status.DELETING

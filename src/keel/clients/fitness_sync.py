@@ -1,12 +1,22 @@
 """A reference client for the fitness app's offline sync (spec 000, section 2: store and forward).
 
 The phone writes every workout to its own SQLite database first, as PENDING, with no network
-needed. When the network is back, `sync()` signs in, uploads the PENDING rows oldest first in
-batches to `POST /api/v1/sessions/batch_upload` with an `X-Idempotency-Key`, and marks each row
-from the server's answer: `created` and `duplicate` become SYNCED (with the server's id),
-`rejected` becomes REJECTED (with the reason, and is never sent again). The server rejects
-only sessions no retry could fix (issue 12), and answers a batch of nothing but those 422 with
-every item's result, which is read like a 200 or 201.
+needed. When the network is back, `sync()` signs in and:
+
+1. sends the deletes made offline (`delete()`), each `DELETE /api/v1/sessions/{client id}`:
+   204 (deleted now, or already) and 404 (never stored) both mean done;
+2. uploads the PENDING rows oldest first in batches to `POST /api/v1/sessions/batch_upload`
+   with an `X-Idempotency-Key`, and marks each row from the server's answer: `created` and
+   `duplicate` become SYNCED (with the server's id and any `warnings`: what the server stored
+   without understanding it), `rejected` becomes REJECTED (with the reason, never sent again),
+   except a `retryable` rejection (a start time the server's clock has not reached), which
+   stays PENDING and is sent again an hour later. The server rejects only sessions no retry
+   could fix (issue 12), and answers a batch of nothing but those 422 with every item's
+   result, which is read like a 200 or 201;
+3. reads what changed on the server since the last run (`GET /api/v1/sessions?cursor=`):
+   sessions another phone stored are added as SYNCED (`received`), and sessions deleted on any
+   phone become DELETED (`removed`). The first run, or a run after the server has forgotten
+   the position (410), reads the whole list instead and carries on from there.
 
 Usage::
 
@@ -23,14 +33,15 @@ Usage::
     phone.status_of(client_id)  # LocalSession(status=Status.SYNCED, server_id="...", ...)
 
 `sync()` never raises for an unreachable or failing server: it stops at the first network
-error, 5xx or unexpected answer, leaves the rest PENDING and says why in `summary.stopped`;
+error, 5xx or unexpected answer, leaves the rest as it was and says why in `summary.stopped`;
 calling it again later carries on. It raises `AuthenticationFailed` only when the server
 refuses the email and password themselves, which no retry can fix.
 
 Why retries are safe: each batch's key is a hash of the exact request body, so a batch resent
 after a lost answer carries the same key and body, and the server replays its first answer.
 Independently, the server stores a session at most once per `client_session_id` and counts it
-in the user's totals once, so even a batch sent under another key never counts anything twice.
+in the user's totals once, so even a batch sent under another key never counts anything twice;
+a deleted session's tombstone keeps an upload from bringing it back.
 """
 
 import hashlib
@@ -41,7 +52,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -49,28 +60,55 @@ from typing import Any
 import httpx
 
 BATCH_UPLOAD = "/api/v1/sessions/batch_upload"
+SESSIONS = "/api/v1/sessions"
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
+# A session rejected as starting in the future is sent again this long after.
+RETRY_AFTER = timedelta(hours=1)
+# A full read starts the change feed this long before it began: the phone's clock may be ahead.
+CLOCK_MARGIN = timedelta(minutes=10)
 
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     client_session_id TEXT PRIMARY KEY,
     body TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SYNCED', 'REJECTED')),
+    status TEXT NOT NULL DEFAULT 'PENDING'
+        CHECK (status IN ('PENDING', 'SYNCED', 'REJECTED', 'DELETING', 'DELETED')),
     server_id TEXT,
     rejection_reason TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',
     attempts INTEGER NOT NULL DEFAULT 0,
+    retry_after TEXT,
     recorded_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_pending ON sessions (status, recorded_at);
+CREATE TABLE IF NOT EXISTS sync_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Version 1 had no warnings, retries, deletes or change feed: its rows are copied over.
+_FROM_VERSION_1 = (
+    """
+ALTER TABLE sessions RENAME TO sessions_v1;
+DROP INDEX IF EXISTS sessions_pending;
+"""
+    + _SCHEMA
+    + """
+INSERT INTO sessions (client_session_id, body, status, server_id, rejection_reason, attempts,
+                      recorded_at, updated_at)
+SELECT client_session_id, body, status, server_id, rejection_reason, attempts, recorded_at, updated_at
+FROM sessions_v1;
+DROP TABLE sessions_v1;
+"""
+)
 
 
 class Status(StrEnum):
     PENDING = "PENDING"
     SYNCED = "SYNCED"
     REJECTED = "REJECTED"
+    DELETING = "DELETING"  # deleted on this phone, the server not told yet
+    DELETED = "DELETED"  # deleted here or on another phone, and the server knows
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +117,7 @@ class LocalSession:
     server_id: str | None
     rejection_reason: str | None
     attempts: int
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +126,8 @@ class SyncSummary:
     rejected: int  # rows this run marked REJECTED
     pending: int  # rows still PENDING when the run ended
     stopped: str | None = None  # why the run ended before everything was sent, if it did
+    received: int = 0  # sessions another phone stored, added here as SYNCED
+    removed: int = 0  # rows this run marked DELETED: deleted on another phone, or here and sent
 
 
 class AuthenticationFailed(Exception):
@@ -134,7 +175,10 @@ class FitnessSyncClient:
         self._access_token: str | None = None
         self._refresh_token: str | None = None
         with self._db() as db:
-            db.executescript(_SCHEMA)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            existing = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sessions'").fetchone()
+            db.executescript(_FROM_VERSION_1 if existing and version < _SCHEMA_VERSION else _SCHEMA)
+            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     # --- the local store ----------------------------------------------------------------------
 
@@ -172,18 +216,29 @@ class FitnessSyncClient:
     def status_of(self, client_id: str) -> LocalSession | None:
         with self._db() as db:
             row = db.execute(
-                "SELECT status, server_id, rejection_reason, attempts FROM sessions WHERE client_session_id = ?",
+                "SELECT status, server_id, rejection_reason, attempts, warnings FROM sessions "
+                "WHERE client_session_id = ?",
                 (client_id,),
             ).fetchone()
-        return None if row is None else LocalSession(Status(row[0]), row[1], row[2], row[3])
+        return None if row is None else LocalSession(Status(row[0]), *row[1:4], tuple(json.loads(row[4])))
+
+    def delete(self, client_id: str) -> None:
+        """Delete a workout on this phone; the next sync tells the server (a row never sent is
+        told too: an upload whose answer was lost may have stored it)."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE sessions SET status = 'DELETING', updated_at = ? "
+                "WHERE client_session_id = ? AND status != 'DELETED'",
+                (_now(), client_id),
+            )
 
     def _next_batch(self) -> list[tuple[str, str]]:
-        """The oldest PENDING rows, as (client id, stored JSON), marked as attempted once more."""
+        """The oldest PENDING rows due, as (client id, stored JSON), marked as attempted once more."""
         with self._db() as db:
             rows = db.execute(
                 "SELECT client_session_id, body FROM sessions WHERE status = 'PENDING' "
-                "ORDER BY recorded_at, rowid LIMIT ?",
-                (self.batch_size,),
+                "AND (retry_after IS NULL OR retry_after <= ?) ORDER BY recorded_at, rowid LIMIT ?",
+                (_now(), self.batch_size),
             ).fetchall()
             db.executemany(
                 "UPDATE sessions SET attempts = attempts + 1, updated_at = ? WHERE client_session_id = ?",
@@ -203,10 +258,17 @@ class FitnessSyncClient:
                 if result["status"] in ("created", "duplicate"):
                     db.execute(
                         "UPDATE sessions SET status = 'SYNCED', server_id = ?, rejection_reason = NULL, "
-                        "updated_at = ? WHERE client_session_id = ?",
-                        (result.get("id"), now, client_id),
+                        "warnings = ?, retry_after = NULL, updated_at = ? WHERE client_session_id = ?",
+                        (result.get("id"), json.dumps(result.get("warnings") or []), now, client_id),
                     )
                     synced += 1
+                elif result["status"] == "rejected" and result.get("retryable"):
+                    # Nothing to fix in it: the server's clock has not reached its start yet.
+                    db.execute(
+                        "UPDATE sessions SET rejection_reason = ?, retry_after = ?, updated_at = ? "
+                        "WHERE client_session_id = ?",
+                        (result.get("reason"), (datetime.now(UTC) + RETRY_AFTER).isoformat(), now, client_id),
+                    )
                 elif result["status"] == "rejected":
                     db.execute(
                         "UPDATE sessions SET status = 'REJECTED', rejection_reason = ?, updated_at = ? "
@@ -223,23 +285,142 @@ class FitnessSyncClient:
     def sync(self) -> SyncSummary:
         """Upload every PENDING row, batch by batch, until none is left or the server cannot be
         reached; see the module docstring."""
-        synced = rejected = 0
+        synced = rejected = received = removed = 0
         stopped: str | None = None
         with httpx.Client(base_url=self.base_url, timeout=self.timeout) as http:
             try:
                 if self._access_token is None:
                     self._login(http)
+                removed += self._send_deletes(http)
                 while batch := self._next_batch():
                     results = self._upload(http, batch)
                     if len(results) != len(batch):
                         raise _Stop(f"the server answered {len(results)} results for {len(batch)} sessions")
                     done, refused = self._mark(batch, results)
                     synced, rejected = synced + done, rejected + refused
+                got, gone = self._catch_up(http)
+                received, removed = received + got, removed + gone
             except httpx.TransportError as error:
                 stopped = f"network error: {type(error).__name__}: {error}"
             except _Stop as stop:
                 stopped = str(stop)
-        return SyncSummary(synced, rejected, self.pending_count(), stopped)
+        return SyncSummary(synced, rejected, self.pending_count(), stopped, received, removed)
+
+    def _send_deletes(self, http: httpx.Client) -> int:
+        with self._db() as db:
+            deleting = [
+                row[0]
+                for row in db.execute("SELECT client_session_id FROM sessions WHERE status = 'DELETING'")
+            ]
+        for client_id in deleting:
+            # 204: deleted now or before; 404: it never reached the server. Done either way.
+            self._call(http, "DELETE", f"{SESSIONS}/{client_id}", ok=(204, 404))
+            with self._db() as db:
+                db.execute(
+                    "UPDATE sessions SET status = 'DELETED', updated_at = ? "
+                    "WHERE client_session_id = ? AND status = 'DELETING'",
+                    (_now(), client_id),
+                )
+        return len(deleting)
+
+    # --- what changed on the server ----------------------------------------------------------
+
+    def _catch_up(self, http: httpx.Client) -> tuple[int, int]:
+        """Apply the server's changes since the last run: (sessions received, rows deleted)."""
+        received = removed = 0
+        position = self._state("cursor")
+        if position is None:
+            return self._read_everything(http)
+        while True:
+            response = self._call(http, "GET", SESSIONS, params=json.loads(position), ok=(200, 410))
+            if response.status_code == 410:  # away longer than the server remembers deletions
+                return self._read_everything(http)
+            page = response.json()
+            got, gone = self._apply_changes(page["items"])
+            received, removed = received + got, removed + gone
+            position = json.dumps({"cursor": page["cursor"]})
+            self._keep_state("cursor", position)
+            if not page["has_more"]:
+                return received, removed
+
+    def _read_everything(self, http: httpx.Client) -> tuple[int, int]:
+        """Every session the server holds, page by page: the ones missing here are added, and
+        synced ones the server no longer has are deleted. The change feed starts from here."""
+        began = datetime.now(UTC) - CLOCK_MARGIN
+        held: list[dict[str, Any]] = []
+        page_number = 1
+        while True:
+            params = {"page": page_number, "limit": 100}
+            page = self._call(http, "GET", SESSIONS, params=params, ok=(200,)).json()
+            held += page["items"]
+            if page_number >= page["total_pages"]:
+                break
+            page_number += 1
+        received, _ = self._apply_changes([item | {"deleted": False} for item in held])
+        on_server = {item["client_session_id"] for item in held}
+        with self._db() as db:
+            synced = [
+                row[0] for row in db.execute("SELECT client_session_id FROM sessions WHERE status = 'SYNCED'")
+            ]
+            gone = [client_id for client_id in synced if client_id not in on_server]
+            db.executemany(
+                "UPDATE sessions SET status = 'DELETED', updated_at = ? WHERE client_session_id = ?",
+                [(_now(), client_id) for client_id in gone],
+            )
+        self._keep_state("cursor", json.dumps({"updated_since": began.isoformat()}))
+        return received, len(gone)
+
+    def _apply_changes(self, items: list[dict[str, Any]]) -> tuple[int, int]:
+        """Sessions stored elsewhere are added; deleted ones are marked DELETED, whatever state
+        they had here. An item seen before (the feed may repeat its last minute) changes nothing."""
+        received = removed = 0
+        now = _now()
+        with self._db() as db:
+            for item in items:
+                client_id = item["client_session_id"]
+                if item["deleted"]:
+                    removed += db.execute(
+                        "UPDATE sessions SET status = 'DELETED', updated_at = ? "
+                        "WHERE client_session_id = ? AND status != 'DELETED'",
+                        (now, client_id),
+                    ).rowcount
+                else:
+                    received += db.execute(
+                        "INSERT INTO sessions (client_session_id, body, status, server_id, recorded_at, updated_at) "
+                        "VALUES (?, ?, 'SYNCED', ?, ?, ?) ON CONFLICT (client_session_id) DO NOTHING",
+                        (client_id, json.dumps(item, separators=(",", ":")), item["id"], now, now),
+                    ).rowcount
+        return received, removed
+
+    def _state(self, name: str) -> str | None:
+        with self._db() as db:
+            row = db.execute("SELECT value FROM sync_state WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def _keep_state(self, name: str, value: str) -> None:
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO sync_state (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    def _call(
+        self, http: httpx.Client, method: str, path: str, *, ok: tuple[int, ...], params: Any = None
+    ) -> httpx.Response:
+        """One signed-in request; a refused access token is refreshed once. Any answer not in
+        `ok` stops the run."""
+        for attempt in range(2):
+            response = http.request(
+                method, path, params=params, headers={"Authorization": f"Bearer {self._access_token}"}
+            )
+            if response.status_code == 401 and attempt == 0:
+                self._refresh_or_login(http)
+                continue
+            break
+        if response.status_code not in ok:
+            raise _Stop(f"{method} {path} answered {response.status_code}: {response.text[:200]}")
+        return response
 
     def _upload(self, http: httpx.Client, batch: list[tuple[str, str]]) -> list[dict[str, Any]]:
         # The body is built from the stored JSON text, byte for byte, and the key is its hash:
