@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
-from keel.apps.badge.deps import DeviceCaller, Push, Reader, Writer, current_principal, device_tokens
+from keel.apps.badge.deps import DeviceCaller, Push, Reader, Writer, device_tokens, person
 from keel.apps.badge.schemas import (
     Command,
     ConfigOut,
@@ -66,7 +66,7 @@ async def _admin_or_provisioning_key(
         if expected is None or not hmac.compare_digest(key.encode(), expected.encode()):
             raise Unauthorized("Invalid provisioning key")
         return
-    principal = await current_principal(request, credentials)
+    principal = await person(request, credentials)
     if not principal.is_admin:
         raise Forbidden("Registering a device needs an admin or the provisioning key")
 
