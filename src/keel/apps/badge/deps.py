@@ -10,8 +10,8 @@ from fastapi import Depends, Header, Request
 from sqlalchemy import bindparam, exists, select
 
 from keel.apps.badge.models import Device, IdempotencyKey, RefreshToken, RevokedToken, User
-from keel.apps.badge.services import crypto, signatures
-from keel.core.db import after_commit, request_database
+from keel.apps.badge.services import crypto, devices, signatures
+from keel.core.db import Executor, after_commit, request_database
 from keel.core.errors import Forbidden, NotFound, Unauthorized
 from keel.core.idempotency import Idempotency
 from keel.core.security.auth import Authenticator, BearerCredentials, token_service
@@ -42,10 +42,22 @@ class Principal:
     def is_device(self) -> bool:
         return self.role == DEVICE
 
+    @property
+    def owner(self) -> int | None:
+        """Whose badges alone this caller sees and changes (issue 17 item 8): a `user`'s own id;
+        None for admins and guests (the whole fleet: the spec gives guests read) and devices
+        (each limited to itself by own_device)."""
+        return self.user_id if self.role == "user" else None
+
     def own_device(self, device_id: str) -> None:
         """A device sees only itself: another device's data does not exist for it."""
         if self.is_device and device_id != self.device_id:
             raise NotFound(f"No device {device_id!r}")
+
+    async def see_device(self, db: Executor, device_id: str) -> None:
+        """404 unless the device exists and this caller may see it (itself, or a user's own)."""
+        self.own_device(device_id)
+        await devices.require_device(db, device_id, self.owner)
 
 
 def device_tokens(request: Request) -> TokenService:
