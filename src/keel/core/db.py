@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import asyncpg
 import orjson
@@ -214,6 +214,36 @@ class _OrjsonRequest(Request):
         return self._json
 
 
+_GUARD = "keel_answer_guard"
+
+
+class Answered(Exception):
+    """Raised by a dependency that already holds the request's answer (the repeat of a request
+    that runs once): TransactionalRoute sends it as it is, and runs and commits nothing."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class AnswerGuard(Protocol):
+    """Told how a request ended (core/idempotency.py's claims): `record` gets the answer in the
+    request's transaction, just before the commit; `release` runs after a rollback."""
+
+    async def record(self, session: AsyncSession, response: Response) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+def guard_answer(request: Request, guard: AnswerGuard) -> None:
+    state = request.scope["state"]
+    if not state.get(_TRANSACTIONAL):
+        raise RuntimeError(
+            f"{request.url.path}: guard_answer needs a router with route_class=TransactionalRoute"
+        )
+    state[_GUARD] = guard
+
+
 class TransactionalRoute(APIRoute):
     """The request owns the transaction: commit when the route returned, roll back when it raised.
 
@@ -229,17 +259,27 @@ class TransactionalRoute(APIRoute):
             request = _OrjsonRequest(request.scope, request.receive)
             state = request.scope.setdefault("state", {})
             state[_TRANSACTIONAL] = True
+            failed = True
             try:
                 response = await handle(request)
+                if (guard := state.get(_GUARD)) is not None:
+                    await guard.record(await _request_session(request), response)
                 # A session that never began a transaction (a route that may write, and this
                 # time did not) has nothing to commit; committing would begin and end one.
                 if (session := state.get(_SESSION)) is not None and session.in_transaction():
                     await session.commit()
+                failed = False
+            except Answered as answered:
+                failed = False
+                return answered.response
             finally:
                 # Taken in every case, so callbacks of a request that raised are dropped.
                 callbacks = state.pop(_AFTER_COMMIT, [])
                 if (session := state.pop(_SESSION, None)) is not None:
                     await session.close()  # rolls back whatever was not committed
+                # Only now: until the rollback, this request's transaction may hold the row.
+                if failed and (guard := state.pop(_GUARD, None)) is not None:
+                    await guard.release()
             # Reached only after a commit; the connection is back in the pool by now.
             await _run_after_commit(callbacks)
             return response

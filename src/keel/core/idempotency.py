@@ -7,6 +7,10 @@ The key is claimed in autocommit, before the work starts, so a concurrent repeat
 once. The answer is stored in the request's own transaction, so it exists exactly when the
 work it describes was committed. A failed request releases its claim; a claim whose process
 died is taken over once its lease has run out.
+
+Routes either call claim / record / release themselves (fitness's batch upload, whose key is an
+optional header) or have a dependency call `guard`, which does all three around a
+TransactionalRoute's request (badge's signed device requests, keyed by their signature).
 """
 
 import hashlib
@@ -15,11 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from fastapi import Request, Response
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.core.db import Autocommit, utcnow
+from keel.core.db import Answered, Autocommit, guard_answer, request_database, utcnow
+from keel.core.encoding import FastJSONResponse
 from keel.core.errors import Conflict, Unprocessable
 
 KEPT = timedelta(hours=24)
@@ -53,11 +59,14 @@ def _raw_hash(body: bytes) -> str:
 class Idempotency:
     """Over an app's `IdempotencyKeyMixin` table. `lease`: how long a claim with no answer yet
     keeps repeats out (409) before it counts as abandoned by a process that died. Keep it short
-    where running the work twice is harmless, so a crash never blocks a client for long."""
+    where running the work twice is harmless, so a crash never blocks a client for long. `kept`:
+    how long an answer is replayed (then the retention sweep may prune it); a key that cannot
+    come back after a while (a signature past its time window) need not be kept a day."""
 
-    def __init__(self, model: Any, *, lease: timedelta = timedelta(minutes=5)):
+    def __init__(self, model: Any, *, lease: timedelta = timedelta(minutes=5), kept: timedelta = KEPT):
         self.model = model
         self.lease = lease
+        self.kept = kept
 
     async def claim(self, autocommit: Autocommit, scope: str, key: str, body: bytes) -> StoredAnswer | None:
         """Claim `key` for the request with this `body`, or return the answer to replay. Raises 409
@@ -73,7 +82,7 @@ class Idempotency:
             "key": key,
             "request_hash": body_hash,
             "created_at": now,
-            "expires_at": now + KEPT,
+            "expires_at": now + self.kept,
         }
         try:
             await autocommit.execute(insert(model).values(**row))
@@ -107,7 +116,7 @@ class Idempotency:
                 model.status_code.is_(None),
                 model.created_at == found.created_at,
             )
-            .values(created_at=now, expires_at=now + KEPT)
+            .values(created_at=now, expires_at=now + self.kept)
         )
         if taken.rowcount != 1:
             raise Conflict("A request with this idempotency key is still being processed")
@@ -128,3 +137,31 @@ class Idempotency:
         await autocommit.execute(
             delete(model).where(model.scope == scope, model.key == key, model.status_code.is_(None))
         )
+
+    async def guard(self, request: Request, scope: str, key: str) -> None:
+        """From a dependency of a TransactionalRoute: run this request at most once per `key`. A
+        repeat is answered the first answer as it was (status and JSON body) without running the
+        route, 409 while the first is still running, 422 with another body; the first's answer
+        is stored in its own transaction, and its claim given back if it fails."""
+        autocommit = request_database(request).autocommit
+        replay = await self.claim(autocommit, scope, key, await request.body())
+        if replay is not None:
+            raise Answered(FastJSONResponse(replay.body, status_code=replay.status_code))
+        guard_answer(request, _Claim(self, autocommit, scope, key))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A claim `guard` made: the AnswerGuard TransactionalRoute tells how the request ended."""
+
+    idempotency: Idempotency
+    autocommit: Autocommit
+    scope: str
+    key: str
+
+    async def record(self, session: AsyncSession, response: Response) -> None:
+        body = orjson.loads(response.body) if response.body else None
+        await self.idempotency.record(session, self.scope, self.key, response.status_code, body)
+
+    async def release(self) -> None:
+        await self.idempotency.release(self.autocommit, self.scope, self.key)

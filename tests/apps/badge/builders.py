@@ -51,8 +51,9 @@ class Badge:
     async def request(
         self, client: httpx.AsyncClient, method: str, target: str, json: Any = None
     ) -> httpx.Response:
-        """Signed; each call a second further back in the window, as the same request within
-        one second is a replay (and tests repeat requests faster than that)."""
+        """Signed; each call a second further back in the window, as a state-changing request
+        signed again within one second is the same request, run once (and tests repeat requests
+        faster than that)."""
         body = orjson.dumps(json) if json is not None else b""
         at = int(time.time()) - next(_age) % 250
         return await client.request(

@@ -65,6 +65,12 @@ async def test_roles_follow_the_permission_map(
     config = {"config_key": "detection_interval", "config_value": "5", "config_type": "integer"}
     target = f"/api/v1/devices/{device.device_id}/config"
     assert (await badge.put(target, json=config, headers=guest.headers)).status_code == 403
+    # A user changes the badges bound to them (test_scoped_users.py has the rest).
+    assert (await badge.put(target, json=config, headers=operator.headers)).status_code == 404
+    bound = await badge.patch(
+        f"/api/v1/devices/{device.device_id}", json={"user_id": operator.id}, headers=admin.headers
+    )
+    assert bound.status_code == 200, bound.text
     assert (await badge.put(target, json=config, headers=operator.headers)).status_code == 200
     module = {"module_name": "m1", "module_type": "vision", "module_version": "1.0.0"}
     assert (await badge.post("/api/v1/modules", json=module, headers=operator.headers)).status_code == 403

@@ -67,8 +67,9 @@ async def test_modules_registry_and_compatibility(
 
 
 async def test_config_types_schema_history_rollback_and_encryption(
-    badge: httpx.AsyncClient, admin: Account, operator: Account, guest: Account, device: Badge
+    badge: httpx.AsyncClient, admin: Account, operator: Account, guest: Account
 ) -> None:
+    device = await builders.badge(badge, admin, user_id=operator.id)  # the operator's to change
     schema = {
         "type": "object",
         "properties": {"detection_interval": {"type": "integer", "minimum": 1, "maximum": 60}},
@@ -154,7 +155,7 @@ async def test_config_types_schema_history_rollback_and_encryption(
 async def test_batch_and_templates_are_all_or_nothing(
     badge: httpx.AsyncClient, admin: Account, operator: Account
 ) -> None:
-    first, second = await builders.badge(badge, admin), await builders.badge(badge, admin)
+    first, second = [await builders.badge(badge, admin, user_id=operator.id) for _ in range(2)]
     items = [{"config_key": "volume", "config_value": "7", "config_type": "integer"}]
     body = {"device_ids": [first.device_id, second.device_id], "items": items}
     done = await badge.post("/api/v1/configs/batch", json=body, headers=operator.headers)
@@ -242,8 +243,9 @@ async def test_error_codes_lookup_by_language_and_statistics(
 
 
 async def test_alert_rules_raise_list_and_acknowledge(
-    badge: httpx.AsyncClient, admin: Account, operator: Account, guest: Account, device: Badge, badge_database
+    badge: httpx.AsyncClient, admin: Account, operator: Account, guest: Account, badge_database
 ) -> None:
+    device = await builders.badge(badge, admin, user_id=operator.id)  # the operator acknowledges
     rule = {"name": "crash loop", "kind": "critical_logs", "threshold": 2, "window_minutes": 10}
     assert (await badge.post("/api/v1/alert-rules", json=rule, headers=operator.headers)).status_code == 403
     assert (

@@ -132,8 +132,9 @@ async def test_an_export_the_database_refuses_is_answered_422_before_it_starts(
 
 
 async def test_resolve_an_error_log(
-    badge: httpx.AsyncClient, admin: Account, guest: Account, operator: Account, device: Badge
+    badge: httpx.AsyncClient, admin: Account, guest: Account, operator: Account
 ) -> None:
+    device = await builders.badge(badge, admin, user_id=operator.id)  # the operator resolves its logs
     await _logs(badge, device, [builders.log("error")])
     log_id = (await badge.get("/api/v1/logs", headers=admin.headers)).json()["items"][0]["id"]
     body = {"resolution": "Replaced the camera cable"}

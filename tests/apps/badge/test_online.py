@@ -68,7 +68,7 @@ async def test_the_list_and_the_alerts_share_one_threshold_and_alerts_resolve_on
     assert await _evaluate(badge, admin) == 0
     assert alert["resolved_at"] is None and "offline since" in alert["message"]
 
-    # (Another body: the same one signed in the same second would be a replay.)
+    # (Another body: the same one signed in the same second would be the same request, run once.)
     assert (await device.request(badge, "POST", beat, builders.heartbeat(cpu_usage=50.0))).status_code == 201
     (resolved,) = await _alerts(badge, admin, device.device_id)
     assert resolved["resolved_at"] is not None

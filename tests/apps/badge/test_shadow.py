@@ -103,8 +103,9 @@ async def test_reports_are_the_devices_own_and_checked(badge: httpx.AsyncClient,
 
 
 async def test_encrypted_values_in_the_shadow_are_for_admins_and_the_device(
-    badge: httpx.AsyncClient, admin: Account, operator: Account, device: Badge
+    badge: httpx.AsyncClient, admin: Account, operator: Account
 ) -> None:
+    device = await builders.badge(badge, admin, user_id=operator.id)  # one the operator may see
     await _set(
         badge,
         admin,

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keel.core.db import JSONColumn, utcnow
+from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.models import TableBase
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
 from keel.core.sweeps import SweepLeaseMixin
@@ -49,7 +50,8 @@ class Device(Base):
     last_heartbeat: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Issue 17 item 8: the user the badge is bound to; a `user` sees and changes only theirs.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     config_version: Mapped[str | None] = mapped_column(String(16))
     location_info: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
     device_info: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
@@ -280,6 +282,11 @@ class RefreshToken(RefreshTokenMixin, Base):
 
 class RevokedToken(RevokedTokenMixin, Base):
     pass
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    """Issue 17 item 3: the signatures of state-changing device requests already run, with
+    their answers, shared by every process (deps.py)."""
 
 
 class SweepLease(SweepLeaseMixin, Base):

@@ -112,6 +112,12 @@ class DeviceRegister(Schema):
     device_info: dict[str, Any] | None = None
 
 
+class DeviceBind(Schema):
+    """`PATCH /devices/{id}` (issue 17 item 8): the user the badge is bound to, or null."""
+
+    user_id: int | None = Field(ge=1, le=2**31 - 1)
+
+
 class DeviceOut(ORM):
     id: int
     device_id: str

@@ -42,14 +42,16 @@ async def delete_rule(rule_id: IntId, _admin: Admin, session: DbSession) -> Resp
 
 @router.get("/alerts", response_model=Page[AlertOut], responses=error_responses(Unauthorized, Forbidden))
 async def list_alerts(
-    _viewer: Viewer,
+    viewer: Viewer,
     db: ReadDb,
     page: PageParams,
     acknowledged: bool | None = None,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Any:
-    """Newest first."""
-    return await alerts.list_alerts(db, page, acknowledged=acknowledged, device_id=device_id)
+    """Newest first; a `user` sees the alerts of the badges bound to them."""
+    return await alerts.list_alerts(
+        db, page, acknowledged=acknowledged, device_id=device_id, owner=viewer.owner
+    )
 
 
 @router.post(
@@ -69,4 +71,4 @@ async def evaluate(request: Request, _admin: Admin, session: DbSession) -> dict[
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 async def acknowledge(alert_id: IntId, writer: Writer, session: DbSession) -> Any:
-    return await alerts.acknowledge(session, alert_id, writer.user_id)
+    return await alerts.acknowledge(session, alert_id, writer.user_id, owner=writer.owner)

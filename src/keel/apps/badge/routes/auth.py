@@ -4,7 +4,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from keel.apps.badge.deps import Admin, Anyone, auth, current_principal
+from keel.apps.badge.deps import Admin, Anyone, Signature, SignedAt, auth, current_principal
 from keel.apps.badge.models import User
 from keel.apps.badge.schemas import LoginRequest, UserCreate, UserOut
 from keel.apps.badge.services import accounts
@@ -31,10 +31,12 @@ async def login(
     return asdict(await auth.sign_in(request, session, user.id))
 
 
-async def _caller_claims(request: Request, credentials: BearerCredentials) -> AccessClaims | None:
+async def _caller_claims(
+    request: Request, credentials: BearerCredentials, timestamp: SignedAt = None, signature: Signature = None
+) -> AccessClaims | None:
     # A device signs out its own (signed) access token too; it has no refresh tokens.
     try:
-        await current_principal(request, credentials)
+        await current_principal(request, credentials, timestamp, signature)
     except Unauthorized:
         return None
     return request_access_claims(request)

@@ -14,7 +14,7 @@ from keel.apps.badge.schemas import (
     TemplateCreate,
     TemplateOut,
 )
-from keel.apps.badge.services import configs
+from keel.apps.badge.services import configs, devices
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
 from keel.core.params import IntId
@@ -43,8 +43,13 @@ async def list_configs(
     device_id: Annotated[str | None, Query(max_length=64)] = None,
     module_name: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[dict[str, Any]]:
-    """Encrypted values are shown to admins only (null to others)."""
-    rows = await configs.list_configs(db, device_id=device_id, module_name=module_name, effective=False)
+    """Encrypted values are shown to admins only (null to others). A `user` sees the keys of
+    the badges bound to them and the module-wide ones."""
+    if device_id is not None:
+        await devices.require_device(db, device_id, principal.owner)
+    rows = await configs.list_configs(
+        db, device_id=device_id, module_name=module_name, effective=False, owner=principal.owner
+    )
     return [configs.view(row, reveal=principal.is_admin, secret_key=_secret_key(request)) for row in rows]
 
 
@@ -53,9 +58,15 @@ async def set_config(
     data: ConfigCentreSet, request: Request, principal: Writer, session: DbSession, push: Push
 ) -> dict[str, Any]:
     """A key for one device (`device_id`), or for every device using a module (no `device_id`):
-    validated by type and by the module's schema, versioned. Encrypted values: admins only."""
-    if data.is_encrypted and not principal.is_admin:
-        raise Forbidden("Only admins set encrypted values")
+    validated by type and by the module's schema, versioned. Encrypted values and module-wide
+    keys: admins only; a `user` sets keys of the badges bound to them."""
+    await configs.check_change(
+        session,
+        device_id=data.device_id,
+        encrypted=data.is_encrypted,
+        admin=principal.is_admin,
+        owner=principal.owner,
+    )
     config, change = await configs.set_config(
         session,
         data,
@@ -76,7 +87,7 @@ async def batch(
     data: ConfigBatch, request: Request, principal: Writer, session: DbSession, push: Push
 ) -> ConfigBatchOut:
     """Every item on every listed device, in one transaction: all applied, or none (404 names
-    the devices that do not exist)."""
+    the devices that do not exist, or, for a `user`, are not bound to them)."""
     changes = await configs.apply_items(
         session,
         data.device_ids,
@@ -84,6 +95,7 @@ async def batch(
         actor=_actor(principal),
         change="batch",
         secret_key=_secret_key(request),
+        owner=principal.owner,
     )
     _push_all(push, changes)
     return ConfigBatchOut(devices=len(set(data.device_ids)), changed=len(changes))
@@ -127,6 +139,7 @@ async def apply_template(
         actor=_actor(principal),
         change="template",
         secret_key=_secret_key(request),
+        owner=principal.owner,
     )
     _push_all(push, changes)
     return ConfigBatchOut(devices=len(set(data.device_ids)), changed=len(changes))
@@ -139,7 +152,7 @@ async def apply_template(
 )
 async def history(config_id: IntId, request: Request, principal: Viewer, db: ReadDb) -> list[dict[str, Any]]:
     """Every version of the key, newest first."""
-    _config, rows = await configs.history(db, config_id)
+    _config, rows = await configs.history(db, config_id, owner=principal.owner)
     return [
         configs.view_history(row, reveal=principal.is_admin, secret_key=_secret_key(request)) for row in rows
     ]
@@ -158,11 +171,17 @@ async def rollback(
     session: DbSession,
     push: Push,
 ) -> dict[str, Any]:
-    """Set the key back to an earlier version's value, as a new version."""
+    """Set the key back to an earlier version's value, as a new version. Who may is checked as
+    for setting it (encrypted or module-wide: admins; a `user`: their badges' keys), before
+    anything changes."""
     config, change = await configs.rollback(
-        session, config_id, data.version, actor=_actor(principal), secret_key=_secret_key(request)
+        session,
+        config_id,
+        data.version,
+        actor=_actor(principal),
+        secret_key=_secret_key(request),
+        admin=principal.is_admin,
+        owner=principal.owner,
     )
-    if config.is_encrypted and not principal.is_admin:
-        raise Forbidden("Only admins change encrypted values")
     _push_all(push, [change] if change else [])
     return configs.view(config, reveal=principal.is_admin, secret_key=_secret_key(request))

@@ -4,13 +4,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
-from keel.apps.badge.deps import DeviceCaller, Push, Reader, Writer, current_principal, device_tokens
+from keel.apps.badge.deps import Admin, DeviceCaller, Push, Reader, Writer, device_tokens, person
 from keel.apps.badge.schemas import (
     Command,
     ConfigOut,
     ConfigReportedIn,
     ConfigSet,
     ConfigShadow,
+    DeviceBind,
     DeviceDetail,
     DeviceList,
     DeviceRegister,
@@ -66,7 +67,7 @@ async def _admin_or_provisioning_key(
         if expected is None or not hmac.compare_digest(key.encode(), expected.encode()):
             raise Unauthorized("Invalid provisioning key")
         return
-    principal = await current_principal(request, credentials)
+    principal = await person(request, credentials)
     if not principal.is_admin:
         raise Forbidden("Registering a device needs an admin or the provisioning key")
 
@@ -101,13 +102,15 @@ async def list_devices(
     status: OnlineStatus | None = None,
     device_type: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Any:
-    """Online means a heartbeat within `KEEL_BADGE_OFFLINE_AFTER_SECONDS`. A device sees itself."""
+    """Online means a heartbeat within `KEEL_BADGE_OFFLINE_AFTER_SECONDS`. A device sees itself,
+    a `user` the badges bound to them."""
     return await devices.list_devices(
         db,
         page,
         status=status,
         offline_after=_offline_after(request),
         only=principal.device_id,
+        owner=principal.owner,
         device_type=device_type,
     )
 
@@ -115,7 +118,21 @@ async def list_devices(
 @router.get("/{device_id}", response_model=DeviceDetail, responses=error_responses(Unauthorized, NotFound))
 async def detail(device_id: str, request: Request, principal: Reader, db: ReadDb) -> dict[str, Any]:
     principal.own_device(device_id)
-    return await devices.detail(db, device_id, offline_after=_offline_after(request))
+    return await devices.detail(db, device_id, offline_after=_offline_after(request), owner=principal.owner)
+
+
+@router.patch(
+    "/{device_id}",
+    response_model=DeviceDetail,
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def bind(
+    device_id: str, data: DeviceBind, request: Request, _admin: Admin, session: DbSession
+) -> dict[str, Any]:
+    """Bind the badge to a user (`user_id`), or to nobody (`null`): a `user` sees and changes
+    only the badges bound to them."""
+    await devices.bind(session, device_id, data.user_id)
+    return await devices.detail(session, device_id, offline_after=_offline_after(request), owner=None)
 
 
 @router.get(
@@ -131,8 +148,7 @@ async def heartbeats(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Any]:
     """The heartbeat history, newest first."""
-    principal.own_device(device_id)
-    await devices.require_device(db, device_id)
+    await principal.see_device(db, device_id)
     return await devices.heartbeats(db, device_id, since, limit)
 
 
@@ -152,8 +168,7 @@ async def heartbeats_daily(
     """The daily rollups (UTC days, newest first; `start` and `end` included): min, average
     and max of cpu, memory and temperature and the heartbeat count, computed after each day
     ends and kept `KEEL_RETENTION_HEARTBEAT_ROLLUPS_DAYS`, past the raw heartbeats."""
-    principal.own_device(device_id)
-    await devices.require_device(db, device_id)
+    await principal.see_device(db, device_id)
     return await devices.daily(db, device_id, start, end, limit)
 
 
@@ -164,8 +179,7 @@ async def get_config(device_id: str, request: Request, principal: Reader, db: Re
     """The device's keys and the module-wide keys that apply to it, each of the device's own with
     the version the device reported applied (`reported_version`). Encrypted values are shown
     to admins and to the device itself, null to everyone else."""
-    principal.own_device(device_id)
-    await devices.require_device(db, device_id)
+    await principal.see_device(db, device_id)
     rows = await configs.list_configs(db, device_id=device_id, module_name=None, effective=True)
     reveal = principal.is_admin or principal.is_device
     return [configs.view(row, reveal=reveal, secret_key=_secret_key(request)) for row in rows]
@@ -180,7 +194,7 @@ async def get_shadow(device_id: str, request: Request, principal: Reader, db: Re
     """The device's own keys as desired (`version`), as reported applied (`reported_version`)
     and the delta between them: what is pushed again on `config/update` each time the device
     comes back online, until it reports it applied. A device may read its own (signed)."""
-    principal.own_device(device_id)
+    await principal.see_device(db, device_id)
     reveal = principal.is_admin or principal.is_device
     return await configs.shadow(db, device_id, reveal=reveal, secret_key=_secret_key(request))
 
@@ -211,9 +225,14 @@ async def put_config(
     device_id: str, data: ConfigSet, request: Request, principal: Writer, session: DbSession, push: Push
 ) -> dict[str, Any]:
     """Set one key; a new version of it, pushed to the device on `config/update` after commit.
-    Only admins may set encrypted values."""
-    if data.is_encrypted and not principal.is_admin:
-        raise Forbidden("Only admins set encrypted values")
+    Only admins may set encrypted values; a `user` only on the badges bound to them."""
+    await configs.check_change(
+        session,
+        device_id=device_id,
+        encrypted=data.is_encrypted,
+        admin=principal.is_admin,
+        owner=principal.owner,
+    )
     config, change = await configs.set_config(
         session,
         data,
@@ -234,10 +253,10 @@ async def put_config(
     response_model=Published,
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
-async def command(device_id: str, data: Command, _writer: Writer, db: ReadDb, push: Push) -> Published:
+async def command(device_id: str, data: Command, writer: Writer, db: ReadDb, push: Push) -> Published:
     """Sent on `luna/device/{device_id}/command` after the answer; 409 when this server has no
-    MQTT broker (the command could not reach the device)."""
-    await devices.require_device(db, device_id)
+    MQTT broker (the command could not reach the device). A `user`: their badges only."""
+    await writer.see_device(db, device_id)
     if not push.enabled:
         raise Conflict("MQTT is not configured on this server (KEEL_BADGE_MQTT_URL): commands cannot be sent")
     payload = {**data.model_dump(exclude_none=True), "timestamp": configs.now_text()}

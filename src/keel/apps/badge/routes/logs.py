@@ -9,7 +9,7 @@ from keel.apps.badge.deps import Principal, Reader, Writer
 from keel.apps.badge.schemas import Level, LogOut, LogPage, LogStatistics, Resolve
 from keel.apps.badge.services import logs
 from keel.apps.badge.services.logs import LogFilter
-from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.db import Autocommit, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
 from keel.core.pagination import PageParams
 from keel.core.params import IntId, UtcDatetime
@@ -19,16 +19,20 @@ router = APIRouter(prefix="/api/v1/logs", tags=["logs"], route_class=Transaction
 Period = Annotated[str, Query(max_length=8, description="24h, 7d, 4w...")]
 
 
-def _device_scope(principal: Principal, device_id: str | None) -> str | None:
-    """A device reads its own logs only, whatever it asks for."""
+async def _device_scope(principal: Principal, db: Autocommit, device_id: str | None) -> str | None:
+    """A device reads its own logs only, whatever it asks for; a `user` those of their badges
+    (another's named is 404, and without a name the list is theirs: LogFilter.owner)."""
     if principal.is_device:
         principal.own_device(device_id or principal.device_id or "")
         return principal.device_id
+    if device_id is not None and principal.owner is not None:
+        await principal.see_device(db, device_id)
     return device_id
 
 
 async def _filters(
     principal: Reader,
+    db: ReadDb,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
     level: Level | None = None,
     module: Annotated[str | None, Query(max_length=64)] = None,
@@ -39,7 +43,8 @@ async def _filters(
     resolved: bool | None = None,
 ) -> LogFilter:
     return LogFilter(
-        device_id=_device_scope(principal, device_id),
+        device_id=await _device_scope(principal, db, device_id),
+        owner=principal.owner,
         level=level,
         module=module,
         start_time=start_time,
@@ -67,7 +72,7 @@ async def statistics(
     period: Period = "7d",
 ) -> dict[str, Any]:
     """Counts by level, module and day (UTC) over the period."""
-    return await logs.statistics(db, _device_scope(principal, device_id), period)
+    return await logs.statistics(db, await _device_scope(principal, db, device_id), principal.owner, period)
 
 
 @router.get(
@@ -102,6 +107,6 @@ async def _from(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes
     response_model=LogOut,
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
-async def resolve(log_id: IntId, data: Resolve, _writer: Writer, session: DbSession) -> Any:
-    """Mark a log resolved, with how; 409 when it already is."""
-    return await logs.resolve(session, log_id, data.resolution)
+async def resolve(log_id: IntId, data: Resolve, writer: Writer, session: DbSession) -> Any:
+    """Mark a log resolved, with how; 409 when it already is. A `user`: their badges' logs."""
+    return await logs.resolve(session, log_id, data.resolution, owner=writer.owner)

@@ -66,7 +66,10 @@ async def check(
     device_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Whether a newer version is offered. A device gets what its rollout cohort gets; anyone
-    else gets fully rolled-out versions, or a given device's view with `device_id`."""
+    else gets fully rolled-out versions, or a given device's view with `device_id` (for a
+    `user`, one of their badges)."""
+    if device_id is not None and principal.owner is not None:
+        await principal.see_device(db, device_id)
     target = principal.device_id if principal.is_device else device_id
     answer, latest = await versions.check(db, current_version, type, target)
     if latest is not None:

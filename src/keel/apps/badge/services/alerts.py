@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from keel.apps.badge.models import Alert, AlertRule, Device, ErrorLog
 from keel.apps.badge.schemas import AlertKind, AlertRuleCreate
-from keel.apps.badge.services.devices import offline_condition
+from keel.apps.badge.services.devices import offline_condition, owned_by
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound, Unprocessable
 from keel.core.pagination import PageRequest, fetch_page, page_of
@@ -132,10 +132,18 @@ async def resolve_offline(connection: AsyncConnection, device_ids: set[str], now
     )
 
 
+async def _owned(session: AsyncSession, device_id: str, owner: int) -> bool:
+    found = await session.execute(owned_by(owner).where(Device.device_id == device_id))
+    return found.first() is not None
+
+
 async def list_alerts(
-    db: Executor, page: PageRequest, *, acknowledged: bool | None, device_id: str | None
+    db: Executor, page: PageRequest, *, acknowledged: bool | None, device_id: str | None, owner: int | None
 ) -> Any:
+    """With an `owner`, only the alerts of that user's badges."""
     statement = select(Alert.__table__).order_by(Alert.id.desc())
+    if owner is not None:
+        statement = statement.where(Alert.device_id.in_(owned_by(owner)))
     if acknowledged is not None:
         column = Alert.acknowledged_at
         statement = statement.where(column.is_not(None) if acknowledged else column.is_(None))
@@ -145,9 +153,12 @@ async def list_alerts(
     return page_of([dict(row._mapping) for row in rows], total, page)
 
 
-async def acknowledge(session: AsyncSession, alert_id: int, user_id: int | None) -> Alert:
+async def acknowledge(
+    session: AsyncSession, alert_id: int, user_id: int | None, *, owner: int | None
+) -> Alert:
     alert = await session.get(Alert, alert_id)
-    if alert is None:
+    hidden = alert is not None and owner is not None and not await _owned(session, alert.device_id, owner)
+    if alert is None or hidden:
         raise NotFound(f"No alert {alert_id}")
     claimed = await session.execute(
         update(Alert)

@@ -38,6 +38,15 @@ def offline_condition(now: datetime, offline_after: int) -> ColumnElement[bool]:
     )
 
 
+def owned_by(owner: int) -> Select[Any]:
+    """The ids of the badges bound to a user (issue 17 item 8), for `device_id IN (...)`."""
+    return select(Device.device_id).where(Device.user_id == owner)
+
+
+def _visible(statement: Select[Any], owner: int | None) -> Select[Any]:
+    return statement if owner is None else statement.where(Device.user_id == owner)
+
+
 def _answer(row: Any, offline_after: int) -> dict[str, Any]:
     fields = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
     fields["status"] = online_status(fields["last_heartbeat"], fields["offline_at"], offline_after)
@@ -80,9 +89,10 @@ async def list_devices(
     status: OnlineStatus | None,
     offline_after: int,
     only: str | None = None,
+    owner: int | None = None,
     device_type: str | None = None,
 ) -> Any:
-    statement = select(*_COLUMNS).order_by(Device.id)
+    statement = _visible(select(*_COLUMNS).order_by(Device.id), owner)
     if only is not None:
         statement = statement.where(Device.device_id == only)
     if device_type is not None:
@@ -91,8 +101,8 @@ async def list_devices(
     return page_of([_answer(row, offline_after) for row in rows], total, page)
 
 
-async def detail(db: Executor, device_id: str, *, offline_after: int) -> dict[str, Any]:
-    row = (await db.execute(select(*_COLUMNS).where(Device.device_id == device_id))).first()
+async def detail(db: Executor, device_id: str, *, offline_after: int, owner: int | None) -> dict[str, Any]:
+    row = (await db.execute(_visible(select(*_COLUMNS).where(Device.device_id == device_id), owner))).first()
     if row is None:
         raise NotFound(f"No device {device_id!r}")
     latest = (
@@ -122,9 +132,32 @@ async def detail(db: Executor, device_id: str, *, offline_after: int) -> dict[st
     }
 
 
-async def require_device(db: Executor, device_id: str) -> None:
-    if (await db.execute(select(Device.id).where(Device.device_id == device_id))).first() is None:
+async def require_device(db: Executor, device_id: str, owner: int | None = None) -> None:
+    """404 unless the device exists and, with an `owner`, is bound to that user."""
+    statement = _visible(select(Device.id).where(Device.device_id == device_id), owner)
+    if (await db.execute(statement)).first() is None:
         raise NotFound(f"No device {device_id!r}")
+
+
+async def require_devices(db: Executor, device_ids: list[str], owner: int | None) -> None:
+    """404 naming the devices that do not exist or, with an `owner`, are not bound to that user."""
+    wanted = list(dict.fromkeys(device_ids))
+    statement = _visible(select(Device.device_id).where(Device.device_id.in_(wanted)), owner)
+    found = set((await db.execute(statement)).scalars())
+    missing = [device_id for device_id in wanted if device_id not in found]
+    if missing:
+        raise NotFound(f"No device {', '.join(repr(d) for d in missing[:10])}")
+
+
+async def bind(session: AsyncSession, device_id: str, user_id: int | None) -> None:
+    """Bind the badge to a user (or to nobody, with None): the user then sees and changes it."""
+    device = (await session.execute(select(Device).where(Device.device_id == device_id))).scalar_one_or_none()
+    if device is None:
+        raise NotFound(f"No device {device_id!r}")
+    if user_id is not None and await session.get(User, user_id) is None:
+        raise Unprocessable(f"No user {user_id}", loc=("body", "user_id"))
+    device.user_id = user_id
+    await session.flush()
 
 
 async def existing(db: Executor, device_ids: list[str]) -> set[str]:

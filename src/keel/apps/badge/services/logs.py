@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.badge.models import ErrorLog
 from keel.apps.badge.schemas import Level
+from keel.apps.badge.services import devices
 from keel.core.db import Autocommit, Executor, utcnow
 from keel.core.encoding import dumps
 from keel.core.errors import Conflict, NotFound, Unprocessable
@@ -29,6 +30,8 @@ COLUMNS = [column for column in ErrorLog.__table__.columns]
 @dataclass(frozen=True, slots=True)
 class LogFilter:
     device_id: str | None = None
+    # A `user`'s id: only the logs of the badges bound to them (issue 17 item 8).
+    owner: int | None = None
     level: Level | None = None
     module: str | None = None
     start_time: datetime | None = None
@@ -45,6 +48,8 @@ class LogFilter:
         conditions = []
         if self.device_id is not None:
             conditions.append(ErrorLog.device_id == self.device_id)
+        if self.owner is not None:
+            conditions.append(ErrorLog.device_id.in_(devices.owned_by(self.owner)))
         if self.level is not None:
             conditions.append(ErrorLog.error_level == self.level.value)
         if self.module is not None:
@@ -78,9 +83,9 @@ def since(period: str) -> datetime:
     return utcnow() - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-async def statistics(db: Executor, device_id: str | None, period: str) -> dict[str, Any]:
+async def statistics(db: Executor, device_id: str | None, owner: int | None, period: str) -> dict[str, Any]:
     start = since(period)
-    filters = LogFilter(device_id=device_id, start_time=start)
+    filters = LogFilter(device_id=device_id, owner=owner, start_time=start)
 
     async def counts(column: Any) -> dict[str, int]:
         statement = filters.apply(select(column, func.count()).group_by(column))
@@ -151,10 +156,15 @@ async def export_json(db: Autocommit, filters: LogFilter) -> AsyncIterator[bytes
     yield b"[]" if opening == b"[" else b"]"
 
 
-async def resolve(session: AsyncSession, log_id: int, resolution: str) -> ErrorLog:
+async def resolve(session: AsyncSession, log_id: int, resolution: str, *, owner: int | None) -> ErrorLog:
     log = await session.get(ErrorLog, log_id)
     if log is None:
         raise NotFound(f"No log {log_id}")
+    if owner is not None:  # another user's badge's log does not exist for this one
+        try:
+            await devices.require_device(session, log.device_id, owner)
+        except NotFound:
+            raise NotFound(f"No log {log_id}") from None
     done = await session.execute(
         update(ErrorLog)
         .where(ErrorLog.id == log_id, ErrorLog.resolved_at.is_(None))

@@ -1,12 +1,10 @@
 """Signed device requests (spec 004, "签名校验机制"): HMAC-SHA256 with the device secret over
-method + path + body + timestamp, a time window, and a nonce cache so a captured request cannot
-be replayed inside that window."""
+method + target + body + timestamp, within a time window. A repeat of a signed request is
+answered by deps.py: safe methods run again, state-changing ones once (core/idempotency.py)."""
 
 import hashlib
 import hmac
 import time
-
-from redis.asyncio import Redis
 
 from keel.core.errors import Unauthorized
 
@@ -18,27 +16,7 @@ def sign(secret: str, method: str, target: str, body: bytes, timestamp: str) -> 
     return PREFIX + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-class NonceCache:
-    """Signatures already honoured, remembered for twice the window: in Redis when the app has
-    it (so every process refuses a replay), else in this process's memory."""
-
-    def __init__(self, redis: Redis | None):
-        self._redis = redis
-        self._seen: dict[str, float] = {}
-
-    async def claim(self, nonce: str, ttl: int) -> bool:
-        if self._redis is not None:
-            return bool(await self._redis.set(f"keel:badge:nonce:{nonce}", b"1", nx=True, ex=ttl))
-        now = time.monotonic()
-        if len(self._seen) > 100_000:
-            self._seen = {key: until for key, until in self._seen.items() if until > now}
-        if self._seen.get(nonce, 0) > now:
-            return False
-        self._seen[nonce] = now + ttl
-        return True
-
-
-async def verify(
+def verify(
     *,
     secret: str,
     method: str,
@@ -47,8 +25,8 @@ async def verify(
     timestamp: str | None,
     signature: str | None,
     window: int,
-    nonces: NonceCache,
-) -> None:
+) -> str:
+    """The signature, as the server computes it, when the request carries it within the window."""
     if not timestamp or not signature:
         raise Unauthorized("Device requests must carry X-Timestamp and X-Signature")
     try:
@@ -60,5 +38,4 @@ async def verify(
     expected = sign(secret, method, target, body, timestamp)
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise Unauthorized("Invalid request signature")
-    if not await nonces.claim(expected, 2 * window):
-        raise Unauthorized("This signed request was already used")
+    return expected
