@@ -13,8 +13,10 @@ from keel.apps.badge.schemas import (
     ConfigShadow,
     DeviceDetail,
     DeviceList,
+    DeviceOut,
     DeviceRegister,
     DeviceRegistered,
+    DeviceUpdate,
     HeartbeatDailyOut,
     HeartbeatIn,
     HeartbeatOut,
@@ -116,6 +118,17 @@ async def list_devices(
 async def detail(device_id: str, request: Request, principal: Reader, db: ReadDb) -> dict[str, Any]:
     principal.own_device(device_id)
     return await devices.detail(db, device_id, offline_after=_offline_after(request))
+
+
+@router.patch(
+    "/{device_id}", response_model=DeviceOut, responses=error_responses(Unauthorized, Forbidden, NotFound)
+)
+async def update_device(
+    device_id: str, data: DeviceUpdate, request: Request, _writer: Writer, session: DbSession
+) -> dict[str, Any]:
+    """Change the fields given: `channel` (stable, beta, alpha) decides which versions the
+    badge is offered and pushed from now on."""
+    return await devices.update(session, device_id, data, offline_after=_offline_after(request))
 
 
 @router.get(

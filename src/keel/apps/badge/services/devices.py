@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.badge.models import Device, DeviceStatus, Heartbeat, HeartbeatDaily, User
-from keel.apps.badge.schemas import DeviceRegister, OnlineStatus
+from keel.apps.badge.schemas import DeviceRegister, DeviceUpdate, OnlineStatus
 from keel.apps.badge.services import crypto
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound, Unprocessable
@@ -61,6 +61,19 @@ async def register(
     token, _claims = tokens.issue_access(f"device:{device.device_id}", role="device")
     fields = {column.key: getattr(device, column.key) for column in _COLUMNS}
     return {**_answer(fields, 1), "device_secret": secret, "device_token": token}
+
+
+async def update(
+    session: AsyncSession, device_id: str, data: DeviceUpdate, *, offline_after: int
+) -> dict[str, Any]:
+    """The fields the body gives, changed; the device as it now stands."""
+    device = (await session.execute(select(Device).where(Device.device_id == device_id))).scalar_one_or_none()
+    if device is None:
+        raise NotFound(f"No device {device_id!r}")
+    for name, value in data.model_dump(exclude_unset=True).items():
+        setattr(device, name, value)
+    await session.flush()
+    return _answer({column.key: getattr(device, column.key) for column in _COLUMNS}, offline_after)
 
 
 def _status_filter(statement: Select[Any], status: OnlineStatus | None, offline_after: int) -> Select[Any]:
