@@ -224,7 +224,7 @@ async def counts(db: Executor, version_id: int) -> dict[str, int]:
         .where(Deployment.version_id == version_id)
         .group_by(Deployment.state)
     )
-    found = dict(rows.tuples().all())
+    found = {state: count for state, count in rows.all()}
     return {state.value: int(found.get(state.value, 0)) for state in DeploymentState}
 
 
