@@ -20,7 +20,7 @@ from tests.apps.badge import builders
 from tests.apps.badge.builders import Account, Badge
 from tests.apps.badge.test_mqtt import served  # noqa: F401  (the fixture)
 from tests.apps.badge.test_versions import publish
-from tests.databases import MQTT_URL
+from tests.databases import MQTT_URL, require_service
 
 
 async def _version(client: httpx.AsyncClient, admin: Account, version_id: int) -> dict:
@@ -259,3 +259,28 @@ async def test_a_manual_rollback_is_offered_to_badges_still_running_the_version(
     assert (answer["latest_version"], answer["force_update"]) == ("6.0.0", True)
     current = (await device.request(badge, "GET", "/api/v1/versions/check?current_version=6.0.0")).json()
     assert current["has_update"] is False
+
+
+async def test_the_sweep_pushes_the_next_wave_over_its_own_mqtt_connection(
+    badge: httpx.AsyncClient, badge_database: Database, settings: Settings, admin: Account
+) -> None:
+    require_service("mqtt", MQTT_URL)
+    badges = [await builders.badge(badge, admin) for _ in range(20)]
+    version = (await publish(badge, admin, "7.0.0", rollout_percentage=0)).json()
+    waves = [{"percentage": 10, "soak_minutes": 5}]
+    assert (await _rollout(badge, admin, version["id"], percentage=100, waves=waves)).status_code == 200
+    later = [b.device_id for b in badges if bucket("7.0.0", b.device_id) >= 10]
+    await _soaked(badge_database, version["id"], 6)
+    parts = urlsplit(MQTT_URL)
+    pushed: set[str] = set()
+    async with aiomqtt.Client(parts.hostname, parts.port) as mqtt:
+        await mqtt.subscribe([(f"luna/device/{device_id}/update", 1) for device_id in later])
+        await ROLLOUT_SWEEP.run(badge_database, settings.model_copy(update={"badge_mqtt_url": MQTT_URL}))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                async for message in mqtt.messages:
+                    assert orjson.loads(message.payload)["version"] == "7.0.0"
+                    pushed.add(message.topic.value.split("/")[2])
+                    if len(pushed) == len(later):
+                        break
+    assert later and pushed == set(later)
