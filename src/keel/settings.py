@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     # often, and the rollups kept this many days (the raw rows go after retention_heartbeats_days).
     badge_rollup_sweep_seconds: float = Field(3600, gt=0)
     retention_heartbeat_rollups_days: float = Field(400, ge=0)
+    # badge, issue 17 item 5: how often rollouts are checked against their failure threshold
+    # and moved to their next wave (a wave's soak is at least this coarse).
+    badge_rollout_sweep_seconds: float = Field(60, gt=0)
 
     @field_validator("cors_origins")
     @classmethod

@@ -1,6 +1,7 @@
 """badge: the Luna Badge device cloud (spec 004): devices, logs, OTA versions, modules, config
 centre, error codes and alerts, with MQTT ingest and push."""
 
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -8,8 +9,8 @@ from fastapi import FastAPI
 from keel.apps.badge.models import Base, DeviceStatus, ErrorLog, Heartbeat, HeartbeatDaily, SweepLease
 from keel.apps.badge.routes import routers
 from keel.apps.badge.seed import seed
-from keel.apps.badge.services import alerts, rollups
-from keel.apps.badge.services.mqtt import MqttBridge
+from keel.apps.badge.services import alerts, rollouts, rollups
+from keel.apps.badge.services.mqtt import MqttBridge, publisher
 from keel.core import health
 from keel.core.app import KeelApp
 from keel.core.db import Database
@@ -41,6 +42,15 @@ ROLLUP_SWEEP = Sweep(
 )
 
 
+async def _advance_rollouts(database: Database, settings: Settings) -> None:
+    await rollouts.sweep(database, partial(publisher, settings))
+
+
+# Issue 17 item 5: rollouts past their failure threshold stopped, and each next wave started
+# after its soak, once per deployment (two processes would start the same wave twice).
+ROLLOUT_SWEEP = Sweep("rollouts", _advance_rollouts, lambda settings: settings.badge_rollout_sweep_seconds)
+
+
 async def _start(api: FastAPI) -> None:
     settings = api.state.settings
     if settings.badge_mqtt_url:
@@ -66,7 +76,7 @@ app = KeelApp(
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
     sweep_lease=SweepLease,
-    sweeps=(OFFLINE_SWEEP, ROLLUP_SWEEP),
+    sweeps=(OFFLINE_SWEEP, ROLLUP_SWEEP, ROLLOUT_SWEEP),
     # Spec 004 names no retention for device data: heartbeats and status reports go after
     # KEEL_RETENTION_HEARTBEATS_DAYS, error logs after KEEL_RETENTION_DEVICE_LOGS_DAYS.
     retention=prunables(

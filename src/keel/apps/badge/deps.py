@@ -1,6 +1,7 @@
 """The badge app's typed dependencies: who is calling (a user with a role, or a device), and
 the role checks of the spec's permission map (spec 004, "权限控制")."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -222,6 +223,22 @@ class Pusher:
             return False
         after_commit(self.request, partial(self.bridge.publish, device_id, suffix, payload))
         return True
+
+    def detach(self, work: Callable[[], Awaitable[Any]]) -> None:
+        """`work` starts after the commit and runs beside the answer, not before it: a push to
+        many badges would hold the answer for as long as it takes."""
+        bridge = self.bridge
+        if bridge is None:
+            return
+
+        async def start() -> None:
+            bridge.background(work)
+
+        after_commit(self.request, start)
+
+    async def publish(self, device_id: str, suffix: str, payload: dict[str, Any]) -> bool:
+        """At once (for work already after the commit); False when MQTT is off."""
+        return False if self.bridge is None else await self.bridge.publish(device_id, suffix, payload)
 
 
 async def _pusher(request: Request) -> Pusher:

@@ -4,7 +4,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keel.core.db import JSONColumn, utcnow
@@ -68,6 +68,9 @@ class Device(Base):
     rejected: Mapped[int] = mapped_column(default=0, server_default="0")
     last_rejected_reason: Mapped[str | None] = mapped_column(String(512))
     last_rejected_at: Mapped[datetime | None]
+    # Issue 17 item 4: which versions reach the device: stable ones on every channel, beta ones
+    # on beta and alpha, alpha ones on alpha only (services/versions.py AUDIENCE).
+    channel: Mapped[str] = mapped_column(String(16), default="stable", server_default="stable")
 
 
 class Heartbeat(Base):
@@ -142,6 +145,48 @@ class Version(Base):
     # Staged rollout: devices whose bucket (from their id) is below the percentage get it.
     rollout_percentage: Mapped[int] = mapped_column(default=100, server_default="1")
     rollout_status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # Issue 17 item 5, a rollout in waves: its stages [{"percentage", "soak_minutes"}], the last
+    # being the target; the stage it is at and since when. Null stages: a one-step rollout.
+    rollout_waves: Mapped[list[Any] | None] = mapped_column(JSONColumn)
+    rollout_wave: Mapped[int] = mapped_column(default=0, server_default="0")
+    wave_started_at: Mapped[datetime | None]
+    # Past this share of failed outcomes (of at least failure_min_reports), the rollout pauses
+    # itself; with auto_rollback it is rolled back instead.
+    failure_threshold_percent: Mapped[int | None]
+    failure_min_reports: Mapped[int] = mapped_column(default=1, server_default="1")
+    auto_rollback: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Why the rollout stopped by itself (null when an admin paused it, or it runs).
+    paused_reason: Mapped[str | None] = mapped_column(String(256))
+    # After a rollback, the version pushed to (and offered by the check to) badges running this one.
+    rollback_version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"))
+    # One more each time the rollout reaches more badges; a deployment keeps the round that
+    # created it, so each round's push pages through exactly its own badges.
+    rollout_round: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class Deployment(Base):
+    """Issue 17 item 5: one badge's progress with one version, as it last reported it
+    (`queued` until it reports anything)."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("version_id", "device_id"),
+        Index("ix_deployments_version_id_state", "version_id", "state"),
+        Index("ix_deployments_version_id_round", "version_id", "round"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id", ondelete="CASCADE"), index=True)
+    # queued, downloading, installing, success, failed, rolled_back
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    # The rollout round that reached the badge (0: it reported before any round reached it).
+    round: Mapped[int] = mapped_column(default=0)
+    # What the badge ran before (its software version when reached, or what it reported).
+    from_version: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class UpdateReport(Base):
@@ -152,7 +197,7 @@ class UpdateReport(Base):
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id", ondelete="CASCADE"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"))
     from_version: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))  # success, failed
+    status: Mapped[str] = mapped_column(String(16))  # a deployment state the device reported
     error: Mapped[str | None] = mapped_column(Text)
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
 

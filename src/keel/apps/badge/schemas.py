@@ -2,7 +2,8 @@
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from itertools import pairwise
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
@@ -52,6 +53,17 @@ class ConfigType(StrEnum):
 class RolloutStatus(StrEnum):
     active = "active"
     paused = "paused"
+    rolled_back = "rolled_back"
+
+
+class DeploymentState(StrEnum):
+    """One badge's progress with one version (issue 17 item 5): `queued` until it reports."""
+
+    queued = "queued"
+    downloading = "downloading"
+    installing = "installing"
+    success = "success"
+    failed = "failed"
     rolled_back = "rolled_back"
 
 
@@ -110,12 +122,21 @@ class DeviceRegister(Schema):
     user_id: int | None = Field(None, ge=1, le=2**31 - 1)
     location_info: dict[str, Any] | None = None
     device_info: dict[str, Any] | None = None
+    channel: VersionType = Field(
+        VersionType.stable,
+        description="The versions the badge gets: stable ones on every channel, beta ones on beta "
+        "and alpha, alpha ones on alpha only",
+    )
 
 
-class DeviceBind(Schema):
-    """`PATCH /devices/{id}` (issue 17 item 8): the user the badge is bound to, or null."""
+class DeviceUpdate(Schema):
+    """`PATCH /devices/{id}`: the fields given change, the others stay."""
 
-    user_id: int | None = Field(ge=1, le=2**31 - 1)
+    not_nullable = ("channel",)
+
+    channel: VersionType | None = None
+    # The user the badge is bound to, or null for nobody (issue 17 item 8).
+    user_id: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 class DeviceOut(ORM):
@@ -141,6 +162,7 @@ class DeviceOut(ORM):
     rejected: int = 0
     last_rejected_reason: str | None = None
     last_rejected_at: datetime | None = None
+    channel: VersionType = VersionType.stable
 
 
 class HeartbeatOut(ORM):
@@ -272,6 +294,16 @@ class VersionOut(ORM):
     is_active: bool
     rollout_percentage: int
     rollout_status: RolloutStatus
+    # Issue 17 item 5: the rollout's stages (the last is its target), the stage it is at and
+    # since when, what stops it, why it stopped, and where a rollback sent its badges.
+    rollout_waves: list[dict[str, int]] | None = None
+    rollout_wave: int = 0
+    wave_started_at: datetime | None = None
+    failure_threshold_percent: int | None = None
+    failure_min_reports: int = 1
+    auto_rollback: bool = False
+    paused_reason: str | None = None
+    rollback_version_id: int | None = None
 
 
 class UpdateInfo(BaseModel):
@@ -296,8 +328,49 @@ class UpdateCheck(BaseModel):
     update_info: UpdateInfo | None = None
 
 
+class Wave(Schema):
+    percentage: int = Field(ge=1, le=99, description="The share of badges this wave reaches")
+    soak_minutes: int = Field(
+        ge=0, le=30 * 24 * 60, description="How long it runs, at least, before the next wave starts"
+    )
+
+
 class Rollout(Schema):
-    percentage: int = Field(ge=0, le=100)
+    percentage: int = Field(ge=0, le=100, description="The share of badges the rollout ends at")
+    waves: list[Wave] | None = Field(
+        None,
+        min_length=1,
+        max_length=20,
+        description="Stages before `percentage`, increasing and below it: the rollout starts at the "
+        "first, and each next one (then `percentage`) starts once the current one has run its "
+        "`soak_minutes` with the failed share at or under the threshold",
+    )
+    failure_threshold_percent: int | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="When more than this share of the badges that reported an outcome failed, the "
+        "rollout pauses itself",
+    )
+    failure_min_reports: int = Field(
+        1, ge=1, le=1_000_000, description="Outcomes needed before the threshold applies"
+    )
+    auto_rollback: bool = Field(
+        False,
+        description="Past the threshold, roll back instead of pausing: the previous stable version "
+        "is pushed, forced, to the badges that took this one",
+    )
+
+    @model_validator(mode="after")
+    def _waves_climb_to_the_target(self) -> "Rollout":
+        steps = [wave.percentage for wave in self.waves or ()]
+        if any(later <= earlier for earlier, later in pairwise(steps)):
+            raise ValueError("waves must have increasing percentages")
+        if steps and steps[-1] >= self.percentage:
+            raise ValueError("every wave must be below the rollout's percentage, where it ends")
+        if self.auto_rollback and self.failure_threshold_percent is None:
+            raise ValueError("auto_rollback needs a failure_threshold_percent")
+        return self
 
 
 class RolloutOut(VersionOut):
@@ -311,7 +384,8 @@ class RollbackOut(BaseModel):
 
 
 class UpdateReportIn(Schema):
-    status: Annotated[str, StringConstraints(pattern=r"^(success|failed)$")]
+    # Every deployment state but `queued`, which is keel's until the badge reports.
+    status: Literal["downloading", "installing", "success", "failed", "rolled_back"]
     from_version: Semver | None = None
     error: _text(10_000) | None = None
 
@@ -324,6 +398,30 @@ class UpdateReportOut(ORM):
     status: str
     error: str | None
     reported_at: datetime
+
+
+class DeploymentOut(ORM):
+    device_id: str
+    state: DeploymentState
+    round: int
+    from_version: str | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeploymentPage(BaseModel):
+    version_id: int
+    # Every state, zeros included.
+    counts: dict[str, int]
+    # Of the badges that reported an outcome (success, failed, rolled_back), the share that
+    # failed or rolled back, in percent; null before any outcome.
+    failed_percent: float | None
+    items: list[DeploymentOut]
+    total: int
+    page: int
+    limit: int
+    total_pages: int
 
 
 class VersionStatistics(BaseModel):

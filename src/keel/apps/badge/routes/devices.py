@@ -11,11 +11,12 @@ from keel.apps.badge.schemas import (
     ConfigReportedIn,
     ConfigSet,
     ConfigShadow,
-    DeviceBind,
     DeviceDetail,
     DeviceList,
+    DeviceOut,
     DeviceRegister,
     DeviceRegistered,
+    DeviceUpdate,
     HeartbeatDailyOut,
     HeartbeatIn,
     HeartbeatOut,
@@ -33,6 +34,7 @@ from keel.core.errors import (
     Forbidden,
     NotFound,
     Unauthorized,
+    Unprocessable,
     error_responses,
 )
 from keel.core.pagination import PageParams
@@ -123,16 +125,19 @@ async def detail(device_id: str, request: Request, principal: Reader, db: ReadDb
 
 @router.patch(
     "/{device_id}",
-    response_model=DeviceDetail,
-    responses=error_responses(Unauthorized, Forbidden, NotFound),
+    response_model=DeviceOut,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Unprocessable),
 )
-async def bind(
-    device_id: str, data: DeviceBind, request: Request, _admin: Admin, session: DbSession
+async def update_device(
+    device_id: str, data: DeviceUpdate, request: Request, principal: Writer, session: DbSession
 ) -> dict[str, Any]:
-    """Bind the badge to a user (`user_id`), or to nobody (`null`): a `user` sees and changes
-    only the badges bound to them."""
-    await devices.bind(session, device_id, data.user_id)
-    return await devices.detail(session, device_id, offline_after=_offline_after(request), owner=None)
+    """Change the fields given: `channel` (stable, beta, alpha) decides which versions the
+    badge is offered and pushed from now on; `user_id` (an admin's to set) binds the badge to
+    that user, or to nobody with `null`: a `user` sees and changes only the badges bound to them."""
+    if "user_id" in data.model_fields_set and not principal.is_admin:
+        raise Forbidden("Only an admin binds a badge to a user")
+    await principal.see_device(session, device_id)
+    return await devices.update(session, device_id, data, offline_after=_offline_after(request))
 
 
 @router.get(

@@ -1,3 +1,4 @@
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
@@ -5,6 +6,8 @@ from fastapi.responses import FileResponse
 
 from keel.apps.badge.deps import Admin, DeviceCaller, Push, Reader, Viewer
 from keel.apps.badge.schemas import (
+    DeploymentPage,
+    DeploymentState,
     RollbackOut,
     Rollout,
     RolloutOut,
@@ -17,11 +20,12 @@ from keel.apps.badge.schemas import (
     VersionStatistics,
     VersionType,
 )
-from keel.apps.badge.services import versions
+from keel.apps.badge.services import rollouts, versions
 from keel.apps.badge.services.versions import NewVersion
-from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.db import DbSession, ReadDb, TransactionalRoute, request_database, utcnow
 from keel.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, error_responses
 from keel.core.http import FORM_OVERHEAD, body_limit
+from keel.core.pagination import PageParams
 from keel.core.params import IntId
 from keel.core.storage import Storage
 
@@ -40,14 +44,23 @@ def download_url(request: Request, version_id: int) -> str:
 
 
 def _update_message(request: Request, version: Any, *, force: bool | None = None) -> dict[str, Any]:
-    """The `update` payload (spec 004)."""
-    return {
-        "version": version.version_number,
-        "download_url": download_url(request, version.id),
-        "checksum": f"sha256:{version.checksum}",
-        "file_size": version.file_size,
-        "force_update": version.is_force_update if force is None else force,
-    }
+    return rollouts.update_message(version, download_url(request, version.id), force=force)
+
+
+def _deliver(request: Request, push: Push, delivery: rollouts.Delivery) -> None:
+    """After the commit, in the background: the badges are read in pages as they are sent to."""
+    push.detach(partial(rollouts.deliver, request_database(request).autocommit, push.publish, delivery))
+
+
+async def _roll_back_pushed(
+    request: Request, session: DbSession, push: Push, version: Any, target: Any
+) -> int:
+    """The previous stable version, forced, to the badges that took this one; how many."""
+    if not push.enabled:
+        return 0
+    delivery = rollouts.rollback_delivery(version, _update_message(request, target, force=True))
+    _deliver(request, push, delivery)
+    return await rollouts.audience(session, delivery)
 
 
 @router.get("", response_model=list[VersionOut], responses=error_responses(Unauthorized))
@@ -62,16 +75,23 @@ async def check(
     principal: Reader,
     db: ReadDb,
     current_version: Annotated[str, Query(max_length=32, description="1.2.3 or v1.2.3")],
-    type: VersionType = VersionType.stable,
+    type: Annotated[
+        VersionType | None,
+        Query(description="The channel; a device's own channel decides, this can only narrow it"),
+    ] = None,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Whether a newer version is offered. A device gets what its rollout cohort gets; anyone
-    else gets fully rolled-out versions, or a given device's view with `device_id` (for a
-    `user`, one of their badges)."""
+    """Whether a newer version is offered. A device gets what its channel and rollout cohort
+    get; anyone else gets fully rolled-out versions of `type` (stable by default), or a given
+    device's view with `device_id` (for a `user`, one of their badges). A rolled-back
+    `current_version` is offered the version its rollback sent badges to, forced."""
     if device_id is not None and principal.owner is not None:
         await principal.see_device(db, device_id)
     target = principal.device_id if principal.is_device else device_id
-    answer, latest = await versions.check(db, current_version, type, target)
+    channel = type or VersionType.stable
+    if target is not None:
+        channel = await versions.channel_of(db, target, type)
+    answer, latest = await versions.check(db, current_version, channel, target)
     if latest is not None:
         answer["update_info"] = versions.update_info(latest, download_url(request, latest.id))
     return answer
@@ -118,10 +138,11 @@ async def publish(
     )
     version = await versions.publish(session, storage, file, data)
     version.download_url = download_url(request, version.id)
+    version.wave_started_at = version.released_at
     await session.flush()
+    await rollouts.reach(session, version)
     if push.enabled:
-        for device_id in await versions.devices_reached(session, version):
-            push.send(device_id, "update", _update_message(request, version))
+        _deliver(request, push, rollouts.round_delivery(version, _update_message(request, version)))
     return version
 
 
@@ -158,18 +179,31 @@ async def download(version_id: IntId, _reader: Reader, db: ReadDb, storage: Stor
 async def rollout(
     version_id: IntId, data: Rollout, request: Request, _admin: Admin, session: DbSession, push: Push
 ) -> dict[str, Any]:
-    """Set the share of devices (0-100) that get this version; devices are picked by a hash
-    of their id, so the same ones stay in as it grows. Newly reached devices get `update`."""
+    """Start a rollout of this version: at `percentage`, or in `waves` up to it, each started
+    by the `rollouts` sweep once the one before has soaked. Devices are picked by a hash of
+    their id (the same ones stay in as it grows) among the channels that see the version's
+    type. Each badge reached gets a `queued` deployment and `update` after the commit; a
+    `failure_threshold_percent` stops the rollout by itself (`auto_rollback`: rolls it back)."""
     version = await versions.load(session, version_id)
-    before = version.rollout_percentage if version.rollout_status == RolloutStatus.active else 0
-    version.rollout_percentage = data.percentage
-    version.rollout_status = RolloutStatus.active
-    version.is_active = True
+    rollouts.configure(version, data, utcnow())
     await session.flush()
-    reached = await versions.devices_reached(session, version, previously=before)
-    for device_id in reached if push.enabled else ():
-        push.send(device_id, "update", _update_message(request, version))
-    return {**versions.row(version), "notified_devices": len(reached) if push.enabled else 0}
+    reached = await rollouts.reach(session, version)
+    if push.enabled:
+        _deliver(request, push, rollouts.round_delivery(version, _update_message(request, version)))
+    return {**versions.row(version), "notified_devices": reached if push.enabled else 0}
+
+
+@router.get(
+    "/{version_id}/deployments",
+    response_model=DeploymentPage,
+    responses=error_responses(Unauthorized, Forbidden, NotFound),
+)
+async def deployments(
+    version_id: IntId, _viewer: Viewer, db: ReadDb, page: PageParams, state: DeploymentState | None = None
+) -> dict[str, Any]:
+    """Each badge's state with this version (as it last reported, `queued` before), counts per
+    state, and the failed share of the outcomes the threshold is checked against."""
+    return await rollouts.deployments(db, version_id, state, page)
 
 
 async def _set_status(session: DbSession, version_id: int, status: RolloutStatus) -> dict[str, Any]:
@@ -211,17 +245,12 @@ async def rollback(
     """Withdraw this version and send the devices running it the previous stable version,
     forced; 409 when there is no older stable version."""
     version = await versions.load(session, version_id)
-    target = await versions.previous_stable(session, version)
-    version.rollout_status = RolloutStatus.rolled_back
-    version.is_active = False
-    await session.flush()
-    running = await versions.devices_reached(session, version, running=version.version_number)
-    for device_id in running if push.enabled else ():
-        push.send(device_id, "update", _update_message(request, target, force=True))
+    target = await rollouts.roll_back(session, version)
+    notified = await _roll_back_pushed(request, session, push, version, target)
     return {
         "rolled_back": versions.row(version),
         "target": versions.row(target),
-        "notified_devices": len(running) if push.enabled else 0,
+        "notified_devices": notified,
     }
 
 
@@ -231,7 +260,19 @@ async def rollback(
     response_model=UpdateReportOut,
     responses=error_responses(Unauthorized, Forbidden, NotFound),
 )
-async def report(version_id: IntId, data: UpdateReportIn, principal: DeviceCaller, session: DbSession) -> Any:
-    """A device tells how installing this version went; on success its software version is it."""
+async def report(
+    version_id: IntId,
+    data: UpdateReportIn,
+    request: Request,
+    principal: DeviceCaller,
+    session: DbSession,
+    push: Push,
+) -> Any:
+    """A device tells how installing this version goes: `downloading`, `installing`, then
+    `success` (its software version becomes this one), `failed`, or `rolled_back` (it is back
+    on what it ran before). A failure that takes the rollout past its threshold stops it."""
     assert principal.device_id is not None
-    return await versions.report(session, version_id, principal.device_id, data)
+    row, stopped = await rollouts.record(session, version_id, principal.device_id, data)
+    if stopped is not None and stopped.target is not None:
+        await _roll_back_pushed(request, session, push, stopped.version, stopped.target)
+    return row

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.badge.models import Device, DeviceStatus, Heartbeat, HeartbeatDaily, User
-from keel.apps.badge.schemas import DeviceRegister, OnlineStatus
+from keel.apps.badge.schemas import DeviceRegister, DeviceUpdate, OnlineStatus
 from keel.apps.badge.services import crypto
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound, Unprocessable
@@ -70,6 +70,22 @@ async def register(
     token, _claims = tokens.issue_access(f"device:{device.device_id}", role="device")
     fields = {column.key: getattr(device, column.key) for column in _COLUMNS}
     return {**_answer(fields, 1), "device_secret": secret, "device_token": token}
+
+
+async def update(
+    session: AsyncSession, device_id: str, data: DeviceUpdate, *, offline_after: int
+) -> dict[str, Any]:
+    """The fields the body gives, changed; the device as it now stands."""
+    device = (await session.execute(select(Device).where(Device.device_id == device_id))).scalar_one_or_none()
+    if device is None:
+        raise NotFound(f"No device {device_id!r}")
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("user_id") is not None and await session.get(User, changes["user_id"]) is None:
+        raise Unprocessable(f"No user {changes['user_id']}", loc=("body", "user_id"))
+    for name, value in changes.items():
+        setattr(device, name, value)
+    await session.flush()
+    return _answer({column.key: getattr(device, column.key) for column in _COLUMNS}, offline_after)
 
 
 def _status_filter(statement: Select[Any], status: OnlineStatus | None, offline_after: int) -> Select[Any]:
@@ -147,17 +163,6 @@ async def require_devices(db: Executor, device_ids: list[str], owner: int | None
     missing = [device_id for device_id in wanted if device_id not in found]
     if missing:
         raise NotFound(f"No device {', '.join(repr(d) for d in missing[:10])}")
-
-
-async def bind(session: AsyncSession, device_id: str, user_id: int | None) -> None:
-    """Bind the badge to a user (or to nobody, with None): the user then sees and changes it."""
-    device = (await session.execute(select(Device).where(Device.device_id == device_id))).scalar_one_or_none()
-    if device is None:
-        raise NotFound(f"No device {device_id!r}")
-    if user_id is not None and await session.get(User, user_id) is None:
-        raise Unprocessable(f"No user {user_id}", loc=("body", "user_id"))
-    device.user_id = user_id
-    await session.flush()
 
 
 async def existing(db: Executor, device_ids: list[str]) -> set[str]:

@@ -28,6 +28,9 @@ import asyncio
 import fcntl
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -281,10 +284,62 @@ class MqttBridge:
     def _push(self, changes: list[configs.Change]) -> None:
         """The config deltas of devices that came back, sent beside the ingest, not in its way."""
         if changes:
-            task = asyncio.create_task(self._publish_changes(changes))
-            self._pushes.add(task)
-            task.add_done_callback(self._pushes.discard)
+            self.background(partial(self._publish_changes, changes))
+
+    def background(self, work: Callable[[], Awaitable[Any]]) -> None:
+        """Pushes that run beside whatever started them (kept here so they are not collected)."""
+        task = asyncio.create_task(self._logged(work))
+        self._pushes.add(task)
+        task.add_done_callback(self._pushes.discard)
+
+    @staticmethod
+    async def _logged(work: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            await work()
+        except Exception:  # nobody awaits the task: say so here
+            log.exception("MQTT push failed")
 
     async def _publish_changes(self, changes: list[configs.Change]) -> None:
         for change in changes:
             await self.publish(change.device_id, "config/update", configs.message(change))
+
+
+Publish = Callable[[str, str, dict[str, Any]], Awaitable[bool]]
+
+
+async def _nowhere(_device_id: str, _suffix: str, _payload: dict[str, Any]) -> bool:
+    return False
+
+
+@asynccontextmanager
+async def publisher(settings: Settings) -> AsyncIterator[Publish]:
+    """A connection of its own for pushes made outside a request: the rollouts sweep also runs
+    in `keel worker`, which has no bridge. Publishes nothing when MQTT is off or unreachable
+    (badges read the same state from `versions/check`)."""
+    url = urlsplit(settings.badge_mqtt_url or "")
+    if not url.hostname:
+        yield _nowhere
+        return
+    async with AsyncExitStack() as stack:
+        try:
+            client = await stack.enter_async_context(
+                aiomqtt.Client(url.hostname, url.port or 1883, username=url.username, password=url.password)
+            )
+        except aiomqtt.MqttError as error:
+            PUBLISHED.labels("unavailable").inc()
+            log.warning("MQTT is down; sweep pushes not published", extra={"error": str(error)})
+            yield _nowhere
+            return
+
+        async def send(device_id: str, suffix: str, payload: dict[str, Any]) -> bool:
+            try:
+                await client.publish(
+                    topic(device_id, suffix), orjson.dumps(payload, default=str), qos=1, timeout=10
+                )
+            except (aiomqtt.MqttError, TimeoutError):
+                PUBLISHED.labels("failed").inc()
+                return False
+            PUBLISHED.labels("ok").inc()
+            return True
+
+        yield send

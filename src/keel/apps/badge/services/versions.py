@@ -130,12 +130,29 @@ def update_info(version: Any, download_url: str) -> dict[str, Any]:
     }
 
 
+# Steadiest first: asking for a channel never widens what a badge's own channel gives it.
+_STEADINESS = list(VersionType)
+
+
+async def channel_of(db: Executor, device_id: str, asked: VersionType | None) -> VersionType:
+    """The channel a device's check uses: its own, or the steadier `type` it asked for."""
+    channel = (await db.execute(select(Device.channel).where(Device.device_id == device_id))).scalar()
+    if channel is None:
+        raise NotFound(f"No device {device_id!r}")
+    own = VersionType(channel)
+    if asked is None:
+        return own
+    return min(own, asked, key=_STEADINESS.index)
+
+
 async def check(
     db: Executor, current: str, channel: VersionType, device_id: str | None
 ) -> tuple[dict[str, Any], Any]:
     """The newest version offered to this device (or, with no device, to everyone) above
     `current`. Forced when the version says so or when `current` is below its minimum
-    compatible version. The second value is the version row, for the download URL."""
+    compatible version. A `current` that was rolled back is offered the version the rollback
+    sent its badges, forced, when nothing newer is offered (a badge offline during the
+    rollback still gets it). The second value is the version row, for the download URL."""
     try:
         parsed = semver.parse(current)
     except ValueError as error:
@@ -156,11 +173,19 @@ async def check(
         if (reaches(row, device_id) if device_id is not None else row.rollout_percentage >= 100)
     ]
     newer = [row for row in offered if semver.parse(row.version_number) > parsed]
-    if not newer:
+    withdrawn = await _rolled_back_to(db, parsed)
+    if newer:
+        latest = max(newer, key=lambda row: semver.parse(row.version_number))
+    elif withdrawn is not None:
+        latest = withdrawn
+    else:
         return {"current_version": current, "has_update": False}, None
-    latest = max(newer, key=lambda row: semver.parse(row.version_number))
-    force = latest.is_force_update or (
-        latest.min_compatible_version is not None and parsed < semver.parse(latest.min_compatible_version)
+    force = (
+        withdrawn is not None
+        or latest.is_force_update
+        or (
+            latest.min_compatible_version is not None and parsed < semver.parse(latest.min_compatible_version)
+        )
     )
     answer = {
         "current_version": current,
@@ -172,24 +197,24 @@ async def check(
     return answer, latest
 
 
-async def devices_reached(
-    db: Executor, version: Any, *, previously: int = 0, running: str | None = None
-) -> list[str]:
-    """Devices the rollout now reaches that it did not at `previously` percent and that run an
-    older version; or, with `running`, the devices that run that version."""
-    target = semver.parse(version.version_number)
-    rows = (await db.execute(select(Device.device_id, Device.software_version))).all()
-    reached = []
-    for device_id, software in rows:
-        if running is not None:
-            if software and semver.is_version(software) and semver.parse(software) == semver.parse(running):
-                reached.append(device_id)
-            continue
-        if software and semver.is_version(software) and semver.parse(software) >= target:
-            continue
-        if previously <= bucket(version.version_number, device_id) < version.rollout_percentage:
-            reached.append(device_id)
-    return reached
+async def _rolled_back_to(db: Executor, running: tuple[int, int, int]) -> Any:
+    """The version a rollback of `running` sent its badges to, if it can still be installed."""
+    target = Version.__table__.alias("target")
+    rows = (
+        await db.execute(
+            select(Version.version_number.label("withdrawn_number"), target)
+            .join(target, target.c.id == Version.rollback_version_id)
+            .where(
+                Version.rollout_status == RolloutStatus.rolled_back,
+                target.c.is_active.is_(True),
+                target.c.file_key.is_not(None),
+            )
+        )
+    ).all()
+    for row in rows:
+        if semver.parse(row.withdrawn_number) == running:
+            return row
+    return None
 
 
 async def previous_stable(session: AsyncSession, version: Version) -> Version:
@@ -233,16 +258,18 @@ async def report(
 
 
 async def statistics(db: Executor) -> list[dict[str, Any]]:
+    # Outcomes only: progress reports (downloading, installing) are in the deployments.
     success = func.sum(case((UpdateReport.status == "success", 1), else_=0))
     failed = func.sum(case((UpdateReport.status == "failed", 1), else_=0))
     statement = (
-        select(Version.id, Version.version_number, func.count(UpdateReport.id), success, failed)
+        select(Version.id, Version.version_number, success, failed)
         .outerjoin(UpdateReport, UpdateReport.version_id == Version.id)
         .group_by(Version.id, Version.version_number)
     )
     answer = []
-    for version_id, number, reports, ok, bad in (await db.execute(statement)).all():
+    for version_id, number, ok, bad in (await db.execute(statement)).all():
         ok, bad = int(ok or 0), int(bad or 0)
+        reports = ok + bad
         answer.append(
             {
                 "version_id": version_id,
