@@ -8,9 +8,10 @@ once. The answer is stored in the request's own transaction, so it exists exactl
 work it describes was committed. A failed request releases its claim; a claim whose process
 died is taken over once its lease has run out.
 
-Routes either call claim / record / release themselves (fitness's batch upload, whose key is an
-optional header) or have a dependency call `guard`, which does all three around a
-TransactionalRoute's request (badge's signed device requests, keyed by their signature).
+A TransactionalRoute's request calls `guard` (from the route, or a dependency), which claims
+the key and has the route class record the answer before the commit or release the claim after
+a rollback: fitness's batch upload keyed by its `X-Idempotency-Key`, badge's signed device
+requests keyed by their signature.
 """
 
 import hashlib
@@ -139,7 +140,7 @@ class Idempotency:
         )
 
     async def guard(self, request: Request, scope: str, key: str) -> None:
-        """From a dependency of a TransactionalRoute: run this request at most once per `key`. A
+        """From a TransactionalRoute's request: run this request at most once per `key`. A
         repeat is answered the first answer as it was (status and JSON body) without running the
         route, 409 while the first is still running, 422 with another body; the first's answer
         is stored in its own transaction, and its claim given back if it fails."""

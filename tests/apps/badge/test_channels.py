@@ -34,7 +34,7 @@ async def test_channel_is_set_at_registration_and_by_patch(
 ) -> None:
     stable = await builders.register(badge, admin)
     assert stable.json()["channel"] == "stable"
-    beta = (await builders.register(badge, admin, channel="beta")).json()
+    beta = (await builders.register(badge, admin, channel="beta", user_id=operator.id)).json()
     assert beta["channel"] == "beta"
     assert (await builders.register(badge, admin, channel="nightly")).status_code == 422
     path = f"/api/v1/devices/{beta['device_id']}"
@@ -46,6 +46,9 @@ async def test_channel_is_set_at_registration_and_by_patch(
     assert (await badge.patch(path, json={"channel": None}, headers=admin.headers)).status_code == 422
     assert (await badge.patch(path, json={"channel": "gamma"}, headers=admin.headers)).status_code == 422
     assert (await badge.patch(path, json={"channel": "beta"}, headers=guest.headers)).status_code == 403
+    # A user changes only the badges bound to them.
+    theirs = f"/api/v1/devices/{stable.json()['device_id']}"
+    assert (await badge.patch(theirs, json={"channel": "beta"}, headers=operator.headers)).status_code == 404
     missing = await badge.patch("/api/v1/devices/nobody", json={"channel": "beta"}, headers=admin.headers)
     assert missing.status_code == 404 and "nobody" in missing.json()["detail"]
 

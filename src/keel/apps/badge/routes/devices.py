@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 
-from keel.apps.badge.deps import Admin, DeviceCaller, Push, Reader, Writer, device_tokens, person
+from keel.apps.badge.deps import DeviceCaller, Push, Reader, Writer, device_tokens, person
 from keel.apps.badge.schemas import (
     Command,
     ConfigOut,

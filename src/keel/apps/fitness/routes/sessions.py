@@ -89,39 +89,26 @@ async def batch_upload(
     can read, and may carry `warnings`: what was stored as sent without being understood. The
     batch is 201 when anything was created, 200 when nothing was but not everything was
     rejected, and 422 (with the results) when every item was rejected."""
-    raw = await request.body()
-    items = sessions.read_batch(raw)
-    scope = f"user:{user.id}:sessions.batch_upload"
+    items = sessions.read_batch(await request.body())
     if key is not None:
-        replay = await idempotency.claim(database.autocommit, scope, key, raw)
-        if replay is not None:
-            return JSONResponse(replay.body, status_code=replay.status_code)
-    try:
-        outcome = await sessions.store(session, database.autocommit, user.id, items)
-        stats = UserStatOut.model_validate(
-            outcome.stats or await sessions.stats_of(database.autocommit, user.id)
-        )
-        # Built as BatchUploadOut documents it, without a model per item: orjson writes the
-        # ids and statuses as they are.
-        body = {
-            "results": outcome.results,
-            "created": outcome.count(SessionStatus.created),
-            "duplicates": outcome.count(SessionStatus.duplicate),
-            "rejected": outcome.count(SessionStatus.rejected),
-            "stats": stats.model_dump(mode="json"),
-        }
-        status_code = 201 if outcome.created else 200
-        if outcome.count(SessionStatus.rejected) == len(outcome.results):
-            status_code = 422
-            # The 422 list shape every keel 422 has, beside the results that say why per item.
-            refused = Unprocessable("every session was rejected; see results", loc=("body", "sessions"))
-            body["detail"] = refused.body()["detail"]
-        if key is not None:
-            await idempotency.record(session, scope, key, status_code, body)
-    except BaseException:
-        if key is not None:
-            await idempotency.release(database.autocommit, scope, key)
-        raise
+        await idempotency.guard(request, f"user:{user.id}:sessions.batch_upload", key)
+    outcome = await sessions.store(session, database.autocommit, user.id, items)
+    stats = UserStatOut.model_validate(outcome.stats or await sessions.stats_of(database.autocommit, user.id))
+    # Built as BatchUploadOut documents it, without a model per item: orjson writes the ids and
+    # statuses as they are.
+    body = {
+        "results": outcome.results,
+        "created": outcome.count(SessionStatus.created),
+        "duplicates": outcome.count(SessionStatus.duplicate),
+        "rejected": outcome.count(SessionStatus.rejected),
+        "stats": stats.model_dump(mode="json"),
+    }
+    status_code = 201 if outcome.created else 200
+    if outcome.count(SessionStatus.rejected) == len(outcome.results):
+        status_code = 422
+        # The 422 list shape every keel 422 has, beside the results that say why per item.
+        refused = Unprocessable("every session was rejected; see results", loc=("body", "sessions"))
+        body["detail"] = refused.body()["detail"]
     return FastJSONResponse(body, status_code=status_code)
 
 
