@@ -210,6 +210,15 @@ def service_acls() -> list[dict[str, Any]]:
     ]
 
 
+def _closed_by_broker(client: aiomqtt.Client) -> None:
+    """A connection the broker closed (the plugin closes keel's own when it gets a role) leaves
+    its error in aiomqtt's disconnect future, which nothing awaits once the wait is over: read
+    here so it is not reported as never retrieved."""
+    disconnected = client._disconnected
+    if disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()
+
+
 class BrokerError(ServiceUnavailable):
     """The broker did not make the change: nothing is committed, the request can be retried."""
 
@@ -223,26 +232,34 @@ class Dynsec:
     def __init__(self, endpoint: Endpoint):
         self.endpoint = endpoint
 
-    async def run(self, commands: list[dict[str, Any]], tolerated: dict[str, str] | None = None) -> None:
-        """Raises BrokerError unless every command succeeded, or failed with the error text
-        `tolerated` gives for its command name (e.g. deleting what is not there)."""
+    async def run(
+        self,
+        commands: list[dict[str, Any]],
+        tolerated: dict[str, str] | None = None,
+        wait: float = _ANSWER_SECONDS,
+    ) -> list[dict[str, Any]]:
+        """The answers, in order. Raises BrokerError unless every command succeeded, or failed
+        with the error text `tolerated` gives for its command name (e.g. deleting what is not there)."""
         batch = uuid.uuid4().hex
         commands = [{**command, "correlationData": f"{batch}-{n}"} for n, command in enumerate(commands)]
         wanted = {command["correlationData"] for command in commands}
+        client = self.endpoint.client(identifier=f"keel-dynsec-{batch}")
         try:
-            async with self.endpoint.client(identifier=f"keel-dynsec-{batch}") as client:
+            async with client, asyncio.timeout(wait):
                 await client.subscribe(RESPONSE_TOPIC, qos=1)
                 await client.publish(CONTROL_TOPIC, orjson.dumps({"commands": commands}), qos=1)
-                async with asyncio.timeout(_ANSWER_SECONDS):
-                    answers = await self._answers(client, wanted)
+                answers = await self._answers(client, wanted)
         except (aiomqtt.MqttError, TimeoutError) as error:
             log.warning("dynamic-security commands not answered", extra={"error": str(error)})
             raise BrokerError("The MQTT broker did not answer; try again") from None
+        finally:
+            _closed_by_broker(client)
         for answer in answers:
             error, allowed = answer.get("error"), (tolerated or {}).get(answer.get("command", ""))
             if error and not (allowed and allowed in str(error)):
                 log.warning("dynamic-security refused a command", extra={"answer": answer})
                 raise BrokerError(f"The MQTT broker refused {answer.get('command')}: {error}")
+        return sorted(answers, key=lambda answer: int(answer["correlationData"].rsplit("-", 1)[1]))
 
     @staticmethod
     async def _answers(client: aiomqtt.Client, wanted: set[str]) -> list[dict[str, Any]]:
@@ -288,20 +305,33 @@ class Dynsec:
         )
 
     async def ensure_service_role(self) -> None:
-        """keel's role, its ACLs and its place on keel's account; a role or ACL already there is
-        fine. The role is taken off and given again because the plugin answers adding a role a
-        client already has with "Internal error" (2.0.11); one batch runs at once, so no
-        publish of keel's falls between the two."""
+        """keel's role and its ACLs (each already there is fine), on keel's account. Giving a
+        client a role closes its connections (Mosquitto 2.0.11), this one's too, so its answer
+        may never come: that happens once, the first time, and is checked afterwards."""
         username = self.endpoint.username
         await self.run(
             [
                 {"command": "createRole", "rolename": SERVICE_ROLE},
                 *({"command": "addRoleACL", "rolename": SERVICE_ROLE, **acl} for acl in service_acls()),
-                {"command": "removeClientRole", "username": username, "rolename": SERVICE_ROLE},
-                {"command": "addClientRole", "username": username, "rolename": SERVICE_ROLE},
             ],
             tolerated={"createRole": "already exists", "addRoleACL": "already exists"},
         )
+        if await self._has_service_role(username):
+            return
+        try:
+            # The publish's acknowledgement never comes either: a short wait.
+            await self.run(
+                [{"command": "addClientRole", "username": username, "rolename": SERVICE_ROLE}], wait=1
+            )
+        except BrokerError:
+            pass
+        if not await self._has_service_role(username):
+            raise BrokerError(f"The MQTT broker did not give {username!r} the role {SERVICE_ROLE!r}")
+
+    async def _has_service_role(self, username: str | None) -> bool:
+        (answer,) = await self.run([{"command": "getClient", "username": username}])
+        roles = answer.get("data", {}).get("client", {}).get("roles", [])
+        return any(role.get("rolename") == SERVICE_ROLE for role in roles)
 
 
 def dynsec(settings: Settings) -> Dynsec | None:

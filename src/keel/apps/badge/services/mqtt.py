@@ -164,9 +164,10 @@ class MqttBridge:
             # Acknowledged after the commit, not on receipt (see the module's docstring).
             client._client.manual_ack_set(True)
             try:
+                if self.dynsec is not None:
+                    # Before the session connects: the first time, it closes keel's connections.
+                    await self.dynsec.ensure_service_role()
                 async with client:
-                    if self.dynsec is not None:
-                        await self.dynsec.ensure_service_role()
                     for kind in SUBSCRIPTIONS:
                         await client.subscribe(f"$share/{self.share_group}/{TOPIC_ROOT}/+/{kind}", qos=1)
                     self._client = client
