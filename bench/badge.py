@@ -11,7 +11,11 @@ published as fast as the broker acknowledges it:
 Every heartbeat carries its own timestamp, so a row stored twice shows as a duplicate, and one
 never stored as lost.
 
-Run from the repository root:  .venv/bin/python -m bench.badge [--messages 20000] [--devices 2000]
+Every simulated badge is registered through the API (with the provisioning key) and publishes
+its own heartbeats over its own connection, with the MQTT credentials its registration
+answered: the broker, as deployed, lets no one else publish on its topics.
+
+Run from the repository root:  .venv/bin/python -m bench.badge [--messages 20000] [--devices 200]
 
 It creates (and afterwards drops) the database keel_bench_badge and uses Redis database 15 on
 127.0.0.1:6379. Targets: every acknowledged heartbeat stored exactly once; the ingest drains at
@@ -33,6 +37,7 @@ from pathlib import Path
 
 import aiomqtt
 import asyncpg
+import httpx
 import orjson
 from tests.broker import Broker
 
@@ -42,23 +47,35 @@ DB_NAME = "keel_bench_badge"
 DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 CLIENT_ID = "keel-bench"
+PROVISIONING_KEY = secrets.token_urlsafe(24)
 TARGET_PER_SECOND = 5_000
 _EPOCH = datetime(2025, 1, 22, tzinfo=UTC)
 
 
-async def register_devices(count: int) -> list[str]:
-    """Straight into the table: registration speed is not what is measured."""
-    ids = [f"bench_{n:05d}" for n in range(count)]
-    connection = await asyncpg.connect(DB_URL)
-    try:
-        await connection.copy_records_to_table(
-            "devices",
-            records=[(i, i, "luna_badge", "offline", "x") for i in ids],
-            columns=["device_id", "device_name", "device_type", "status", "secret_encrypted"],
-        )
-    finally:
-        await connection.close()
-    return ids
+@dataclass
+class Device:
+    device_id: str
+    username: str
+    password: str
+
+
+async def register_devices(base_url: str, count: int, at_once: int = 8) -> list[Device]:
+    """Through the API, as a badge provisioning itself; each one's broker identity is made
+    then (registration speed is not what is measured)."""
+    limit = asyncio.Semaphore(at_once)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"X-Provisioning-Key": PROVISIONING_KEY}
+    ) as client:
+
+        async def one(n: int) -> Device:
+            async with limit:
+                body = {"device_id": f"bench_{n:05d}", "device_name": f"bench {n}"}
+                answer = await client.post("/api/v1/devices/register", json=body, timeout=30)
+                answer.raise_for_status()
+                fields = answer.json()
+                return Device(fields["device_id"], fields["mqtt_username"], fields["mqtt_password"])
+
+        return list(await asyncio.gather(*(one(n) for n in range(count))))
 
 
 def heartbeat(n: int) -> bytes:
@@ -75,25 +92,34 @@ def heartbeat(n: int) -> bytes:
     )
 
 
-async def publish(port: int, ids: list[str], first: int, total: int, clients: int, in_flight: int) -> int:
-    """Heartbeats `first` to `first + total` over `clients` connections, each keeping `in_flight`
-    QoS 1 publishes outstanding. Returns how many the broker acknowledged."""
+async def publish(port: int, devices: list[Device], first: int, total: int, in_flight: int) -> int:
+    """Heartbeats `first` to `first + total`, the n-th from device n % len(devices) over its own
+    connection, each keeping `in_flight` QoS 1 publishes outstanding. Returns how many the
+    broker acknowledged."""
     acknowledged = 0
 
-    async def one_client(offset: int) -> None:
+    async def one_device(index: int) -> None:
         nonlocal acknowledged
-        async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=in_flight) as mqtt:
+        device = devices[index]
+        numbers = range(first + index, first + total, len(devices))
+        async with aiomqtt.Client(
+            "127.0.0.1",
+            port,
+            username=device.username,
+            password=device.password,
+            max_inflight_messages=in_flight,
+        ) as mqtt:
             mqtt.pending_calls_threshold = 2 * in_flight  # many in flight is the point, not a warning
 
             async def sender(start: int) -> None:
                 nonlocal acknowledged
-                for n in range(first + start, first + total, clients * in_flight):
-                    await mqtt.publish(f"luna/device/{ids[n % len(ids)]}/heartbeat", heartbeat(n), qos=1)
+                for n in numbers[start::in_flight]:
+                    await mqtt.publish(f"luna/device/{device.device_id}/heartbeat", heartbeat(n), qos=1)
                     acknowledged += 1
 
-            await asyncio.gather(*(sender(offset + k * clients) for k in range(in_flight)))
+            await asyncio.gather(*(sender(k) for k in range(in_flight)))
 
-    await asyncio.gather(*(one_client(c) for c in range(clients)))
+    await asyncio.gather(*(one_device(index) for index in range(len(devices))))
     return acknowledged
 
 
@@ -147,16 +173,16 @@ async def drain(expected: int, startup: float = 0) -> tuple[int, int, float]:
     return rows, distinct, last
 
 
-async def live_burst(args: argparse.Namespace, port: int, ids: list[str]) -> Burst:
+async def live_burst(args: argparse.Namespace, port: int, ids: list[Device]) -> Burst:
     started = time.monotonic()
-    acknowledged = await publish(port, ids, 0, args.messages, args.clients, args.in_flight)
+    acknowledged = await publish(port, ids, 0, args.messages, args.in_flight)
     published_in = time.monotonic() - started
     rows, distinct, last = await drain(args.messages)
     return Burst("while serving", acknowledged, published_in, rows, distinct, last - started)
 
 
 def queued_burst(
-    name: str, args: argparse.Namespace, port: int, ids: list[str], burst: int, stop, resume
+    name: str, args: argparse.Namespace, port: int, ids: list[Device], burst: int, stop, resume
 ) -> Burst:
     """The `burst`-th burst, published while the ingest is held by `stop`, then drained after
     `resume`: counted from the resumption to the last row."""
@@ -164,7 +190,7 @@ def queued_burst(
     stop()
     started = time.monotonic()
     first = burst * args.messages
-    acknowledged = asyncio.run(publish(port, ids, first, args.messages, args.clients, args.in_flight))
+    acknowledged = asyncio.run(publish(port, ids, first, args.messages, args.in_flight))
     published_in = time.monotonic() - started
     resumed = time.monotonic()
     resume()
@@ -193,7 +219,7 @@ def print_table(args: argparse.Namespace, bursts: list[Burst]) -> None:
     print(
         f"\nbadge MQTT ingest, keel serve --workers {args.workers} (PostgreSQL, Redis), Mosquitto from "
         f"deploy/mosquitto.conf; bursts of {args.messages:,} QoS 1 heartbeats from {args.devices:,} "
-        f"devices over {args.clients} connections ({args.in_flight} in flight each); load {load[0]:.2f}\n"
+        f"devices, a connection each ({args.in_flight} in flight each); load {load[0]:.2f}\n"
     )
     names = (
         "acknowledged by the broker",
@@ -218,9 +244,8 @@ def print_table(args: argparse.Namespace, bursts: list[Burst]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--devices", type=int, default=2_000)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--in-flight", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     sql(ADMIN_DSN, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)', f'CREATE DATABASE "{DB_NAME}"')
@@ -236,14 +261,14 @@ def main() -> None:
             "KEEL_DATA_DIR": str(data_dir),
             "KEEL_BADGE_DATABASE_URL": DB_URL,
             "KEEL_REDIS_URL": REDIS_URL,
-            "KEEL_BADGE_MQTT_URL": broker.url,
+            **broker.keel_env,
+            "KEEL_BADGE_PROVISIONING_KEY": PROVISIONING_KEY,
             "KEEL_BADGE_MQTT_CLIENT_ID": CLIENT_ID,
             "KEEL_ACCESS_LOG": "false",
             "KEEL_LOG_LEVEL": "WARNING",
         }
         python = [sys.executable, "-m", "keel"]
         subprocess.run([*python, "migrate", "--app", "badge"], env=env, cwd=ROOT, check=True)
-        ids = asyncio.run(register_devices(args.devices))
         port = free_port()
         log = data_dir / "server.log"
         command = [*python, "serve", "--app", "badge", "--port", str(port), "--workers", str(args.workers)]
@@ -266,6 +291,7 @@ def main() -> None:
             server = start_server(command, env, log)
 
         try:
+            ids = asyncio.run(register_devices(f"http://127.0.0.1:{port}", args.devices))
             bursts = [asyncio.run(live_burst(args, broker.port, ids))]
             # Paused, the workers keep their connections (keepalive is 30 s): the broker sends
             # each its in-flight window and queues the rest, and the drain is the ingest alone.

@@ -138,6 +138,15 @@ class Settings(BaseSettings):
     # badge: the MQTT broker (mqtt://host:1883; unset turns MQTT off, HTTP ingest remains), the
     # key that lets a device register itself, and when a silent device counts as offline.
     badge_mqtt_url: str | None = None
+    # Issue 17 item 1, device identities in the broker (apps/badge/services/broker.py): with
+    # Mosquitto's dynamic-security plugin, driven by the KEEL_BADGE_MQTT_URL account; or EMQX,
+    # which asks keel's HTTP hooks, sending this token in X-Keel-Hook-Token. Neither: the
+    # broker is open (the machine's anonymous test broker) and registration answers no MQTT
+    # credentials. One of the two at most.
+    badge_mqtt_dynsec: bool = False
+    badge_mqtt_hook_token: str | None = Field(None, min_length=16)
+    # The CA that signed the broker's certificate, for mqtts:// (unset: the system's CAs).
+    badge_mqtt_ca_file: Path | None = None
     # Stable across restarts, so the broker keeps the persistent session's queued messages for
     # it; each process on a host takes its own numbered slot (see apps/badge/services/mqtt.py).
     badge_mqtt_client_id: str = "keel-badge-ingest"
@@ -188,6 +197,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "KEEL_RETENTION_HEARTBEATS_DAYS must cover a day plus KEEL_BADGE_ROLLUP_SWEEP_SECONDS, "
                 "or the daily rollups would miss heartbeats pruned before them"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_broker_backend(self) -> "Settings":
+        if self.badge_mqtt_dynsec and self.badge_mqtt_hook_token:
+            raise ValueError("KEEL_BADGE_MQTT_DYNSEC and KEEL_BADGE_MQTT_HOOK_TOKEN choose one broker each")
+        if self.badge_mqtt_dynsec and not (self.badge_mqtt_url and "@" in self.badge_mqtt_url):
+            raise ValueError(
+                "KEEL_BADGE_MQTT_DYNSEC needs KEEL_BADGE_MQTT_URL with keel's account: mqtt://user:password@host"
             )
         return self
 

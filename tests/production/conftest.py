@@ -187,7 +187,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             "KEEL_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "KEEL_DATA_DIR": str(folder / "data"),
             "KEEL_REDIS_URL": redis_url,
-            "KEEL_BADGE_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
+            **broker.keel_env,
             "KEEL_BADGE_MQTT_CLIENT_ID": f"keel-production-test-{os.getpid()}",
             # Jobs run in `keel worker` alone, so a finished task proves another process took it.
             "KEEL_WORKER_IN_SERVE": "false",

@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import aiomqtt
 import httpx
 import orjson
 from websockets.asyncio.client import connect
@@ -181,9 +180,8 @@ async def test_badge_mqtt_heartbeats_are_stored_exactly_once_by_the_two_workers(
         topic = f"luna/device/{device.device_id}/heartbeat"
         warm_up = datetime(2026, 1, 1, tzinfo=UTC)
         start = datetime(2026, 2, 1, tzinfo=UTC)
-        async with aiomqtt.Client(
-            "127.0.0.1", production.mqtt_port, identifier=f"publisher-{uuid.uuid4().hex}"
-        ) as mqtt:
+        # As the badge, with the credentials its registration answered (the broker is dynsec's).
+        async with device.mqtt(production.mqtt_port, identifier=f"publisher-{uuid.uuid4().hex}") as mqtt:
             # Both workers' ingest is subscribed once each has stored something (with a shared
             # subscription the broker takes turns between them; without one, each gets all).
             for n in range(40):

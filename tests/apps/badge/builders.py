@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import aiomqtt
 import httpx
 import orjson
 
@@ -38,6 +39,15 @@ class Badge:
     device_id: str
     secret: str
     token: str
+    # What registration answered for the broker (None with an open broker).
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+
+    def mqtt(self, port: int, **options: Any) -> aiomqtt.Client:
+        """A connection to a loopback broker as this badge, with its credentials."""
+        return aiomqtt.Client(
+            "127.0.0.1", port, username=self.mqtt_username, password=self.mqtt_password, **options
+        )
 
     def signed(self, method: str, target: str, body: bytes = b"", *, at: int | None = None) -> dict[str, str]:
         timestamp = str(at if at is not None else int(time.time()))
@@ -90,7 +100,13 @@ async def badge(client: httpx.AsyncClient, admin: Account, **overrides: Any) -> 
     response = await register(client, admin, **overrides)
     assert response.status_code == 201, response.text
     body = response.json()
-    return Badge(body["device_id"], body["device_secret"], body["device_token"])
+    return Badge(
+        body["device_id"],
+        body["device_secret"],
+        body["device_token"],
+        body["mqtt_username"],
+        body["mqtt_password"],
+    )
 
 
 def heartbeat(**overrides: Any) -> dict[str, Any]:

@@ -7,8 +7,9 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -18,6 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from keel.apps import load_app
+from keel.apps.badge.services.broker import Endpoint
 from keel.core.db import Database
 from keel.settings import Settings
 from tests.apps.badge import builders
@@ -30,9 +32,9 @@ def _counted(outcome: str) -> float:
     return REGISTRY.get_sample_value("keel_badge_mqtt_messages_total", {"outcome": outcome}) or 0.0
 
 
-async def _forget_session(host: str, port: int, client_id: str) -> None:
+async def _forget_session(endpoint: Endpoint, client_id: str) -> None:
     """Leave no persistent session (and its queue) behind on a shared broker."""
-    async with aiomqtt.Client(host, port, identifier=client_id, clean_session=True):
+    async with endpoint.client(identifier=client_id, clean_session=True):
         pass
 
 
@@ -42,15 +44,20 @@ def _unique(prefix: str) -> str:
 
 @asynccontextmanager
 async def _serve(
-    settings: Settings, database: Database, url: str, tmp_path: Path, group: str | None = None
+    settings: Settings,
+    database: Database,
+    mqtt: dict[str, Any],
+    tmp_path: Path,
+    group: str | None = None,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
-    """One badge app with its bridge, as one `keel serve` process would run it. Its own share
+    """One badge app with its bridge, as one `keel serve` process would run it, with the `mqtt`
+    settings (the shared broker's URL, or a private broker's `keel_settings`). Its own share
     group unless one is given: on the shared broker, another test run's bridges in the same
     group would take some of this test's messages."""
     keel_app = load_app("badge")
     configured = settings.model_copy(
         update={
-            "badge_mqtt_url": url,
+            **mqtt,
             "badge_mqtt_client_id": _unique("keel-test"),
             "badge_mqtt_share_group": group or _unique("keel-test"),
             "data_dir": tmp_path,
@@ -70,9 +77,8 @@ async def _serve(
         for hook in keel_app.on_shutdown:
             await hook(api)
         await empty_tables(database, keel_app.metadata)
-        parts = urlsplit(url)
         try:
-            await _forget_session(parts.hostname, parts.port, bridge.client_id)
+            await _forget_session(bridge.endpoint, bridge.client_id)
         except aiomqtt.MqttError:
             pass
 
@@ -80,7 +86,7 @@ async def _serve(
 @pytest.fixture
 async def served(badge_database: Database, settings: Settings, tmp_path: Path):
     require_service("mqtt", MQTT_URL)
-    async with _serve(settings, badge_database, MQTT_URL, tmp_path) as pair:
+    async with _serve(settings, badge_database, {"badge_mqtt_url": MQTT_URL}, tmp_path) as pair:
         yield pair
 
 
@@ -207,17 +213,20 @@ async def test_two_ingest_processes_sharing_the_subscription_store_each_message_
 ) -> None:
     group = _unique("keel-test")
     async with (
-        _serve(settings, badge_database, private_broker.url, tmp_path, group) as (client, first),
-        _serve(settings, badge_database, private_broker.url, tmp_path, group) as (_, second),
+        _serve(settings, badge_database, private_broker.keel_settings, tmp_path, group) as (client, first),
+        _serve(settings, badge_database, private_broker.keel_settings, tmp_path, group) as (_, second),
     ):
         assert first.client_id != second.client_id  # two slots, as two workers take
         admin = await _admin(client, badge_database)
         devices = [await builders.badge(client, admin) for _ in range(4)]
         total = 400
-        async with aiomqtt.Client("127.0.0.1", private_broker.port) as mqtt:
+        async with AsyncExitStack() as stack:
+            # Each badge publishes its own logs, with the credentials its registration answered.
+            connections = [await stack.enter_async_context(d.mqtt(private_broker.port)) for d in devices]
             for n in range(total):
                 log = builders.log("info", message=f"message {n}")
-                await mqtt.publish(f"luna/device/{devices[n % 4].device_id}/logs", orjson.dumps(log), qos=1)
+                topic = f"luna/device/{devices[n % 4].device_id}/logs"
+                await connections[n % 4].publish(topic, orjson.dumps(log), qos=1)
 
         async def all_stored() -> list[str] | None:
             stored = await _stored_logs(client, admin)
@@ -231,22 +240,27 @@ async def test_two_ingest_processes_sharing_the_subscription_store_each_message_
         assert first.received + second.received == total
 
 
-async def _publish_all(port: int, topics: list[tuple[str, bytes]], restart_at: int, restart) -> int:
-    """Publish each message with QoS 1 until the broker acknowledges it, reconnecting as needed;
-    the broker is restarted once on the way. Returns how many were acknowledged."""
+async def _publish_all(
+    port: int, messages: list[tuple[builders.Badge, bytes]], restart_at: int, restart
+) -> int:
+    """Publish each badge's logs with QoS 1, as that badge, until the broker acknowledges it,
+    reconnecting as needed; the broker is restarted once on the way. One connection at a time
+    (each badge's messages follow one another), so the one the restart breaks is the one
+    publishing. Returns how many were acknowledged."""
     acknowledged = 0
     index = 0
-    while index < len(topics):
+    while index < len(messages):
+        badge = messages[index][0]
         try:
-            async with aiomqtt.Client(
-                "127.0.0.1", port, identifier="keel-test-publisher", clean_session=False
+            async with badge.mqtt(
+                port, identifier=f"keel-test-{badge.device_id}", clean_session=False
             ) as mqtt:
-                while index < len(topics):
+                while index < len(messages) and messages[index][0] is badge:
                     if index == restart_at:
                         restart_at = -1
                         await restart()
-                    topic, payload = topics[index]
-                    await mqtt.publish(topic, payload, qos=1, timeout=5)
+                    topic = f"luna/device/{badge.device_id}/logs"
+                    await mqtt.publish(topic, messages[index][1], qos=1, timeout=5)
                     acknowledged += 1
                     index += 1
         except (aiomqtt.MqttError, TimeoutError):
@@ -257,15 +271,12 @@ async def _publish_all(port: int, topics: list[tuple[str, bytes]], restart_at: i
 async def test_a_broker_restart_mid_stream_loses_nothing(
     private_broker: Broker, badge_database: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    async with _serve(settings, badge_database, private_broker.url, tmp_path) as (client, bridge):
+    async with _serve(settings, badge_database, private_broker.keel_settings, tmp_path) as (client, bridge):
         admin = await _admin(client, badge_database)
         devices = [await builders.badge(client, admin) for _ in range(3)]
         total = 600
         messages = [
-            (
-                f"luna/device/{devices[n % 3].device_id}/logs",
-                orjson.dumps(builders.log("info", message=f"message {n}")),
-            )
+            (devices[n * 3 // total], orjson.dumps(builders.log("info", message=f"message {n}")))
             for n in range(total)
         ]
 
@@ -274,7 +285,7 @@ async def test_a_broker_restart_mid_stream_loses_nothing(
             await asyncio.sleep(0.5)
             private_broker.start()
 
-        acknowledged = await _publish_all(private_broker.port, messages, total // 3, restart)
+        acknowledged = await _publish_all(private_broker.port, messages, total // 2, restart)
         assert acknowledged == total
 
         seen: list[int] = []

@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy import bindparam, exists, select
 
 from keel.apps.badge.models import Device, IdempotencyKey, RefreshToken, RevokedToken, User
-from keel.apps.badge.services import crypto, devices, signatures
+from keel.apps.badge.services import broker, crypto, devices, signatures
 from keel.core.db import Executor, after_commit, request_database
 from keel.core.errors import Forbidden, NotFound, Unauthorized
 from keel.core.idempotency import Idempotency
@@ -246,3 +246,14 @@ async def _pusher(request: Request) -> Pusher:
 
 
 Push = Annotated[Pusher, Depends(_pusher)]
+
+
+def _identities(request: Request) -> broker.Identities:
+    """Made once per app: with mqtts:// it holds the TLS context, whose CA file is read once."""
+    state = request.app.state
+    if getattr(state, "badge_identities", None) is None:
+        state.badge_identities = broker.Identities.of(state.settings)
+    return state.badge_identities
+
+
+BrokerIdentities = Annotated[broker.Identities, Depends(_identities)]

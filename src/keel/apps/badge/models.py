@@ -71,6 +71,9 @@ class Device(Base):
     # Issue 17 item 4: which versions reach the device: stable ones on every channel, beta ones
     # on beta and alpha, alpha ones on alpha only (services/versions.py AUDIENCE).
     channel: Mapped[str] = mapped_column(String(16), default="stable", server_default="stable")
+    # Issue 17 item 1: the SHA-256 of the badge's MQTT password (its username is its device_id),
+    # set while it has a broker identity; the EMQX hooks check it (services/broker.py).
+    mqtt_password_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Heartbeat(Base):

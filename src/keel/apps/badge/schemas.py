@@ -185,6 +185,19 @@ class DeviceRegistered(DeviceOut):
     device_secret: str
     device_token: str
     token_type: str = "bearer"
+    mqtt_username: str | None = Field(
+        description="The badge's MQTT username (its device_id); null when the broker takes no "
+        "device credentials (neither KEEL_BADGE_MQTT_DYNSEC nor KEEL_BADGE_MQTT_HOOK_TOKEN)"
+    )
+    mqtt_password: str | None = Field(description="Its MQTT password, shown once; null as above")
+
+
+class MqttCredentials(BaseModel):
+    """A badge's new MQTT password, shown once: the previous one no longer works."""
+
+    device_id: str
+    mqtt_username: str
+    mqtt_password: str
 
 
 class DeviceList(BaseModel):
@@ -751,3 +764,29 @@ class HeartbeatDailyOut(ORM):
     temperature_min: float | None
     temperature_avg: float | None
     temperature_max: float | None
+
+
+class HookAuthIn(BaseModel):
+    """What EMQX's HTTP authenticator is configured to send (routes/broker.py); other fields ignored."""
+
+    username: str | None = Field(None, max_length=256)
+    password: str | None = Field(None, max_length=256)
+    clientid: str | None = Field(None, max_length=256)
+
+
+class HookAuthOut(BaseModel):
+    result: Literal["allow", "deny"]
+    is_superuser: bool = False
+
+
+class HookAclIn(BaseModel):
+    """What EMQX's HTTP authorizer is configured to send."""
+
+    username: str | None = Field(None, max_length=256)
+    clientid: str | None = Field(None, max_length=256)
+    topic: str = Field(max_length=1024)
+    action: Literal["publish", "subscribe"]
+
+
+class HookAclOut(BaseModel):
+    result: Literal["allow", "deny"]

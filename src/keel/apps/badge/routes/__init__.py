@@ -1,4 +1,14 @@
-from keel.apps.badge.routes import alerts, auth, configs, devices, error_codes, logs, modules, versions
+from keel.apps.badge.routes import (
+    alerts,
+    auth,
+    broker,
+    configs,
+    devices,
+    error_codes,
+    logs,
+    modules,
+    versions,
+)
 
 # Matched in this order: the busiest resources (device ingest, update checks) first.
 routers = (
@@ -10,4 +20,5 @@ routers = (
     error_codes.router,
     alerts.router,
     auth.router,
+    broker.router,
 )

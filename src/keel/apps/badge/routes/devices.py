@@ -2,9 +2,18 @@ import hmac
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
-from keel.apps.badge.deps import DeviceCaller, Push, Reader, Writer, device_tokens, person
+from keel.apps.badge.deps import (
+    Admin,
+    BrokerIdentities,
+    DeviceCaller,
+    Push,
+    Reader,
+    Writer,
+    device_tokens,
+    person,
+)
 from keel.apps.badge.schemas import (
     Command,
     ConfigOut,
@@ -22,6 +31,7 @@ from keel.apps.badge.schemas import (
     HeartbeatOut,
     Ingested,
     LogIn,
+    MqttCredentials,
     OnlineStatus,
     Published,
     StatusIn,
@@ -33,6 +43,7 @@ from keel.core.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    ServiceUnavailable,
     Unauthorized,
     Unprocessable,
     error_responses,
@@ -78,21 +89,53 @@ async def _admin_or_provisioning_key(
     "/register",
     status_code=201,
     response_model=DeviceRegistered,
-    responses=error_responses(Unauthorized, Forbidden, Conflict),
+    responses=error_responses(Unauthorized, Forbidden, Conflict, ServiceUnavailable),
 )
 async def register(
     data: DeviceRegister,
     request: Request,
     session: DbSession,
     credentials: BearerCredentials,
+    identities: BrokerIdentities,
     key: ProvisioningKey = None,
 ) -> dict[str, Any]:
-    """An admin's token or `X-Provisioning-Key`. The answer holds `device_secret` (for signing)
-    and `device_token` (role device) once: the server never shows them again."""
+    """An admin's token or `X-Provisioning-Key`. The answer holds `device_secret` (for signing),
+    `device_token` (role device) and, when the broker takes device credentials, `mqtt_username`
+    and `mqtt_password` once: the server never shows them again. 503 when the broker did not
+    make the badge's identity (nothing is registered)."""
     await _admin_or_provisioning_key(request, credentials, key)
     return await devices.register(
-        session, data, secret_key=_secret_key(request), tokens=device_tokens(request)
+        session, data, secret_key=_secret_key(request), tokens=device_tokens(request), identities=identities
     )
+
+
+@router.post(
+    "/{device_id}/mqtt-credentials",
+    response_model=MqttCredentials,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, ServiceUnavailable),
+)
+async def new_mqtt_credentials(
+    device_id: str, _admin: Admin, session: DbSession, identities: BrokerIdentities
+) -> dict[str, Any]:
+    """A new MQTT password for the badge, shown once; the old one stops working at once (with
+    Mosquitto its connection is closed). 409 when the broker takes no device credentials."""
+    return await devices.new_mqtt_password(session, device_id, identities)
+
+
+@router.delete(
+    "/{device_id}",
+    status_code=204,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, ServiceUnavailable),
+)
+async def decommission(
+    device_id: str, _admin: Admin, session: DbSession, identities: BrokerIdentities
+) -> Response:
+    """Decommission the badge: its broker identity is removed at once (with Mosquitto its
+    connection is closed), its device token stops working, and the badge is deleted with its
+    heartbeats, status reports, logs, configs, deployments and alerts. Export its logs first
+    if they are wanted."""
+    await devices.decommission(session, device_id, identities)
+    return Response(status_code=204)
 
 
 @router.get("", response_model=DeviceList, responses=error_responses(Unauthorized))

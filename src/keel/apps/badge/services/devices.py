@@ -12,13 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.badge.models import Device, DeviceStatus, Heartbeat, HeartbeatDaily, User
 from keel.apps.badge.schemas import DeviceRegister, DeviceUpdate, OnlineStatus
-from keel.apps.badge.services import crypto
+from keel.apps.badge.services import broker, crypto
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound, Unprocessable
 from keel.core.pagination import PageRequest, fetch_page, page_of
 from keel.core.security.tokens import TokenService
 
-_COLUMNS = [column for column in Device.__table__.columns if column.key != "secret_encrypted"]
+_COLUMNS = [
+    column
+    for column in Device.__table__.columns
+    if column.key not in ("secret_encrypted", "mqtt_password_hash")
+]
 
 
 # Online, everywhere it is answered or alerted on (issue 17 item 7): a heartbeat (or a
@@ -54,7 +58,12 @@ def _answer(row: Any, offline_after: int) -> dict[str, Any]:
 
 
 async def register(
-    session: AsyncSession, data: DeviceRegister, *, secret_key: str, tokens: TokenService
+    session: AsyncSession,
+    data: DeviceRegister,
+    *,
+    secret_key: str,
+    tokens: TokenService,
+    identities: broker.Identities,
 ) -> dict[str, Any]:
     if data.user_id is not None and await session.get(User, data.user_id) is None:
         raise Unprocessable(f"No user {data.user_id}", loc=("body", "user_id"))
@@ -67,18 +76,57 @@ async def register(
         await session.flush()
     except IntegrityError:
         raise Conflict(f"Device {data.device_id!r} is already registered") from None
+    mqtt_password = await identities.give(device)
+    await session.flush()
     token, _claims = tokens.issue_access(f"device:{device.device_id}", role="device")
     fields = {column.key: getattr(device, column.key) for column in _COLUMNS}
-    return {**_answer(fields, 1), "device_secret": secret, "device_token": token}
+    return {
+        **_answer(fields, 1),
+        "device_secret": secret,
+        "device_token": token,
+        **_mqtt_credentials(device, mqtt_password),
+    }
+
+
+def _mqtt_credentials(device: Device, password: str | None) -> dict[str, str | None]:
+    return {"mqtt_username": device.device_id if password else None, "mqtt_password": password}
+
+
+async def _device(session: AsyncSession, device_id: str) -> Device:
+    device = (await session.execute(select(Device).where(Device.device_id == device_id))).scalar_one_or_none()
+    if device is None:
+        raise NotFound(f"No device {device_id!r}")
+    return device
+
+
+async def new_mqtt_password(
+    session: AsyncSession, device_id: str, identities: broker.Identities
+) -> dict[str, Any]:
+    """A new broker password, answered once; the old one stops working at once."""
+    if not identities.enabled:
+        raise Conflict(
+            "This broker takes no device credentials (KEEL_BADGE_MQTT_DYNSEC, KEEL_BADGE_MQTT_HOOK_TOKEN)"
+        )
+    device = await _device(session, device_id)
+    password = await identities.give(device)
+    await session.flush()
+    return {"device_id": device_id, **_mqtt_credentials(device, password)}
+
+
+async def decommission(session: AsyncSession, device_id: str, identities: broker.Identities) -> None:
+    """The badge's broker identity first (so it is out at once), then the badge and, through
+    the foreign keys, everything it sent and everything kept for it."""
+    device = await _device(session, device_id)
+    await identities.remove(device)
+    await session.delete(device)
+    await session.flush()
 
 
 async def update(
     session: AsyncSession, device_id: str, data: DeviceUpdate, *, offline_after: int
 ) -> dict[str, Any]:
     """The fields the body gives, changed; the device as it now stands."""
-    device = (await session.execute(select(Device).where(Device.device_id == device_id))).scalar_one_or_none()
-    if device is None:
-        raise NotFound(f"No device {device_id!r}")
+    device = await _device(session, device_id)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("user_id") is not None and await session.get(User, changes["user_id"]) is None:
         raise Unprocessable(f"No user {changes['user_id']}", loc=("body", "user_id"))

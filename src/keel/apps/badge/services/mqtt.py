@@ -33,7 +33,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 import aiomqtt
 import orjson
@@ -42,7 +41,7 @@ from paho.mqtt.properties import Properties
 from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from keel.apps.badge.services import configs, ingest
+from keel.apps.badge.services import broker, configs, ingest
 from keel.core.db import Database, utcnow
 from keel.core.errors import is_refused_value
 from keel.settings import Settings
@@ -56,11 +55,11 @@ MESSAGES = Counter(
 )
 PUBLISHED = Counter("keel_badge_mqtt_published_total", "Messages published to devices, by result", ["result"])
 
-TOPIC_ROOT = "luna/device"
-SUBSCRIPTIONS = tuple(ingest.KINDS)
+TOPIC_ROOT = broker.TOPIC_ROOT
+SUBSCRIPTIONS = broker.UPSTREAM
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 30.0
 _RECEIVE_MAXIMUM_LIMIT = 65535  # the largest the MQTT 5 property can say
-HEALTH_TOPIC = "keel/health"
+HEALTH_TOPIC = broker.HEALTH_TOPIC
 
 
 def topic(device_id: str, suffix: str) -> str:
@@ -85,13 +84,10 @@ def _claim_slot(folder: Path, base: str) -> tuple[str, IO[str]]:
 
 class MqttBridge:
     def __init__(self, settings: Settings, database: Database):
-        url = urlsplit(settings.badge_mqtt_url or "")
-        if url.scheme not in ("mqtt", "tcp") or not url.hostname:
-            raise ValueError(
-                f"KEEL_BADGE_MQTT_URL must look like mqtt://host:1883, not {settings.badge_mqtt_url!r}"
-            )
-        self.host, self.port = url.hostname, url.port or 1883
-        self.username, self.password = url.username, url.password
+        self.endpoint = broker.Endpoint.of(settings)
+        self.host, self.port = self.endpoint.host, self.endpoint.port
+        # With Mosquitto's plugin, keel's role is made on each connection (services/broker.py).
+        self.dynsec = broker.dynsec(settings)
         self.database = database
         self.batch_size = settings.badge_ingest_batch_size
         self.batch_wait = settings.badge_ingest_batch_ms / 1000
@@ -156,11 +152,7 @@ class MqttBridge:
     async def _run(self) -> None:
         backoff = _BACKOFF_MIN
         while True:
-            client = aiomqtt.Client(
-                self.host,
-                self.port,
-                username=self.username,
-                password=self.password,
+            client = self.endpoint.client(
                 identifier=self.client_id,
                 protocol=aiomqtt.ProtocolVersion.V5,
                 # False, not aiomqtt's default "first connection only": a restarted process
@@ -172,6 +164,9 @@ class MqttBridge:
             # Acknowledged after the commit, not on receipt (see the module's docstring).
             client._client.manual_ack_set(True)
             try:
+                if self.dynsec is not None:
+                    # Before the session connects: the first time, it closes keel's connections.
+                    await self.dynsec.ensure_service_role()
                 async with client:
                     for kind in SUBSCRIPTIONS:
                         await client.subscribe(f"$share/{self.share_group}/{TOPIC_ROOT}/+/{kind}", qos=1)
@@ -180,7 +175,7 @@ class MqttBridge:
                     backoff = _BACKOFF_MIN
                     log.info("MQTT connected", extra={"broker": f"{self.host}:{self.port}"})
                     await self._consume(client)
-            except aiomqtt.MqttError as error:
+            except (aiomqtt.MqttError, broker.BrokerError) as error:
                 log.warning("MQTT connection lost; reconnecting", extra={"error": str(error), "in": backoff})
             except Exception:  # the consumer must outlive any one failure; unacked messages come back
                 log.exception("MQTT consumer failed; reconnecting")
@@ -316,15 +311,12 @@ async def publisher(settings: Settings) -> AsyncIterator[Publish]:
     """A connection of its own for pushes made outside a request: the rollouts sweep also runs
     in `keel worker`, which has no bridge. Publishes nothing when MQTT is off or unreachable
     (badges read the same state from `versions/check`)."""
-    url = urlsplit(settings.badge_mqtt_url or "")
-    if not url.hostname:
+    if not settings.badge_mqtt_url:
         yield _nowhere
         return
     async with AsyncExitStack() as stack:
         try:
-            client = await stack.enter_async_context(
-                aiomqtt.Client(url.hostname, url.port or 1883, username=url.username, password=url.password)
-            )
+            client = await stack.enter_async_context(broker.Endpoint.of(settings).client())
         except aiomqtt.MqttError as error:
             PUBLISHED.labels("unavailable").inc()
             log.warning("MQTT is down; sweep pushes not published", extra={"error": str(error)})
