@@ -10,10 +10,10 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiomqtt
 import httpx
 import orjson
 import pytest
@@ -53,7 +53,7 @@ def _env(database: Database, broker: Broker, data_dir: Path) -> dict[str, str]:
         "KEEL_DATA_DIR": str(data_dir),
         "KEEL_SECRET_KEY": "k" * 48,
         "KEEL_BADGE_DATABASE_URL": database.url,
-        "KEEL_BADGE_MQTT_URL": broker.url,
+        **broker.keel_env,
         "KEEL_BADGE_MQTT_CLIENT_ID": f"keel-crash-{uuid.uuid4().hex[:8]}",
         "KEEL_BADGE_MQTT_SHARE_GROUP": f"crash{uuid.uuid4().hex[:8]}",
         "KEEL_BADGE_INGEST_BATCH_SIZE": str(BATCH),
@@ -84,18 +84,22 @@ async def test_keel_killed_mid_burst_and_restarted_loses_no_heartbeat(
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             admin = await builders.account(client, badge_database, "admin")
-            devices = [(await builders.badge(client, admin)).device_id for _ in range(DEVICES)]
+            badges = [await builders.badge(client, admin) for _ in range(DEVICES)]
+            devices = [each.device_id for each in badges]
             messages = [
                 (device_id, START + timedelta(seconds=n)) for n in range(PER_DEVICE) for device_id in devices
             ]
             total = len(messages)
             killed_at = None
-            async with aiomqtt.Client(
-                "127.0.0.1", broker.port, identifier=f"crash-publisher-{uuid.uuid4().hex}"
-            ) as mqtt:
+            async with AsyncExitStack() as stack:
+                # Each badge on its own connection, with the credentials registration gave it.
+                connections = {
+                    each.device_id: await stack.enter_async_context(each.mqtt(broker.port)) for each in badges
+                }
                 for index, (device_id, at) in enumerate(messages):
                     payload = orjson.dumps(builders.heartbeat(timestamp=at.isoformat()))
-                    await mqtt.publish(f"luna/device/{device_id}/heartbeat", payload, qos=1, timeout=10)
+                    topic = f"luna/device/{device_id}/heartbeat"
+                    await connections[device_id].publish(topic, payload, qos=1, timeout=10)
                     if index == total // 3:
                         # Mid-burst: whatever it had received and not yet committed dies with it.
                         server.kill()
