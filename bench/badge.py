@@ -17,6 +17,7 @@ answered: the broker, as deployed, lets no one else publish on its topics.
 
 Run from the repository root:  .venv/bin/python -m bench.badge [--messages 20000] [--devices 200]
 
+A bare FastAPI endpoint is measured first, as a yardstick of the machine's speed at the time.
 It creates (and afterwards drops) the database keel_bench_badge and uses Redis database 15 on
 127.0.0.1:6379. Targets: every acknowledged heartbeat stored exactly once; the ingest drains at
 5,000 or more per second.
@@ -42,6 +43,7 @@ import orjson
 from tests.broker import Broker
 
 from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
+from bench.shop import bare_rps
 
 DB_NAME = "keel_bench_badge"
 DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -251,6 +253,7 @@ def main() -> None:
     sql(ADMIN_DSN, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)', f'CREATE DATABASE "{DB_NAME}"')
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder)
+        bare = bare_rps(data_dir)
         (data_dir / "broker").mkdir()
         broker = Broker(data_dir / "broker")
         broker.start()
@@ -327,6 +330,7 @@ def main() -> None:
     throughput = bursts[1].distinct / bursts[1].stored_in >= TARGET_PER_SECOND
     print(f"\nverdict: {'PASS' if exactly_once else 'FAIL'} every acknowledged heartbeat stored exactly once")
     print(f"verdict: {'PASS' if throughput else 'FAIL'} ingest drain (target {TARGET_PER_SECOND:,}/s)")
+    print(f"bare FastAPI endpoint before the run (the machine's speed): {bare:,.0f} req/s")
     sys.exit(0 if exactly_once else 1)
 
 

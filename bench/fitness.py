@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
-from bench.shop import run_wrk, start_bare
+from bench.shop import bare_rps
 
 BIN = Path(sys.executable).parent
 DB_NAME = "keel_bench_fitness"
@@ -125,18 +125,6 @@ async def drive(
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def bare_rps(workdir: Path) -> float:
-    """Requests per second of bench/bare_app.py under wrk for 5 s: on shared cores the machine's
-    speed varies by a third within an hour, and this is the yardstick to read the figures by."""
-    servers: list[subprocess.Popen[bytes]] = []
-    try:
-        wrk = argparse.Namespace(threads=2, connections=32, duration=5)
-        return run_wrk("bare", start_bare(workdir, servers), wrk, None, {}).rps
-    finally:
-        for server in servers:
-            stop_server(server)
 
 
 def main() -> int:

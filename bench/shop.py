@@ -196,6 +196,18 @@ def start_bare(workdir: Path, servers: list[subprocess.Popen[bytes]]) -> str:
     return url
 
 
+def bare_rps(workdir: Path) -> float:
+    """Requests per second of bench/bare_app.py under wrk for 5 s: on shared cores the machine's
+    speed varies by a third within an hour, and this is the yardstick to read the figures by."""
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        wrk = argparse.Namespace(threads=2, connections=32, duration=5)
+        return run_wrk("bare", start_bare(workdir, servers), wrk, None, {}).rps
+    finally:
+        for server in servers:
+            stop_server(server)
+
+
 def run(args: argparse.Namespace, workdir: Path, servers: list[subprocess.Popen[bytes]]) -> list[Result]:
     env = {
         **os.environ,
