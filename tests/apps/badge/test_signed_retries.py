@@ -49,6 +49,13 @@ async def test_a_download_resumes_with_the_same_signature(
     assert rest.status_code == 206, rest.text
     assert rest.content == whole.content[1000:]
     assert rest.headers["content-range"] == f"bytes 1000-{len(whole.content) - 1}/{len(whole.content)}"
+    # Asked first for its size and checksum, twice with one signature (a boot-time double check).
+    probe = device.signed("HEAD", target)
+    for _ in range(2):
+        head = await badge.head(target, headers=probe)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == str(len(whole.content))
+        assert head.headers["x-checksum"] == whole.headers["x-checksum"]
 
 
 async def test_a_resent_post_runs_once_and_gets_the_first_answer(

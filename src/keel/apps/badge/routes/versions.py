@@ -157,6 +157,9 @@ async def get_version(version_id: IntId, _reader: Reader, db: ReadDb) -> dict[st
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}} | error_responses(Unauthorized, NotFound),
 )
+# HEAD too: firmware asks for the size and checksum before it downloads (signed like a GET, and
+# repeatable like one); FileResponse answers it with the headers alone.
+@router.head("/{version_id}/download", response_class=FileResponse, include_in_schema=False)
 async def download(version_id: IntId, _reader: Reader, db: ReadDb, storage: Storage) -> FileResponse:
     """The firmware file; `X-Checksum` (sha256:...) and `Content-Length` say what to expect."""
     version = await versions.get(db, version_id)
