@@ -3,7 +3,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from keel.apps.badge.deps import Admin, Principal, Push, Viewer, Writer
-from keel.apps.badge.schemas import (
+from keel.apps.badge.schemas.configs import (
     ConfigBatch,
     ConfigBatchOut,
     ConfigCentreSet,

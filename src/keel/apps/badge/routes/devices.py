@@ -16,9 +16,7 @@ from keel.apps.badge.deps import (
 )
 from keel.apps.badge.schemas import (
     Command,
-    ConfigOut,
     ConfigReportedIn,
-    ConfigSet,
     ConfigShadow,
     DeviceDetail,
     DeviceList,
@@ -36,6 +34,7 @@ from keel.apps.badge.schemas import (
     Published,
     StatusIn,
 )
+from keel.apps.badge.schemas.configs import ConfigOut, ConfigSet
 from keel.apps.badge.services import configs, devices, ingest
 from keel.apps.badge.services.mqtt import topic
 from keel.core.db import DbSession, ReadDb, TransactionalRoute

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from keel.apps.badge.deps import Admin, Reader
-from keel.apps.badge.schemas import (
+from keel.apps.badge.schemas.modules import (
     CompatibilityOut,
     CompatibilityRequest,
     ModuleCreate,

@@ -5,20 +5,17 @@ from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from keel.apps.badge.deps import Admin, DeviceCaller, Push, Reader, Viewer
-from keel.apps.badge.schemas import (
+from keel.apps.badge.schemas import DeploymentState, RolloutStatus, Semver, VersionType
+from keel.apps.badge.schemas.versions import (
     DeploymentPage,
-    DeploymentState,
     RollbackOut,
     Rollout,
     RolloutOut,
-    RolloutStatus,
-    Semver,
     UpdateCheck,
     UpdateReportIn,
     UpdateReportOut,
     VersionOut,
     VersionStatistics,
-    VersionType,
 )
 from keel.apps.badge.services import rollouts, versions
 from keel.apps.badge.services.versions import NewVersion

@@ -18,7 +18,8 @@ from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from keel.apps.badge.models import Config, ConfigHistory, ConfigTemplate, Device, Module
-from keel.apps.badge.schemas import ConfigItem, ConfigReportedIn, ConfigSet, TemplateCreate
+from keel.apps.badge.schemas import ConfigReportedIn
+from keel.apps.badge.schemas.configs import ConfigItem, ConfigSet, TemplateCreate
 from keel.apps.badge.services import crypto, devices
 from keel.core.db import Executor
 from keel.core.errors import Conflict, Forbidden, NotFound, Unprocessable

@@ -16,14 +16,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keel.apps.badge.models import Device, DeviceStatus, ErrorLog, Heartbeat
-from keel.apps.badge.schemas import (
-    ConfigReportedIn,
-    HeartbeatIn,
-    LogIn,
-    PresenceIn,
-    PresenceStatus,
-    StatusIn,
-)
+from keel.apps.badge.schemas import ConfigReportedIn, HeartbeatIn, LogIn, PresenceIn, PresenceStatus, StatusIn
 from keel.apps.badge.services import alerts, configs, devices
 from keel.core.db import utcnow
 

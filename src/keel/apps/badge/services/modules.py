@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.badge.models import Module
-from keel.apps.badge.schemas import CompatibilityRequest, ModuleCreate, ModuleUpdate
+from keel.apps.badge.schemas.modules import CompatibilityRequest, ModuleCreate, ModuleUpdate
 from keel.apps.badge.services import semver
 from keel.core.db import Executor
 from keel.core.errors import Conflict, NotFound, Unprocessable

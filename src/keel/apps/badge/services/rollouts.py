@@ -24,7 +24,8 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.badge.models import Deployment, Device, UpdateReport, Version
-from keel.apps.badge.schemas import DeploymentState, Rollout, RolloutStatus, UpdateReportIn, VersionType
+from keel.apps.badge.schemas import DeploymentState, RolloutStatus, VersionType
+from keel.apps.badge.schemas.versions import Rollout, UpdateReportIn
 from keel.apps.badge.services import semver, versions
 from keel.core.db import Database, Executor, utcnow
 from keel.core.errors import Conflict, NotFound

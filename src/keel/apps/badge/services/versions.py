@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.badge.models import Device, UpdateReport, Version
-from keel.apps.badge.schemas import RolloutStatus, UpdateReportIn, VersionType
+from keel.apps.badge.schemas import RolloutStatus, VersionType
+from keel.apps.badge.schemas.versions import UpdateReportIn
 from keel.apps.badge.services import semver
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound, Unprocessable

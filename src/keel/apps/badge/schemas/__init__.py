@@ -1,8 +1,9 @@
-"""The badge API's bodies (spec 004, "接口定义示例") and the MQTT payloads, which HTTP ingest shares."""
+"""The badge API's bodies (spec 004, "接口定义示例") and the MQTT payloads, which HTTP ingest shares:
+the types every area uses, and accounts, devices, ingest, logs, error codes and alerts. Versions
+and rollouts, modules and configs have a module each beside this one."""
 
 from datetime import date, datetime
 from enum import StrEnum
-from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, model_validator
@@ -11,16 +12,17 @@ from keel.core.params import Schema
 from keel.core.schemas import ORM
 
 
-def _text(max_length: int, min_length: int = 1) -> Any:
+def bounded_text(max_length: int, min_length: int = 1) -> Any:
     return Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
     ]
 
 
-Name = _text(64)
+Name = bounded_text(64)
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Semver = Annotated[str, StringConstraints(pattern=r"^v?\d{1,4}(\.\d{1,4}){0,2}$", max_length=16)]
+ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 
 
 class Role(StrEnum):
@@ -76,8 +78,8 @@ class OnlineStatus(StrEnum):
 
 
 class LoginRequest(Schema):
-    username: _text(128) | None = None
-    email: _text(128) | None = None
+    username: bounded_text(128) | None = None
+    email: bounded_text(128) | None = None
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
     @model_validator(mode="after")
@@ -111,9 +113,9 @@ class UserOut(ORM):
 
 class DeviceRegister(Schema):
     device_id: DeviceId
-    device_name: _text(128)
-    device_type: _text(32) = "luna_badge"
-    hardware_version: _text(16) | None = None
+    device_name: bounded_text(128)
+    device_type: bounded_text(32) = "luna_badge"
+    hardware_version: bounded_text(16) | None = None
     software_version: Semver | None = None
     mac_address: (
         Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")] | None
@@ -209,8 +211,8 @@ class DeviceList(BaseModel):
 
 
 class Command(Schema):
-    command: _text(64)
-    module: _text(64) | None = None
+    command: bounded_text(64)
+    module: bounded_text(64) | None = None
     params: dict[str, Any] | None = None
 
 
@@ -225,7 +227,7 @@ class Published(BaseModel):
 
 class HeartbeatIn(Schema):
     timestamp: AwareDatetime
-    status: _text(16) = "online"
+    status: bounded_text(16) = "online"
     cpu_usage: float | None = Field(None, ge=0, le=100)
     memory_usage: float | None = Field(None, ge=0, le=100)
     temperature: float | None = Field(None, ge=-100, le=300)
@@ -234,9 +236,9 @@ class HeartbeatIn(Schema):
 class LogIn(Schema):
     timestamp: AwareDatetime
     level: Level
-    module: _text(64) | None = None
-    message: _text(10_000)
-    code: _text(16, 0) = ""
+    module: bounded_text(64) | None = None
+    message: bounded_text(10_000)
+    code: bounded_text(16, 0) = ""
     details: dict[str, Any] | None = None
     stack_trace: Annotated[str, StringConstraints(max_length=100_000)] | None = None
 
@@ -277,7 +279,7 @@ class LogPage(BaseModel):
 
 
 class Resolve(Schema):
-    resolution: _text(10_000)
+    resolution: bounded_text(10_000)
 
 
 class LogStatistics(BaseModel):
@@ -289,321 +291,6 @@ class LogStatistics(BaseModel):
     by_day: dict[str, int]
 
 
-# --- versions ------------------------------------------------------------------------------
-
-
-class VersionOut(ORM):
-    id: int
-    version_number: str
-    version_type: str
-    release_notes: str | None
-    download_url: str | None
-    file_size: int | None
-    checksum: str | None
-    is_force_update: bool
-    min_compatible_version: str | None
-    created_at: datetime
-    released_at: datetime | None
-    is_active: bool
-    rollout_percentage: int
-    rollout_status: RolloutStatus
-    # Issue 17 item 5: the rollout's stages (the last is its target), the stage it is at and
-    # since when, what stops it, why it stopped, and where a rollback sent its badges.
-    rollout_waves: list[dict[str, int]] | None = None
-    rollout_wave: int = 0
-    wave_started_at: datetime | None = None
-    failure_threshold_percent: int | None = None
-    failure_min_reports: int = 1
-    auto_rollback: bool = False
-    paused_reason: str | None = None
-    rollback_version_id: int | None = None
-
-
-class UpdateInfo(BaseModel):
-    version_id: int
-    version: str
-    version_type: str
-    release_notes: str | None
-    download_url: str
-    file_size: int | None
-    checksum: str | None
-    force_update: bool
-    min_compatible_version: str | None
-    released_at: datetime | None
-
-
-class UpdateCheck(BaseModel):
-    current_version: str
-    has_update: bool
-    latest_version: str | None = None
-    force_update: bool = False
-    min_compatible_version: str | None = None
-    update_info: UpdateInfo | None = None
-
-
-class Wave(Schema):
-    percentage: int = Field(ge=1, le=99, description="The share of badges this wave reaches")
-    soak_minutes: int = Field(
-        ge=0, le=30 * 24 * 60, description="How long it runs, at least, before the next wave starts"
-    )
-
-
-class Rollout(Schema):
-    percentage: int = Field(ge=0, le=100, description="The share of badges the rollout ends at")
-    waves: list[Wave] | None = Field(
-        None,
-        min_length=1,
-        max_length=20,
-        description="Stages before `percentage`, increasing and below it: the rollout starts at the "
-        "first, and each next one (then `percentage`) starts once the current one has run its "
-        "`soak_minutes` with the failed share at or under the threshold",
-    )
-    failure_threshold_percent: int | None = Field(
-        None,
-        ge=0,
-        le=100,
-        description="When more than this share of the badges that reported an outcome failed, the "
-        "rollout pauses itself",
-    )
-    failure_min_reports: int = Field(
-        1, ge=1, le=1_000_000, description="Outcomes needed before the threshold applies"
-    )
-    auto_rollback: bool = Field(
-        False,
-        description="Past the threshold, roll back instead of pausing: the previous stable version "
-        "is pushed, forced, to the badges that took this one",
-    )
-
-    @model_validator(mode="after")
-    def _waves_climb_to_the_target(self) -> "Rollout":
-        steps = [wave.percentage for wave in self.waves or ()]
-        if any(later <= earlier for earlier, later in pairwise(steps)):
-            raise ValueError("waves must have increasing percentages")
-        if steps and steps[-1] >= self.percentage:
-            raise ValueError("every wave must be below the rollout's percentage, where it ends")
-        if self.auto_rollback and self.failure_threshold_percent is None:
-            raise ValueError("auto_rollback needs a failure_threshold_percent")
-        return self
-
-
-class RolloutOut(VersionOut):
-    notified_devices: int
-
-
-class RollbackOut(BaseModel):
-    rolled_back: VersionOut
-    target: VersionOut
-    notified_devices: int
-
-
-class UpdateReportIn(Schema):
-    # Every deployment state but `queued`, which is keel's until the badge reports.
-    status: Literal["downloading", "installing", "success", "failed", "rolled_back"]
-    from_version: Semver | None = None
-    error: _text(10_000) | None = None
-
-
-class UpdateReportOut(ORM):
-    id: int
-    device_id: str
-    version_id: int
-    from_version: str | None
-    status: str
-    error: str | None
-    reported_at: datetime
-
-
-class DeploymentOut(ORM):
-    device_id: str
-    state: DeploymentState
-    round: int
-    from_version: str | None
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class DeploymentPage(BaseModel):
-    version_id: int
-    # Every state, zeros included.
-    counts: dict[str, int]
-    # Of the badges that reported an outcome (success, failed, rolled_back), the share that
-    # failed or rolled back, in percent; null before any outcome.
-    failed_percent: float | None
-    items: list[DeploymentOut]
-    total: int
-    page: int
-    limit: int
-    total_pages: int
-
-
-class VersionStatistics(BaseModel):
-    version_id: int
-    version_number: str
-    reports: int
-    success: int
-    failed: int
-    success_rate: float | None
-
-
-# --- modules -------------------------------------------------------------------------------
-
-
-class ModuleCreate(Schema):
-    module_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    module_type: _text(32)
-    module_version: Semver
-    description: _text(10_000) | None = None
-    dependencies: dict[str, Annotated[str, StringConstraints(max_length=64)]] | None = None
-    config_schema: dict[str, Any] | None = None
-    api_endpoints: list[Any] | None = None
-    download_url: Annotated[str, StringConstraints(max_length=256)] | None = None
-    checksum: Annotated[str, StringConstraints(max_length=64)] | None = None
-
-
-class ModuleUpdate(Schema):
-    not_nullable = ("module_type", "module_version", "is_active")
-
-    module_type: _text(32) | None = None
-    module_version: Semver | None = None
-    description: _text(10_000) | None = None
-    dependencies: dict[str, Annotated[str, StringConstraints(max_length=64)]] | None = None
-    config_schema: dict[str, Any] | None = None
-    api_endpoints: list[Any] | None = None
-    download_url: Annotated[str, StringConstraints(max_length=256)] | None = None
-    checksum: Annotated[str, StringConstraints(max_length=64)] | None = None
-    is_active: bool | None = None
-
-
-class ModuleOut(ORM):
-    id: int
-    module_name: str
-    module_type: str
-    module_version: str
-    description: str | None
-    dependencies: dict[str, Any] | None
-    config_schema: dict[str, Any] | None
-    api_endpoints: list[Any] | None
-    created_at: datetime
-    updated_at: datetime
-    is_active: bool
-    download_url: str | None
-    checksum: str | None
-
-
-class ModuleRequirement(Schema):
-    module_name: Name
-    version: Semver | None = None
-
-
-class CompatibilityRequest(Schema):
-    modules: list[ModuleRequirement] = Field(min_length=1, max_length=200)
-
-
-class Missing(BaseModel):
-    module_name: str
-    required_by: str | None
-    constraint: str | None
-
-
-class Conflicting(BaseModel):
-    module_name: str
-    required_by: str | None
-    constraint: str
-    available: str
-
-
-class CompatibilityOut(BaseModel):
-    compatible: bool
-    resolved: dict[str, str]
-    missing: list[Missing]
-    conflicts: list[Conflicting]
-
-
-# --- configs -------------------------------------------------------------------------------
-
-ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
-
-
-class ConfigSet(Schema):
-    """The body of `PUT /devices/{device_id}/config` (the spec's) and of the config centre."""
-
-    config_key: ConfigKey
-    config_value: Annotated[str, StringConstraints(max_length=65_536)]
-    config_type: ConfigType = ConfigType.string
-    module_name: Name | None = None
-    is_encrypted: bool = False
-
-
-class ConfigCentreSet(ConfigSet):
-    device_id: DeviceId | None = None
-
-
-class ConfigOut(BaseModel):
-    id: int
-    device_id: str | None
-    module_name: str | None
-    config_key: str
-    config_value: str | None
-    config_type: str
-    is_encrypted: bool
-    version: str
-    created_at: datetime
-    updated_at: datetime
-    # Issue 17 item 6: what the device reported applied (its own keys only).
-    reported_version: str | None = None
-    reported_at: datetime | None = None
-
-
-class ConfigHistoryOut(BaseModel):
-    version: str
-    config_value: str | None
-    config_type: str
-    is_encrypted: bool
-    changed_by: str | None
-    change: str
-    changed_at: datetime
-
-
-class ConfigRollback(Schema):
-    version: Annotated[str, StringConstraints(pattern=r"^\d{1,9}$")]
-
-
-class ConfigItem(Schema):
-    config_key: ConfigKey
-    config_value: Annotated[str, StringConstraints(max_length=65_536)]
-    config_type: ConfigType = ConfigType.string
-    module_name: Name | None = None
-
-
-class ConfigBatch(Schema):
-    device_ids: list[DeviceId] = Field(min_length=1, max_length=1000)
-    items: list[ConfigItem] = Field(min_length=1, max_length=100)
-
-
-class ConfigBatchOut(BaseModel):
-    devices: int
-    changed: int
-
-
-class TemplateCreate(Schema):
-    name: Name
-    description: _text(10_000) | None = None
-    items: list[ConfigItem] = Field(min_length=1, max_length=100)
-
-
-class TemplateOut(ORM):
-    id: int
-    name: str
-    description: str | None
-    items: list[dict[str, Any]]
-    created_at: datetime
-
-
-class TemplateApply(Schema):
-    device_ids: list[DeviceId] = Field(min_length=1, max_length=1000)
-
-
 # --- error codes ---------------------------------------------------------------------------
 
 
@@ -611,10 +298,10 @@ class ErrorCodeCreate(Schema):
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,16}$")]
     level: Level
     module_name: Name | None = None
-    message_zh: _text(10_000)
-    message_en: _text(10_000)
-    guide_zh: _text(100_000) | None = None
-    guide_en: _text(100_000) | None = None
+    message_zh: bounded_text(10_000)
+    message_en: bounded_text(10_000)
+    guide_zh: bounded_text(100_000) | None = None
+    guide_en: bounded_text(100_000) | None = None
 
 
 class ErrorCodeUpdate(Schema):
@@ -622,10 +309,10 @@ class ErrorCodeUpdate(Schema):
 
     level: Level | None = None
     module_name: Name | None = None
-    message_zh: _text(10_000) | None = None
-    message_en: _text(10_000) | None = None
-    guide_zh: _text(100_000) | None = None
-    guide_en: _text(100_000) | None = None
+    message_zh: bounded_text(10_000) | None = None
+    message_en: bounded_text(10_000) | None = None
+    guide_zh: bounded_text(100_000) | None = None
+    guide_en: bounded_text(100_000) | None = None
 
 
 class ErrorCodeOut(ORM):
@@ -664,7 +351,7 @@ class AlertKind(StrEnum):
 
 
 class AlertRuleCreate(Schema):
-    name: _text(128)
+    name: bounded_text(128)
     kind: AlertKind
     threshold: int = Field(1, ge=1, le=1_000_000)
     window_minutes: int = Field(
