@@ -3,7 +3,6 @@ Mosquitto from deploy/mosquitto.conf with the dynamic-security plugin, EMQX's ho
 over HTTP as EMQX makes them, and the bridge over mqtts://."""
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,18 +23,6 @@ from tests.databases import empty_tables
 from tests.serving import free_port
 
 HOOK_TOKEN = "hook-token-" + "t" * 16
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path):
-    if shutil.which("mosquitto") is None:
-        pytest.skip("mosquitto is not installed")
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    broker = Broker(folder)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 @asynccontextmanager

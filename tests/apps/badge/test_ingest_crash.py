@@ -6,7 +6,6 @@ committed, so what the dead process had received but not stored is delivered aga
 
 import asyncio
 import os
-import shutil
 import time
 import uuid
 from collections import Counter
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import orjson
-import pytest
 
 import keel
 from keel.apps import load_app
@@ -31,18 +29,6 @@ SRC = str(Path(keel.__file__).resolve().parent.parent)
 DEVICES, PER_DEVICE = 10, 300
 BATCH = 50  # KEEL_BADGE_INGEST_BATCH_SIZE: the broker may have 2 batches in flight to keel
 START = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def broker(tmp_path: Path):
-    if shutil.which("mosquitto") is None:
-        pytest.skip("mosquitto is not installed")
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    running = Broker(folder)
-    running.start()
-    yield running
-    running.stop()
 
 
 def _env(database: Database, broker: Broker, data_dir: Path) -> dict[str, str]:
@@ -77,9 +63,11 @@ async def _stored(
 
 
 async def test_keel_killed_mid_burst_and_restarted_loses_no_heartbeat(
-    broker: Broker, badge_database: Database, tmp_path: Path
+    private_broker: Broker, badge_database: Database, tmp_path: Path
 ) -> None:
-    server = KeelServe(_env(badge_database, broker, tmp_path), "--app", "badge", log=tmp_path / "serve.log")
+    server = KeelServe(
+        _env(badge_database, private_broker, tmp_path), "--app", "badge", log=tmp_path / "serve.log"
+    )
     server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
@@ -94,7 +82,8 @@ async def test_keel_killed_mid_burst_and_restarted_loses_no_heartbeat(
             async with AsyncExitStack() as stack:
                 # Each badge on its own connection, with the credentials registration gave it.
                 connections = {
-                    each.device_id: await stack.enter_async_context(each.mqtt(broker.port)) for each in badges
+                    each.device_id: await stack.enter_async_context(each.mqtt(private_broker.port))
+                    for each in badges
                 }
                 for index, (device_id, at) in enumerate(messages):
                     payload = orjson.dumps(builders.heartbeat(timestamp=at.isoformat()))

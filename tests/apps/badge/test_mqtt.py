@@ -4,7 +4,6 @@ subscription store each message once, and a broker restarted mid-stream loses no
 
 import asyncio
 import os
-import shutil
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -182,18 +181,6 @@ async def test_admin_actions_are_pushed_after_commit(served, badge_database: Dat
     assert received["command"]["command"] == "restart_module" and received["command"]["module"] == "yolo"
     assert received["update"]["version"] == "9.0.0" and received["update"]["checksum"].startswith("sha256:")
     assert received["update"]["force_update"] is False
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path):
-    if shutil.which("mosquitto") is None:
-        pytest.skip("mosquitto is not installed")
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    broker = Broker(folder)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 async def _stored_logs(client: httpx.AsyncClient, admin: Account) -> list[str]:
