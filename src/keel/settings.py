@@ -135,6 +135,16 @@ class Settings(BaseSettings):
     coach_llm_attempts: int = Field(3, ge=1, le=10)
     coach_privacy_policy_version: str = "2026-11-01"
 
+    # shop, issue 13: stock taken at checkout is held this long for payment, then the unpaid
+    # order is cancelled by a sweep this often; a buyer holds at most this many unpaid orders
+    # and this many units of one product in them. The payment provider: "simulated" (approves
+    # every card; a payment_method of "declined" is refused, for tests and demos).
+    shop_unpaid_order_minutes: float = Field(30, gt=0)
+    shop_unpaid_sweep_seconds: float = Field(60, gt=0)
+    shop_max_unpaid_orders: int = Field(5, ge=1)
+    shop_max_unpaid_units_per_product: int = Field(100, ge=1)
+    shop_payment_provider: str = "simulated"
+
     # badge: the MQTT broker (mqtt://host:1883; unset turns MQTT off, HTTP ingest remains), the
     # key that lets a device register itself, and when a silent device counts as offline.
     badge_mqtt_url: str | None = None

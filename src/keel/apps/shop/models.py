@@ -1,13 +1,15 @@
 """The shop's tables (spec 003, section 3)."""
 
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from keel.core.db import utcnow
+from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.models import TableBase
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
 from keel.core.sweeps import SweepLeaseMixin
@@ -27,6 +29,9 @@ class User(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(255), unique=True)
+    # The username NFKC-normalised and case-folded: what uniqueness compares, in any script
+    # ("Ｍｅｉ" and "mei" are one name).
+    username_key: Mapped[str] = mapped_column(String(255), unique=True)
     email: Mapped[str] = mapped_column(String(255), unique=True)
     hashed_password: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str | None] = mapped_column(String(255))
@@ -34,6 +39,15 @@ class User(TimestampMixin, Base):
     default_shipping_address: Mapped[dict[str, Any] | None]
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
+
+    @validates("username")
+    def _keep_key(self, _: str, username: str) -> str:
+        self.username_key = username_key(username)
+        return username
+
+
+def username_key(username: str) -> str:
+    return unicodedata.normalize("NFKC", username).casefold()
 
 
 class RefreshToken(RefreshTokenMixin, Base):
@@ -85,6 +99,15 @@ class Order(TimestampMixin, Base):
     shipped_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # An order still pending_payment at this time is cancelled and its stock returned.
+    expires_at: Mapped[datetime | None]
+    # The payment provider's reference for the approved charge; the last refusal's reason.
+    payment_reference: Mapped[str | None] = mapped_column(String(255))
+    payment_error: Mapped[str | None] = mapped_column(String(500))
+    # Cancelling a paid order records the refund owed; `cancel_reason`: buyer, admin, expired.
+    refunded_at: Mapped[datetime | None]
+    refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
 
     items: Mapped[list["OrderItem"]] = relationship(lazy="raise", order_by="OrderItem.id")
 
@@ -103,6 +126,12 @@ class OrderItem(Base):
 
 
 Index("ix_orders_user_id_created_at", Order.user_id, Order.created_at)
+# The unpaid-order sweep finds the lapsed reservations by this.
+Index("ix_orders_status_expires_at", Order.status, Order.expires_at)
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    pass
 
 
 class SweepLease(SweepLeaseMixin, Base):

@@ -225,6 +225,12 @@ class OrderOut(ORM):
     shipped_at: datetime | None
     delivered_at: datetime | None
     cancelled_at: datetime | None
+    expires_at: datetime | None
+    payment_reference: str | None
+    payment_error: str | None
+    refunded_at: datetime | None
+    refund_amount: Money | None
+    cancel_reason: str | None
     items: list[OrderItemOut]
 
 

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -40,8 +41,15 @@ async def create_order(
 ) -> dict[str, Any]:
     """Check and take the stock, snapshot the prices and write the order, all or nothing; a
     write conflict is retried and, if it persists, answered 409."""
-    attempts = request.app.state.settings.transaction_retries
-    return await checkout.place_order(database, session, user.id, data, attempts=attempts)
+    settings = request.app.state.settings
+    return await checkout.place_order(
+        database,
+        session,
+        user.id,
+        data,
+        attempts=settings.transaction_retries,
+        hold=timedelta(minutes=settings.shop_unpaid_order_minutes),
+    )
 
 
 @router.get("", response_model=list[OrderSummaryOut], responses=error_responses(Unauthorized))

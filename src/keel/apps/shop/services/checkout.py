@@ -11,6 +11,7 @@ Both report a failure the same way (`_refuse`): the first line, in product-id or
 unknown (404) or short of stock (400).
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -48,14 +49,22 @@ def merge_lines(data: OrderCreate) -> dict[int, int]:
 
 
 async def place_order(
-    database: Database, session: AsyncSession, user_id: int, data: OrderCreate, *, attempts: int
+    database: Database,
+    session: AsyncSession,
+    user_id: int,
+    data: OrderCreate,
+    *,
+    attempts: int,
+    hold: timedelta,
 ) -> dict[str, Any]:
-    """The order as `OrderOut` reads it."""
+    """The order as `OrderOut` reads it; its stock is held for `hold`, unpaid."""
     quantities = merge_lines(data)
     if dialect_of(database) == "postgresql":
-        return await _place_in_one_statement(database, user_id, data, quantities, attempts=attempts)
+        return await _place_in_one_statement(
+            database, user_id, data, quantities, attempts=attempts, hold=hold
+        )
     return await run_transaction(
-        session, lambda: _place_step_by_step(session, user_id, data, quantities), attempts=attempts
+        session, lambda: _place_step_by_step(session, user_id, data, quantities, hold), attempts=attempts
     )
 
 
@@ -84,6 +93,11 @@ def _order_out(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, 
         "shipped_at": None,
         "delivered_at": None,
         "cancelled_at": None,
+        "payment_reference": None,
+        "payment_error": None,
+        "refunded_at": None,
+        "refund_amount": None,
+        "cancel_reason": None,
     }
 
 
@@ -117,8 +131,9 @@ taken AS (
     WHERE complete.ok AND products.id = sale.id
 ),
 placed AS (
-    INSERT INTO orders (user_id, total_amount, status, shipping_address, payment_method, created_at, updated_at)
-    SELECT :user_id, complete.total, :status, :shipping_address, :payment_method, :now, :now
+    INSERT INTO orders (user_id, total_amount, status, shipping_address, payment_method, created_at,
+        updated_at, expires_at)
+    SELECT :user_id, complete.total, :status, :shipping_address, :payment_method, :now, :now, :expires_at
     FROM complete WHERE complete.ok
     RETURNING id, total_amount
 )
@@ -128,11 +143,21 @@ FROM placed CROSS JOIN sale
 ORDER BY sale.id
 RETURNING id, order_id, product_id, product_name, quantity, price_at_purchase,
     (SELECT total_amount FROM placed) AS total_amount
-""").bindparams(bindparam("shipping_address", type_=JSONB), bindparam("now", type_=UTCDateTime()))
+""").bindparams(
+    bindparam("shipping_address", type_=JSONB),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("expires_at", type_=UTCDateTime()),
+)
 
 
 async def _place_in_one_statement(
-    database: Database, user_id: int, data: OrderCreate, quantities: dict[int, int], *, attempts: int
+    database: Database,
+    user_id: int,
+    data: OrderCreate,
+    quantities: dict[int, int],
+    *,
+    attempts: int,
+    hold: timedelta,
 ) -> dict[str, Any]:
     now = utcnow()
     order = {
@@ -142,6 +167,7 @@ async def _place_in_one_statement(
         "payment_method": data.payment_method,
         "created_at": now,
         "updated_at": now,
+        "expires_at": now + hold,
     }
     params = {
         **order,
@@ -199,7 +225,7 @@ async def _take_stock(connection: AsyncConnection, product_id: int, quantity: in
 
 
 async def _place_step_by_step(
-    session: AsyncSession, user_id: int, data: OrderCreate, quantities: dict[int, int]
+    session: AsyncSession, user_id: int, data: OrderCreate, quantities: dict[int, int], hold: timedelta
 ) -> dict[str, Any]:
     connection = await session.connection()
     # Rows are locked in id order, so two orders for the same products wait rather than deadlock.
@@ -218,6 +244,7 @@ async def _place_step_by_step(
         "payment_method": data.payment_method,
         "created_at": now,
         "updated_at": now,
+        "expires_at": now + hold,
     }
     order["id"] = (await connection.execute(insert(_orders), order)).inserted_primary_key[0]
     items = []
