@@ -10,18 +10,20 @@ died is taken over once its lease has run out.
 
 A TransactionalRoute's request calls `guard` (from the route, or a dependency), which claims
 the key and has the route class record the answer before the commit or release the claim after
-a rollback: fitness's batch upload keyed by its `X-Idempotency-Key`, badge's signed device
-requests keyed by their signature.
+a rollback: fitness's batch upload and shop's checkout keyed by `Idempotency-Key`
+(`IdempotencyKeyHeader`), badge's signed device requests keyed by their signature. Work that
+commits outside the request's session (shop's checkout writes a batch of orders in one
+transaction) stores each answer in that transaction itself (`Claim.answer`).
 """
 
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request, Response
-from sqlalchemy import delete, insert, select, update
+from fastapi import Depends, Header, Request, Response
+from sqlalchemy import Update, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +57,24 @@ def _raw_hash(body: bytes) -> str:
     # a request cut off by that deploy must still match (its claim, left by the killed process,
     # is taken over rather than refused); such keys are gone 24 h (KEPT) after the deploy.
     return hashlib.sha256(body).hexdigest()
+
+
+_KEY_DOC = (
+    "A repeat with the same key and body (the same JSON: key order and spacing do not count) gets "
+    "the first answer; another body is 422; a repeat while the first is still running is 409."
+)
+_KeyValue = Annotated[str | None, Header(min_length=1, max_length=255, description=_KEY_DOC)]
+
+
+def _idempotency_key(
+    idempotency_key: Annotated[_KeyValue, Header(alias="Idempotency-Key")] = None,
+    x_idempotency_key: Annotated[_KeyValue, Header(alias="X-Idempotency-Key")] = None,
+) -> str | None:
+    # The IETF draft's name, and the X- name clients written before it send.
+    return idempotency_key or x_idempotency_key
+
+
+IdempotencyKeyHeader = Annotated[str | None, Depends(_idempotency_key)]
 
 
 class Idempotency:
@@ -125,11 +145,15 @@ class Idempotency:
 
     async def record(self, session: AsyncSession, scope: str, key: str, status_code: int, body: Any) -> None:
         """Store the answer in the request's transaction: it commits with the work, or not at all."""
+        await session.execute(self.answers(), {"s": scope, "k": key, "status": status_code, "body": body})
+
+    def answers(self) -> Update:
+        """The UPDATE that stores answers, for `Claim.answer`'s parameters (one or many rows)."""
         model = self.model
-        await session.execute(
+        return (
             update(model)
-            .where(model.scope == scope, model.key == key)
-            .values(status_code=status_code, response_body=body)
+            .where(model.scope == bindparam("s"), model.key == bindparam("k"))
+            .values(status_code=bindparam("status"), response_body=bindparam("body"))
         )
 
     async def release(self, autocommit: Autocommit, scope: str, key: str) -> None:
@@ -139,7 +163,7 @@ class Idempotency:
             delete(model).where(model.scope == scope, model.key == key, model.status_code.is_(None))
         )
 
-    async def guard(self, request: Request, scope: str, key: str) -> None:
+    async def guard(self, request: Request, scope: str, key: str) -> "Claim":
         """From a TransactionalRoute's request: run this request at most once per `key`. A
         repeat is answered the first answer as it was (status and JSON body) without running the
         route, 409 while the first is still running, 422 with another body; the first's answer
@@ -148,19 +172,29 @@ class Idempotency:
         replay = await self.claim(autocommit, scope, key, await request.body())
         if replay is not None:
             raise Answered(FastJSONResponse(replay.body, status_code=replay.status_code))
-        guard_answer(request, _Claim(self, autocommit, scope, key))
+        claim = Claim(self, autocommit, scope, key)
+        guard_answer(request, claim)
+        return claim
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    """A claim `guard` made: the AnswerGuard TransactionalRoute tells how the request ended."""
+@dataclass(slots=True)
+class Claim:
+    """A claim `guard` made: the AnswerGuard TransactionalRoute tells how the request ended.
+    Work committed in a transaction of its own runs `idempotency.answers()` with `answer(...)`
+    in it, and sets `answered` once it committed, so the route does not store it again."""
 
     idempotency: Idempotency
     autocommit: Autocommit
     scope: str
     key: str
+    answered: bool = False
+
+    def answer(self, status_code: int, body: Any) -> dict[str, Any]:
+        return {"s": self.scope, "k": self.key, "status": status_code, "body": body}
 
     async def record(self, session: AsyncSession, response: Response) -> None:
+        if self.answered:
+            return
         body = orjson.loads(response.body) if response.body else None
         await self.idempotency.record(session, self.scope, self.key, response.status_code, body)
 

@@ -1,5 +1,6 @@
-"""Many buyers at once: stock is taken by one conditional update per line, so no interleaving
-of concurrent transactions can sell more than there is."""
+"""Many buyers at once: the orders that arrive together are decided in one transaction on the
+locked stock, each on its own, so no interleaving can sell more than there is and no order is
+refused for a neighbour's sake."""
 
 import asyncio
 from collections import Counter
@@ -34,13 +35,15 @@ async def test_concurrent_orders_over_shared_products_never_deadlock(
     shop: httpx.AsyncClient, admin: Account
 ) -> None:
     """Orders naming the same products in opposite orders lock rows in one order (by id)."""
-    buyer = await builders.account(shop)
+    buyers = [await builders.account(shop) for _ in range(8)]  # 5 unpaid orders each at most
     a = await builders.product(shop, admin, stock=1000)
     b = await builders.product(shop, admin, stock=1000)
     responses = await asyncio.gather(
         *(
             builders.order(
-                shop, buyer, *(((a["id"], 1), (b["id"], 1)) if i % 2 else ((b["id"], 1), (a["id"], 1)))
+                shop,
+                buyers[i % 8],
+                *(((a["id"], 1), (b["id"], 1)) if i % 2 else ((b["id"], 1), (a["id"], 1))),
             )
             for i in range(40)
         )
@@ -67,41 +70,24 @@ class _Deadlock(Exception):
 
 
 async def test_a_write_conflict_is_retried_then_answered_409(
-    shop: httpx.AsyncClient, admin: Account, buyer: Account, dialect: str, monkeypatch
+    shop: httpx.AsyncClient, admin: Account, buyer: Account, monkeypatch
 ) -> None:
-    """Conflicts cannot be forced reliably, so they are injected where the checkout runs."""
+    """Conflicts cannot be forced reliably, so one is injected where the batch writes its orders."""
     from sqlalchemy.exc import DBAPIError
 
-    from keel.core.db import Autocommit, run_transaction
+    from keel.apps.shop.services import checkout
 
     tee = await builders.product(shop, admin, stock=10)
     conflicts = {"left": 1}
+    real_insert = checkout._insert
 
-    def conflict() -> DBAPIError:
-        return DBAPIError("checkout", {}, _Deadlock("deadlock detected"))
+    async def insert(connection, table, rows):  # type: ignore[no-untyped-def]
+        if table.name == "order_items" and conflicts["left"] > 0:
+            conflicts["left"] -= 1
+            raise DBAPIError("checkout", {}, _Deadlock("deadlock detected"))
+        return await real_insert(connection, table, rows)
 
-    if dialect == "postgresql":
-        real_execute = Autocommit.execute
-
-        async def execute(self, statement, parameters=None):  # type: ignore[no-untyped-def]
-            if "INSERT INTO order_items" in str(statement) and conflicts["left"] > 0:
-                conflicts["left"] -= 1
-                raise conflict()
-            return await real_execute(self, statement, parameters)
-
-        monkeypatch.setattr(Autocommit, "execute", execute)
-    else:
-
-        async def flaky_transaction(session, work, *, attempts, **kwargs):  # type: ignore[no-untyped-def]
-            async def work_that_conflicts_first():  # type: ignore[no-untyped-def]
-                if conflicts["left"] > 0:
-                    conflicts["left"] -= 1
-                    raise conflict()
-                return await work()
-
-            return await run_transaction(session, work_that_conflicts_first, attempts=attempts, **kwargs)
-
-        monkeypatch.setattr("keel.apps.shop.services.checkout.run_transaction", flaky_transaction)
+    monkeypatch.setattr(checkout, "_insert", insert)
 
     retried = await builders.order(shop, buyer, (tee["id"], 2))
     assert retried.status_code == 201, retried.text
@@ -113,3 +99,23 @@ async def test_a_write_conflict_is_retried_then_answered_409(
     assert "retry" in persistent.json()["detail"]
     assert (await shop.get(f"/api/products/{tee['id']}")).json()["stock"] == 8
     assert len((await shop.get("/api/orders", headers=buyer.headers)).json()) == 1
+
+
+async def test_orders_decided_together_each_succeed_or_fail_on_their_own(
+    shop: httpx.AsyncClient, admin: Account
+) -> None:
+    """Stock 10, and at once: one order of 11 (never servable), ten of 1, and one for a product
+    that does not exist. However they are batched, the ten are sold and only the two fail."""
+    buyers = [await builders.account(shop) for _ in range(4)]
+    mug = await builders.product(shop, admin, name="Flash Mug", stock=10)
+    too_many = builders.order(shop, buyers[0], (mug["id"], 11))
+    unknown = builders.order(shop, buyers[1], (mug["id"], 1), (999_999, 1))
+    singles = [builders.order(shop, buyers[i % 4], (mug["id"], 1)) for i in range(10)]
+    answers = await asyncio.gather(too_many, unknown, *singles)
+
+    assert answers[0].status_code == 400 and "left, 11 requested" in answers[0].json()["detail"]
+    assert answers[1].status_code == 404 and answers[1].json()["detail"] == "Product 999999 not found"
+    assert Counter(answer.status_code for answer in answers[2:]) == {201: 10}
+    assert len({answer.json()["id"] for answer in answers[2:]}) == 10
+    assert all(answer.json()["items"][0]["id"] for answer in answers[2:])
+    assert (await shop.get(f"/api/products/{mug['id']}")).json()["stock"] == 0

@@ -1,10 +1,12 @@
-"""The shop's typed dependencies: who is asking, and whether they may."""
+"""The shop's typed dependencies: who is asking, whether they may, and the process's checkout."""
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from keel.apps.shop.models import RefreshToken, RevokedToken, User
+from keel.apps.shop.services.checkout import Checkout
+from keel.core.db import request_database
 from keel.core.security.auth import Authenticator, UserRow
 
 auth = Authenticator(user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken)
@@ -12,3 +14,14 @@ auth = Authenticator(user_model=User, refresh_model=RefreshToken, revoked_model=
 # The signed-in user's row: `.id`, `.is_admin`, `.username`... as on `User`, read-only.
 CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 AdminUser = Annotated[UserRow, Depends(auth.admin_user)]
+
+
+def _checkout(request: Request) -> Checkout:
+    # One per app and process: its batches combine the orders this process receives at once.
+    state = request.app.state
+    if (checkout := getattr(state, "shop_checkout", None)) is None:
+        checkout = state.shop_checkout = Checkout(request_database(request), state.settings)
+    return checkout
+
+
+CheckoutService = Annotated[Checkout, Depends(_checkout)]

@@ -2,7 +2,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -28,25 +28,13 @@ from keel.core.db import AppDatabase, DbSession, TransactionalRoute
 from keel.core.encoding import FastJSONResponse
 from keel.core.errors import Conflict, Gone, NotFound, Unauthorized, Unprocessable, error_responses
 from keel.core.http import MiB, body_limit
-from keel.core.idempotency import Idempotency
+from keel.core.idempotency import Idempotency, IdempotencyKeyHeader
 from keel.core.pagination import Page, PageParams, page_of
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=TransactionalRoute)
 # A batch run twice stores each session once anyway (client ids are unique per user), so a
 # claim left by a crashed process may be taken over after half a minute.
 idempotency = Idempotency(IdempotencyKey, lease=timedelta(seconds=30))
-
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        description="A repeat with the same key and body (the same JSON: key order and spacing do not "
-        "count) gets the first answer; another body is 422; "
-        "a repeat while the first is still running is 409.",
-    ),
-]
 
 
 @router.post(
@@ -82,7 +70,7 @@ async def batch_upload(
     user: CurrentUser,
     session: DbSession,
     database: AppDatabase,
-    key: IdempotencyKeyHeader = None,
+    key: IdempotencyKeyHeader,
 ) -> Response:
     """Store what the phone recorded offline. Every item is answered created, duplicate (by
     `client_session_id`, or its alias `client_session_uuid`) or rejected with a reason the user

@@ -1,9 +1,8 @@
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from keel.apps.shop.deps import AdminUser, CurrentUser
+from keel.apps.shop.deps import AdminUser, CheckoutService, CurrentUser
 from keel.apps.shop.models import Order
 from keel.apps.shop.schemas import (
     OrderCreate,
@@ -12,16 +11,19 @@ from keel.apps.shop.schemas import (
     OrderSummaryOut,
     PaymentRequest,
 )
-from keel.apps.shop.services import checkout, orders
-from keel.core.db import AppDatabase, DbSession, TransactionalRoute
+from keel.apps.shop.services import orders
+from keel.apps.shop.services.checkout import idempotency
+from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import (
     BadRequest,
     Conflict,
     Forbidden,
     NotFound,
     Unauthorized,
+    Unprocessable,
     error_responses,
 )
+from keel.core.idempotency import IdempotencyKeyHeader
 from keel.core.pagination import OffsetParams
 from keel.core.params import IntId
 
@@ -33,23 +35,23 @@ _MOVE_ERRORS = error_responses(Unauthorized, NotFound, Conflict)
     "",
     status_code=201,
     response_model=OrderOut,
-    responses=error_responses(BadRequest, Unauthorized, NotFound, Conflict),
+    responses=error_responses(BadRequest, Unauthorized, NotFound, Conflict, Unprocessable),
 )
 @router.post("/", status_code=201, response_model=OrderOut, include_in_schema=False)
 async def create_order(
-    data: OrderCreate, user: CurrentUser, request: Request, database: AppDatabase, session: DbSession
+    data: OrderCreate,
+    user: CurrentUser,
+    request: Request,
+    checkout: CheckoutService,
+    key: IdempotencyKeyHeader,
 ) -> dict[str, Any]:
-    """Check and take the stock, snapshot the prices and write the order, all or nothing; a
-    write conflict is retried and, if it persists, answered 409."""
-    settings = request.app.state.settings
-    return await checkout.place_order(
-        database,
-        session,
-        user.id,
-        data,
-        attempts=settings.transaction_retries,
-        hold=timedelta(minutes=settings.shop_unpaid_order_minutes),
-    )
+    """Check and take the stock, snapshot the prices and write the order, all or nothing; the
+    stock is held for `KEEL_SHOP_UNPAID_ORDER_MINUTES`, unpaid. 404 an unknown product, 400 short
+    stock, 409 a buyer's limit on unpaid orders or units of one product in them (the detail says
+    which), or a write conflict that persisted. With an `Idempotency-Key`, a retry answers the
+    first order (the same id, the stock taken once)."""
+    claim = await idempotency.guard(request, f"user:{user.id}:orders.create", key) if key else None
+    return await checkout.place(user.id, data, claim)
 
 
 @router.get("", response_model=list[OrderSummaryOut], responses=error_responses(Unauthorized))

@@ -1,37 +1,55 @@
 """Checkout: check and take the stock, snapshot the prices, write the order and its lines, all
-or nothing, so concurrent buyers never oversell.
+or nothing per order, so concurrent buyers never oversell; each order's stock is then held,
+unpaid, until its `expires_at`.
 
-Two ways to the same result:
-- PostgreSQL: one statement in autocommit (`_ONE_STATEMENT`), atomic by itself, with two round
-  trips per order in all (the user, then this) instead of six. Here a round trip costs more
-  CPU than the SQL.
-- Every other dialect: a transaction of Core statements, one conditional UPDATE per line, run
-  by `run_transaction` so write conflicts and deadlocks are retried, then a 409.
-Both report a failure the same way (`_refuse`): the first line, in product-id order, that is
-unknown (404) or short of stock (400).
+Orders placed at the same moment are combined (core/batching.py): one transaction serves a
+batch. It locks the buyers' rows, then the products' rows, each in id order (so batches of
+two processes wait for each other, never deadlock), reads the stock once, decides each order
+in arrival order as if it were alone (an order refused leaves the stock to the ones after it),
+takes the stock of the accepted ones with one UPDATE per product and writes all their orders
+and lines with one INSERT each. On a flash sale every order waits for the same product row:
+one lock hold and one commit now serve the whole batch instead of one order. Write conflicts
+and deadlocks (TiDB's optimistic transactions, MySQL's lock waits) re-run the batch; after
+`attempts` the batch's orders are answered 409.
+
+A keyed checkout (`Idempotency-Key`) stores its answer in the batch's transaction too, so the
+answer exists exactly when the order does.
 """
 
-from datetime import timedelta
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from keel.apps.shop.models import Order, OrderItem, Product
-from keel.apps.shop.schemas import OrderCreate, OrderStatus
-from keel.core.db import Database, Executor, UTCDateTime, is_write_conflict, run_transaction, utcnow
-from keel.core.errors import BadRequest, Conflict, NotFound, Unprocessable
-from keel.core.sql import dialect_of
+from keel.apps.shop.models import IdempotencyKey, Order, OrderItem, Product, User
+from keel.apps.shop.schemas import OrderCreate, OrderOut, OrderStatus
+from keel.core.batching import Combiner
+from keel.core.db import Database, is_write_conflict, utcnow
+from keel.core.errors import BadRequest, Conflict, KeelError, NotFound, Unauthorized, Unprocessable
+from keel.core.idempotency import Claim, Idempotency
+from keel.settings import Settings
 
 MAX_QUANTITY = 1000
+# Orders per transaction: a batch holds its product rows locked while it writes, so it stays
+# a few milliseconds long even with a hundred lines per order.
+MAX_BATCH = 64
 
+# A claim is taken over only after a batch that long could not still commit: a takeover while
+# the first attempt still ran would place the order twice.
+idempotency = Idempotency(IdempotencyKey, lease=timedelta(minutes=5))
+
+_users = User.__table__
 _products = Product.__table__
 _orders = Order.__table__
 _order_items = OrderItem.__table__
-_LIVE = _products.c.deleted_at.is_(None)
+_PENDING = OrderStatus.pending_payment.value
 
 
 def merge_lines(data: OrderCreate) -> dict[int, int]:
@@ -48,215 +66,237 @@ def merge_lines(data: OrderCreate) -> dict[int, int]:
     return dict(sorted(quantities.items()))
 
 
-async def place_order(
-    database: Database,
-    session: AsyncSession,
-    user_id: int,
-    data: OrderCreate,
-    *,
-    attempts: int,
-    hold: timedelta,
-) -> dict[str, Any]:
-    """The order as `OrderOut` reads it; its stock is held for `hold`, unpaid."""
-    quantities = merge_lines(data)
-    if dialect_of(database) == "postgresql":
-        return await _place_in_one_statement(
-            database, user_id, data, quantities, attempts=attempts, hold=hold
-        )
-    return await run_transaction(
-        session, lambda: _place_step_by_step(session, user_id, data, quantities, hold), attempts=attempts
-    )
+@dataclass(slots=True)
+class _Placement:
+    user_id: int
+    data: OrderCreate
+    quantities: dict[int, int]
+    claim: Claim | None
 
 
-_STOCK_LEFT = select(_products.c.name, _products.c.stock).where(
-    _products.c.id == bindparam("product_id"), _LIVE
-)
+@dataclass(slots=True)
+class _Held:
+    """A buyer's unpaid orders, as the batch's decisions go on: how many, and units per product."""
+
+    orders: int = 0
+    units: dict[int, int] = field(default_factory=dict)
 
 
-async def _refuse(db: Executor, quantities: dict[int, int]) -> None:
-    """Raise for the first line that cannot be served; return if, as of now, all can."""
-    for product_id, quantity in quantities.items():
-        row = (await db.execute(_STOCK_LEFT, {"product_id": product_id})).first()
-        if row is None:
-            raise NotFound(f"Product {product_id} not found")
-        if row.stock < quantity:
-            raise BadRequest(
-                f"Insufficient stock for product {product_id} ({row.name}): {row.stock} left, {quantity} requested"
+class _StockMoved(Exception):
+    """The stock changed between the read and the take (SQLite, which has no row locks): the
+    batch is decided again."""
+
+
+class Checkout:
+    """One per app and process: `deps.CheckoutService` hands it to the route."""
+
+    def __init__(self, database: Database, settings: Settings):
+        self._database = database
+        self._attempts = settings.transaction_retries
+        self._hold = timedelta(minutes=settings.shop_unpaid_order_minutes)
+        self._max_orders = settings.shop_max_unpaid_orders
+        self._max_units = settings.shop_max_unpaid_units_per_product
+        self._combiner: Combiner[_Placement, dict[str, Any]] = Combiner(self._place_batch, max_size=MAX_BATCH)
+
+    async def place(self, user_id: int, data: OrderCreate, claim: Claim | None) -> dict[str, Any]:
+        """The order as `OrderOut` reads it, or the refusal raised: 404 an unknown product,
+        409 a buyer's limit on unpaid orders, 400 short stock, 409 persistent conflicts."""
+        return await self._combiner.submit(_Placement(user_id, data, merge_lines(data), claim))
+
+    async def _place_batch(self, batch: Sequence[_Placement]) -> list[dict[str, Any] | Exception]:
+        for attempt in range(self._attempts):
+            try:
+                async with self._database.engine.connect() as connection, connection.begin():
+                    outcomes = await self._decide_and_write(connection, batch)
+            except _StockMoved:
+                pass
+            except DBAPIError as error:
+                if not is_write_conflict(error):
+                    raise
+            else:
+                for placement, outcome in zip(batch, outcomes, strict=True):
+                    if placement.claim is not None and not isinstance(outcome, Exception):
+                        placement.claim.answered = True
+                return outcomes
+            if attempt + 1 < self._attempts:
+                await asyncio.sleep(random.uniform(0.005, 0.02) * (2**attempt))
+        return [Conflict("The stock kept changing while the order was placed; please retry")] * len(batch)
+
+    async def _decide_and_write(
+        self, connection: AsyncConnection, batch: Sequence[_Placement]
+    ) -> list[dict[str, Any] | Exception]:
+        product_ids = sorted({pid for p in batch for pid in p.quantities})
+        buyers = await _lock_buyers(connection, sorted({p.user_id for p in batch}), product_ids)
+        products = await _lock_products(connection, product_ids)
+        stock = {pid: row.stock for pid, row in products.items()}
+        now = utcnow()
+        outcomes: list[dict[str, Any] | Exception] = []
+        accepted: list[tuple[_Placement, dict[str, Any]]] = []
+        for placement in batch:
+            held = buyers.get(placement.user_id)
+            try:
+                if held is None:
+                    raise Unauthorized("User no longer exists")
+                self._check(placement, products, stock, held)
+            except KeelError as refusal:
+                outcomes.append(refusal)
+                continue
+            held.orders += 1
+            for pid, quantity in placement.quantities.items():
+                stock[pid] -= quantity
+                held.units[pid] = held.units.get(pid, 0) + quantity
+            order = self._order(placement, products, now)
+            accepted.append((placement, order))
+            outcomes.append(order)
+        if accepted:
+            await self._write(connection, accepted, products, stock)
+        return outcomes
+
+    def _check(
+        self, placement: _Placement, products: dict[int, Row[Any]], stock: dict[int, int], held: _Held
+    ) -> None:
+        """Raise for the first reason this order cannot be served now: an unknown product (the
+        first in id order), the buyer's limits, then short stock (the first line in id order)."""
+        for pid in placement.quantities:
+            if pid not in products:
+                raise NotFound(f"Product {pid} not found")
+        if held.orders >= self._max_orders:
+            raise Conflict(
+                f"You have {held.orders} unpaid orders, the most one buyer may hold; "
+                "pay or cancel one before placing another"
             )
+        for pid, quantity in placement.quantities.items():
+            if (units := held.units.get(pid, 0) + quantity) > self._max_units:
+                raise Conflict(
+                    f"Product {pid} ({products[pid].name}): your unpaid orders would hold {units} units, "
+                    f"at most {self._max_units} per buyer"
+                )
+        for pid, quantity in placement.quantities.items():
+            if stock[pid] < quantity:
+                raise BadRequest(
+                    f"Insufficient stock for product {pid} ({products[pid].name}): "
+                    f"{stock[pid]} left, {quantity} requested"
+                )
+
+    def _order(self, placement: _Placement, products: dict[int, Row[Any]], now: datetime) -> dict[str, Any]:
+        lines = placement.quantities.items()
+        return {
+            "user_id": placement.user_id,
+            "total_amount": sum((products[pid].price * q for pid, q in lines), Decimal("0.00")),
+            "status": _PENDING,
+            "shipping_address": placement.data.shipping_address.model_dump(),
+            "payment_method": placement.data.payment_method,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + self._hold,
+            "paid_at": None,
+            "shipped_at": None,
+            "delivered_at": None,
+            "cancelled_at": None,
+            "payment_reference": None,
+            "payment_error": None,
+            "refunded_at": None,
+            "refund_amount": None,
+            "cancel_reason": None,
+            "items": [
+                {
+                    "product_id": pid,
+                    "product_name": products[pid].name,
+                    "quantity": quantity,
+                    "price_at_purchase": products[pid].price,
+                    "created_at": now,
+                }
+                for pid, quantity in lines
+            ],
+        }
+
+    async def _write(
+        self,
+        connection: AsyncConnection,
+        accepted: list[tuple[_Placement, dict[str, Any]]],
+        products: dict[int, Row[Any]],
+        stock: dict[int, int],
+    ) -> None:
+        for pid in sorted({pid for placement, _ in accepted for pid in placement.quantities}):
+            taken = products[pid].stock - stock[pid]
+            moved = await connection.execute(_TAKE_STOCK, {"product_id": pid, "quantity": taken})
+            if moved.rowcount != 1:
+                raise _StockMoved
+        orders = [order for _, order in accepted]
+        order_ids = await _insert(connection, _orders, orders)
+        lines = []
+        for order, order_id in zip(orders, order_ids, strict=True):
+            order["id"] = order_id
+            for item in order["items"]:
+                item["order_id"] = order_id
+                lines.append(item)
+        for item, item_id in zip(lines, await _insert(connection, _order_items, lines), strict=True):
+            item["id"] = item_id
+        answers = [
+            placement.claim.answer(201, OrderOut.model_validate(order).model_dump(mode="json"))
+            for placement, order in accepted
+            if placement.claim is not None
+        ]
+        if answers:
+            await connection.execute(idempotency.answers(), answers)
 
 
-def _order_out(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        **order,
-        "items": items,
-        "paid_at": None,
-        "shipped_at": None,
-        "delivered_at": None,
-        "cancelled_at": None,
-        "payment_reference": None,
-        "payment_error": None,
-        "refunded_at": None,
-        "refund_amount": None,
-        "cancel_reason": None,
-    }
+async def _lock_buyers(
+    connection: AsyncConnection, user_ids: list[int], product_ids: list[int]
+) -> dict[int, _Held]:
+    """Lock the buyers' rows, so two batches cannot both let one buyer past a limit, and read
+    what their unpaid orders hold of these products. A buyer whose account is gone is missing
+    from the answer."""
+    locked = select(_users.c.id).where(_users.c.id.in_(user_ids)).order_by(_users.c.id).with_for_update()
+    buyers = {user_id: _Held() for user_id in (await connection.execute(locked)).scalars()}
+    orders = (
+        select(_orders.c.user_id, func.count())
+        .where(_orders.c.user_id.in_(user_ids), _orders.c.status == _PENDING)
+        .group_by(_orders.c.user_id)
+    )
+    for user_id, count in await connection.execute(orders):
+        buyers[user_id].orders = count
+    units = (
+        select(_orders.c.user_id, _order_items.c.product_id, func.sum(_order_items.c.quantity))
+        .join(_order_items, _order_items.c.order_id == _orders.c.id)
+        .where(
+            _orders.c.user_id.in_(user_ids),
+            _orders.c.status == _PENDING,
+            _order_items.c.product_id.in_(product_ids),
+        )
+        .group_by(_orders.c.user_id, _order_items.c.product_id)
+    )
+    for user_id, product_id, quantity in await connection.execute(units):
+        buyers[user_id].units[product_id] = int(quantity)
+    return buyers
 
 
-# --- PostgreSQL: one statement --------------------------------------------------------------
-
-# The lines' product rows are locked in id order (so concurrent orders wait, never deadlock),
-# then checked all together: only when every line can be served is stock taken and the order
-# and its lines written. Otherwise the statement changes nothing and returns no row.
-_ONE_STATEMENT = text("""
-WITH lines AS (
-    SELECT * FROM unnest(CAST(:product_ids AS integer[]), CAST(:quantities AS integer[]))
-        AS l (product_id, quantity)
-),
-locked AS (
-    SELECT id, name, price, stock, deleted_at FROM products
-    WHERE id = ANY(CAST(:product_ids AS integer[]))
-    ORDER BY id
-    FOR UPDATE
-),
-sale AS (
-    SELECT locked.id, locked.name, locked.price, lines.quantity
-    FROM locked JOIN lines ON lines.product_id = locked.id
-    WHERE locked.deleted_at IS NULL AND locked.stock >= lines.quantity
-),
-complete AS (
-    SELECT count(*) = :line_count AS ok, sum(price * quantity) AS total FROM sale
-),
-taken AS (
-    UPDATE products SET stock = products.stock - sale.quantity
-    FROM sale, complete
-    WHERE complete.ok AND products.id = sale.id
-),
-placed AS (
-    INSERT INTO orders (user_id, total_amount, status, shipping_address, payment_method, created_at,
-        updated_at, expires_at)
-    SELECT :user_id, complete.total, :status, :shipping_address, :payment_method, :now, :now, :expires_at
-    FROM complete WHERE complete.ok
-    RETURNING id, total_amount
-)
-INSERT INTO order_items (order_id, product_id, product_name, quantity, price_at_purchase, created_at)
-SELECT placed.id, sale.id, sale.name, sale.quantity, sale.price, :now
-FROM placed CROSS JOIN sale
-ORDER BY sale.id
-RETURNING id, order_id, product_id, product_name, quantity, price_at_purchase,
-    (SELECT total_amount FROM placed) AS total_amount
-""").bindparams(
-    bindparam("shipping_address", type_=JSONB),
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("expires_at", type_=UTCDateTime()),
-)
+async def _lock_products(connection: AsyncConnection, product_ids: list[int]) -> dict[int, Row[Any]]:
+    """The products on sale among these, locked in id order, with the stock and price now."""
+    locked = (
+        select(_products.c.id, _products.c.name, _products.c.price, _products.c.stock)
+        .where(_products.c.id.in_(product_ids), _products.c.deleted_at.is_(None))
+        .order_by(_products.c.id)
+        .with_for_update()
+    )
+    return {row.id: row for row in await connection.execute(locked)}
 
 
-async def _place_in_one_statement(
-    database: Database,
-    user_id: int,
-    data: OrderCreate,
-    quantities: dict[int, int],
-    *,
-    attempts: int,
-    hold: timedelta,
-) -> dict[str, Any]:
-    now = utcnow()
-    order = {
-        "user_id": user_id,
-        "status": OrderStatus.pending_payment.value,
-        "shipping_address": data.shipping_address.model_dump(),
-        "payment_method": data.payment_method,
-        "created_at": now,
-        "updated_at": now,
-        "expires_at": now + hold,
-    }
-    params = {
-        **order,
-        "now": now,
-        "product_ids": list(quantities),
-        "quantities": list(quantities.values()),
-        "line_count": len(quantities),
-    }
-    for _ in range(attempts):
-        try:
-            lines = (await database.autocommit.execute(_ONE_STATEMENT, params)).mappings().all()
-        except DBAPIError as error:
-            # The locks are taken in id order, so this should not happen; if it does, the
-            # statement had no effect and is simply run again, as run_transaction would.
-            if not is_write_conflict(error):
-                raise
-            continue
-        if lines:
-            items = sorted((dict(line) for line in lines), key=lambda item: item["product_id"])
-            total = items[0]["total_amount"]
-            for item in items:
-                del item["total_amount"]
-            return _order_out({**order, "id": items[0]["order_id"], "total_amount": total}, items)
-        # Nothing was written. Say which line failed; if none does any more, stock came back
-        # in the meantime and the order is tried again.
-        await _refuse(database.autocommit, quantities)
-    raise Conflict("The stock kept changing while the order was placed; please retry")
-
-
-# --- Every other dialect: a transaction ----------------------------------------------------
-
+# Conditional, although the row is locked: SQLite has no row locks, and there this is what
+# finds out that another writer took stock since the read.
 _TAKE_STOCK = (
     update(_products)
-    .where(_products.c.id == bindparam("product_id"), _LIVE, _products.c.stock >= bindparam("quantity"))
+    .where(_products.c.id == bindparam("product_id"), _products.c.stock >= bindparam("quantity"))
     .values(stock=_products.c.stock - bindparam("quantity"))
 )
-_TAKE_STOCK_RETURNING = _TAKE_STOCK.returning(_products.c.id, _products.c.name, _products.c.price)
-_PRICES = select(_products.c.id, _products.c.name, _products.c.price).where(
-    _products.c.id.in_(bindparam("product_ids", expanding=True))
-)
 
 
-async def _take_stock(connection: AsyncConnection, product_id: int, quantity: int) -> Row[Any] | None:
-    """One conditional UPDATE checks and takes the stock at once: there is no moment between a
-    read and a write for another buyer to slip into. Where the dialect can, the same statement
-    returns the name and price the sale took."""
-    params = {"product_id": product_id, "quantity": quantity}
-    if connection.dialect.update_returning:
-        if (taken := (await connection.execute(_TAKE_STOCK_RETURNING, params)).first()) is not None:
-            return taken
-    elif (await connection.execute(_TAKE_STOCK, params)).rowcount == 1:
-        return None
-    await _refuse(connection, {product_id: quantity})
-    raise AssertionError("unreachable: a line that could not be taken must be refused")
-
-
-async def _place_step_by_step(
-    session: AsyncSession, user_id: int, data: OrderCreate, quantities: dict[int, int], hold: timedelta
-) -> dict[str, Any]:
-    connection = await session.connection()
-    # Rows are locked in id order, so two orders for the same products wait rather than deadlock.
-    products = {pid: await _take_stock(connection, pid, quantity) for pid, quantity in quantities.items()}
-    if None in products.values():
-        # Read after the update: the rows are locked now, so the price is the one this sale took.
-        products = {
-            row.id: row for row in await connection.execute(_PRICES, {"product_ids": list(quantities)})
-        }
-    now = utcnow()
-    order: dict[str, Any] = {
-        "user_id": user_id,
-        "total_amount": sum((products[pid].price * q for pid, q in quantities.items()), Decimal("0.00")),
-        "status": OrderStatus.pending_payment.value,
-        "shipping_address": data.shipping_address.model_dump(),
-        "payment_method": data.payment_method,
-        "created_at": now,
-        "updated_at": now,
-        "expires_at": now + hold,
-    }
-    order["id"] = (await connection.execute(insert(_orders), order)).inserted_primary_key[0]
-    items = []
-    for pid, quantity in quantities.items():
-        item = {
-            "order_id": order["id"],
-            "product_id": pid,
-            "product_name": products[pid].name,
-            "quantity": quantity,
-            "price_at_purchase": products[pid].price,
-            "created_at": now,
-        }
-        item["id"] = (await connection.execute(insert(_order_items), item)).inserted_primary_key[0]
-        items.append(item)
-    return _order_out(order, items)
+async def _insert(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows and return their ids in the rows' order: in one statement where the
+    dialect returns rows from an INSERT (PostgreSQL, SQLite, MariaDB), else one by one."""
+    columns = [column.name for column in table.columns if column.name != "id"]
+    values = [{name: row[name] for name in columns} for row in rows]
+    if connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list((await connection.execute(statement, values)).scalars())
+    return [(await connection.execute(insert(table), row)).inserted_primary_key[0] for row in values]
