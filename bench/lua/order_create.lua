@@ -1,6 +1,8 @@
 -- POST /api/orders for one unit of a product, rotating over the product ids in
--- BENCH_PRODUCT_IDS (to spread the row locks on stock) and the bearer tokens in BENCH_TOKENS
--- (so the orders belong to several users). Counts answers by status for bench/shop.py.
+-- BENCH_PRODUCT_IDS (one id: a flash sale on that product) and the bearer tokens in the file
+-- BENCH_TOKENS_FILE, one buyer per request in turn (a buyer may hold only a few unpaid orders).
+-- With BENCH_KEYED=1 each order carries its own Idempotency-Key, as a client that retries does.
+-- Counts answers by status for bench/shop.py.
 local function split(value, pattern)
   local out = {}
   for part in string.gmatch(value or "", pattern) do
@@ -10,11 +12,16 @@ local function split(value, pattern)
 end
 
 local ids = split(os.getenv("BENCH_PRODUCT_IDS"), "%d+")
-local tokens = split(os.getenv("BENCH_TOKENS"), "[^,]+")
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS_FILE")) do
+  tokens[#tokens + 1] = line
+end
+local keyed = os.getenv("BENCH_KEYED") == "1"
 local address = '{"recipient":"Bench","line1":"1 Main St","city":"Taipei","country":"TW"}'
 
 math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
-local n = math.random(#ids * #tokens)
+local thread_key = string.format("%08x", math.random(0, 0x7fffffff))
+local n = math.random(#tokens)
 
 statuses = {}
 
@@ -24,8 +31,11 @@ request = function()
     .. '"shipping_address":' .. address .. ',"payment_method":"card"}'
   local headers = {
     ["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. tokens[math.floor(n / #ids) % #tokens + 1],
+    ["Authorization"] = "Bearer " .. tokens[n % #tokens + 1],
   }
+  if keyed then
+    headers["Idempotency-Key"] = thread_key .. "-" .. n
+  end
   return wrk.format("POST", "/api/orders", headers, body)
 end
 

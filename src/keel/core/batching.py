@@ -16,6 +16,16 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from prometheus_client import Histogram
+
+# How much combining happens: a run per item means the load never overlapped.
+BATCH_SIZE = Histogram(
+    "keel_batch_size",
+    "Items served by one run of a Combiner",
+    ["batch"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -23,9 +33,12 @@ Run = Callable[[Sequence[T]], Awaitable[Sequence[R | Exception]]]
 
 
 class Combiner(Generic[T, R]):
-    """One run in flight at a time, of at most `max_size` items; the rest wait for the next."""
+    """One run in flight at a time, of at most `max_size` items; what arrives while it runs
+    waits for the next. (Two runs at once made smaller batches and fewer orders a second on
+    bench/shop.py's flash sale: each run has a fixed cost, and they wait for the same row.)"""
 
-    def __init__(self, run: Run[T, R], *, max_size: int):
+    def __init__(self, name: str, run: Run[T, R], *, max_size: int):
+        self._size = BATCH_SIZE.labels(name)
         self._run = run
         self._max_size = max_size
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
@@ -45,6 +58,7 @@ class Combiner(Generic[T, R]):
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[: self._max_size], self._waiting[self._max_size :]
+                self._size.observe(len(batch))
                 try:
                     results: Sequence[R | Exception] = await self._run([item for item, _ in batch])
                 except Exception as error:

@@ -66,7 +66,7 @@ _KEY_DOC = (
 _KeyValue = Annotated[str | None, Header(min_length=1, max_length=255, description=_KEY_DOC)]
 
 
-def _idempotency_key(
+async def _idempotency_key(
     idempotency_key: Annotated[_KeyValue, Header(alias="Idempotency-Key")] = None,
     x_idempotency_key: Annotated[_KeyValue, Header(alias="X-Idempotency-Key")] = None,
 ) -> str | None:
@@ -88,6 +88,8 @@ class Idempotency:
         self.model = model
         self.lease = lease
         self.kept = kept
+        # Built once: a statement made per call is compiled (its cache key computed) per call.
+        self._insert = insert(model)
 
     async def claim(self, autocommit: Autocommit, scope: str, key: str, body: bytes) -> StoredAnswer | None:
         """Claim `key` for the request with this `body`, or return the answer to replay. Raises 409
@@ -106,7 +108,7 @@ class Idempotency:
             "expires_at": now + self.kept,
         }
         try:
-            await autocommit.execute(insert(model).values(**row))
+            await autocommit.execute(self._insert, row)
             return None
         except IntegrityError:
             pass

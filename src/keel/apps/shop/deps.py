@@ -16,7 +16,7 @@ CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 AdminUser = Annotated[UserRow, Depends(auth.admin_user)]
 
 
-def _checkout(request: Request) -> Checkout:
+async def _checkout(request: Request) -> Checkout:
     # One per app and process: its batches combine the orders this process receives at once.
     state = request.app.state
     if (checkout := getattr(state, "shop_checkout", None)) is None:

@@ -3,14 +3,22 @@ or nothing per order, so concurrent buyers never oversell; each order's stock is
 unpaid, until its `expires_at`.
 
 Orders placed at the same moment are combined (core/batching.py): one transaction serves a
-batch. It locks the buyers' rows, then the products' rows, each in id order (so batches of
-two processes wait for each other, never deadlock), reads the stock once, decides each order
-in arrival order as if it were alone (an order refused leaves the stock to the ones after it),
-takes the stock of the accepted ones with one UPDATE per product and writes all their orders
-and lines with one INSERT each. On a flash sale every order waits for the same product row:
-one lock hold and one commit now serve the whole batch instead of one order. Write conflicts
-and deadlocks (TiDB's optimistic transactions, MySQL's lock waits) re-run the batch; after
-`attempts` the batch's orders are answered 409.
+batch. It locks the buyers' rows in id order and reads what their unpaid orders hold, reads the
+products' stock, decides each order in arrival order as if it were alone (an order refused
+leaves the stock to the ones after it), writes the accepted orders and their lines with one
+INSERT each, and takes their stock with one conditional UPDATE per product. On a flash sale
+every order waits for the same product row: one lock hold and one commit now serve the whole
+batch instead of one order.
+
+How long that row stays locked is what limits a flash sale, so on PostgreSQL the stock is read
+without a lock and taken last: the row is locked for the UPDATE and the commit only. (The
+lines' foreign key check there does not wait for it: FOR KEY SHARE does not conflict with an
+UPDATE of `stock`.) The UPDATE is conditional on the stock still being there; if another batch
+took it in between, the transaction is rolled back and decided again on the locked rows. On
+MySQL and MariaDB the rows are locked first (InnoDB's foreign key check takes a shared lock
+that, with the update after it, would deadlock two batches); SQLite has one writer. Write
+conflicts and deadlocks (TiDB's optimistic transactions, MySQL's lock waits) re-run the batch;
+after `attempts` its orders are answered 409.
 
 A keyed checkout (`Idempotency-Key`) stores its answer in the batch's transaction too, so the
 answer exists exactly when the order does.
@@ -24,7 +32,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -83,8 +91,7 @@ class _Held:
 
 
 class _StockMoved(Exception):
-    """The stock changed between the read and the take (SQLite, which has no row locks): the
-    batch is decided again."""
+    """Another writer took stock between the read and the take: the batch is decided again."""
 
 
 class Checkout:
@@ -96,7 +103,9 @@ class Checkout:
         self._hold = timedelta(minutes=settings.shop_unpaid_order_minutes)
         self._max_orders = settings.shop_max_unpaid_orders
         self._max_units = settings.shop_max_unpaid_units_per_product
-        self._combiner: Combiner[_Placement, dict[str, Any]] = Combiner(self._place_batch, max_size=MAX_BATCH)
+        self._combiner: Combiner[_Placement, dict[str, Any]] = Combiner(
+            "shop.checkout", self._place_batch, max_size=MAX_BATCH
+        )
 
     async def place(self, user_id: int, data: OrderCreate, claim: Claim | None) -> dict[str, Any]:
         """The order as `OrderOut` reads it, or the refusal raised: 404 an unknown product,
@@ -107,9 +116,9 @@ class Checkout:
         for attempt in range(self._attempts):
             try:
                 async with self._database.engine.connect() as connection, connection.begin():
-                    outcomes = await self._decide_and_write(connection, batch)
+                    outcomes = await self._decide_and_write(connection, batch, first_try=attempt == 0)
             except _StockMoved:
-                pass
+                continue  # decided again at once, on locked rows
             except DBAPIError as error:
                 if not is_write_conflict(error):
                     raise
@@ -123,11 +132,12 @@ class Checkout:
         return [Conflict("The stock kept changing while the order was placed; please retry")] * len(batch)
 
     async def _decide_and_write(
-        self, connection: AsyncConnection, batch: Sequence[_Placement]
+        self, connection: AsyncConnection, batch: Sequence[_Placement], *, first_try: bool
     ) -> list[dict[str, Any] | Exception]:
         product_ids = sorted({pid for p in batch for pid in p.quantities})
         buyers = await _lock_buyers(connection, sorted({p.user_id for p in batch}), product_ids)
-        products = await _lock_products(connection, product_ids)
+        take_last = connection.dialect.name == "postgresql" and first_try
+        products = await _read_products(connection, product_ids, lock=not take_last)
         stock = {pid: row.stock for pid, row in products.items()}
         now = utcnow()
         outcomes: list[dict[str, Any] | Exception] = []
@@ -149,7 +159,11 @@ class Checkout:
             accepted.append((placement, order))
             outcomes.append(order)
         if accepted:
-            await self._write(connection, accepted, products, stock)
+            if not take_last:
+                await _take_stock(connection, products, stock)
+            await self._write(connection, accepted)
+            if take_last:
+                await _take_stock(connection, products, stock)
         return outcomes
 
     def _check(
@@ -211,17 +225,9 @@ class Checkout:
         }
 
     async def _write(
-        self,
-        connection: AsyncConnection,
-        accepted: list[tuple[_Placement, dict[str, Any]]],
-        products: dict[int, Row[Any]],
-        stock: dict[int, int],
+        self, connection: AsyncConnection, accepted: list[tuple[_Placement, dict[str, Any]]]
     ) -> None:
-        for pid in sorted({pid for placement, _ in accepted for pid in placement.quantities}):
-            taken = products[pid].stock - stock[pid]
-            moved = await connection.execute(_TAKE_STOCK, {"product_id": pid, "quantity": taken})
-            if moved.rowcount != 1:
-                raise _StockMoved
+        """The accepted orders, their lines, and the keyed ones' answers."""
         orders = [order for _, order in accepted]
         order_ids = await _insert(connection, _orders, orders)
         lines = []
@@ -249,41 +255,51 @@ async def _lock_buyers(
     from the answer."""
     locked = select(_users.c.id).where(_users.c.id.in_(user_ids)).order_by(_users.c.id).with_for_update()
     buyers = {user_id: _Held() for user_id in (await connection.execute(locked)).scalars()}
-    orders = (
-        select(_orders.c.user_id, func.count())
-        .where(_orders.c.user_id.in_(user_ids), _orders.c.status == _PENDING)
-        .group_by(_orders.c.user_id)
-    )
-    for user_id, count in await connection.execute(orders):
-        buyers[user_id].orders = count
-    units = (
-        select(_orders.c.user_id, _order_items.c.product_id, func.sum(_order_items.c.quantity))
-        .join(_order_items, _order_items.c.order_id == _orders.c.id)
-        .where(
-            _orders.c.user_id.in_(user_ids),
-            _orders.c.status == _PENDING,
-            _order_items.c.product_id.in_(product_ids),
+    # Every unpaid order once, with its lines of these products (none: one row of nulls).
+    unpaid = (
+        select(_orders.c.user_id, _orders.c.id, _order_items.c.product_id, _order_items.c.quantity)
+        .outerjoin(
+            _order_items,
+            (_order_items.c.order_id == _orders.c.id) & _order_items.c.product_id.in_(product_ids),
         )
-        .group_by(_orders.c.user_id, _order_items.c.product_id)
+        .where(_orders.c.user_id.in_(user_ids), _orders.c.status == _PENDING)
     )
-    for user_id, product_id, quantity in await connection.execute(units):
-        buyers[user_id].units[product_id] = int(quantity)
+    counted: set[int] = set()
+    for user_id, order_id, product_id, quantity in await connection.execute(unpaid):
+        held = buyers[user_id]
+        if order_id not in counted:
+            counted.add(order_id)
+            held.orders += 1
+        if product_id is not None:
+            held.units[product_id] = held.units.get(product_id, 0) + quantity
     return buyers
 
 
-async def _lock_products(connection: AsyncConnection, product_ids: list[int]) -> dict[int, Row[Any]]:
-    """The products on sale among these, locked in id order, with the stock and price now."""
-    locked = (
+async def _read_products(
+    connection: AsyncConnection, product_ids: list[int], *, lock: bool
+) -> dict[int, Row[Any]]:
+    """The products on sale among these, with their stock and price now; `lock`: their rows
+    locked, in id order."""
+    read = (
         select(_products.c.id, _products.c.name, _products.c.price, _products.c.stock)
         .where(_products.c.id.in_(product_ids), _products.c.deleted_at.is_(None))
         .order_by(_products.c.id)
-        .with_for_update()
     )
-    return {row.id: row for row in await connection.execute(locked)}
+    return {row.id: row for row in await connection.execute(read.with_for_update() if lock else read)}
 
 
-# Conditional, although the row is locked: SQLite has no row locks, and there this is what
-# finds out that another writer took stock since the read.
+async def _take_stock(
+    connection: AsyncConnection, products: dict[int, Row[Any]], stock: dict[int, int]
+) -> None:
+    """Take what the batch sold, in id order; conditional, so stock taken by another writer
+    since the read (an unlocked read, or SQLite's) is found out rather than oversold."""
+    for pid, row in products.items():
+        if taken := row.stock - stock[pid]:
+            moved = await connection.execute(_TAKE_STOCK, {"product_id": pid, "quantity": taken})
+            if moved.rowcount != 1:
+                raise _StockMoved
+
+
 _TAKE_STOCK = (
     update(_products)
     .where(_products.c.id == bindparam("product_id"), _products.c.stock >= bindparam("quantity"))
