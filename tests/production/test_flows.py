@@ -63,6 +63,38 @@ async def test_shop_checkout_takes_stock_once_and_lists_the_order(production: Pr
             assert [order["id"] for order in answer.json()] == [ordered.json()["id"]]
 
 
+async def test_a_shop_flash_sale_on_both_workers_sells_the_stock_exactly_once(production: Production) -> None:
+    """80 orders at once, each on a new connection (so both workers take them), for 25 units:
+    each process combines what it receives, and the two processes' batches share one row."""
+    async with production.client("shop") as shop:
+        admin = await _admin(shop, "/api/auth/login")
+        product = await shop_builders.product(shop, admin, stock=25)
+        buyers = [await shop_builders.account(shop) for _ in range(20)]
+        before = production.answered()
+        answers = await asyncio.gather(
+            *(shop_builders.order(shop, buyers[i % 20], (product["id"], 1)) for i in range(80))
+        )
+        assert Counter(answer.status_code for answer in answers) == {201: 25, 400: 55}
+        workers = production.answered() - before
+        assert len(workers) == 2, f"one worker took every order: {workers}"
+        assert (await shop.get(f"/api/products/{product['id']}")).json()["stock"] == 0
+
+        # A retry lands on whichever worker: the first order's answer, the stock taken once.
+        restock = await shop.put(f"/api/products/{product['id']}", json={"stock": 5}, headers=admin.headers)
+        assert restock.status_code == 200
+        buyer = await shop_builders.account(shop)
+        body = {
+            "items": [{"product_id": product["id"], "quantity": 2}],
+            "shipping_address": shop_builders.ADDRESS,
+            "payment_method": "card",
+        }
+        headers = {**buyer.headers, "Idempotency-Key": str(uuid.uuid4())}
+        retries = await production.on_both(lambda: shop.post("/api/orders", json=body, headers=headers))
+        assert {answer.status_code for answer in retries} == {201}
+        assert len({answer.json()["id"] for answer in retries}) == 1
+        assert (await shop.get(f"/api/products/{product['id']}")).json()["stock"] == 3
+
+
 def _workout(day: int) -> dict:
     start = datetime(2026, 11, 20, 7, 0, tzinfo=UTC) + timedelta(days=day)
     return {
