@@ -49,6 +49,7 @@ async def _seed(database: Database) -> None:
                 {
                     "id": 1,
                     "username": "mei",
+                    "username_key": "mei",
                     "email": "mei@example.com",
                     "hashed_password": "x",
                     "is_admin": True,

@@ -318,25 +318,27 @@ Authenticate = Callable[[HTTPConnection, str], Awaitable[Any]]
 async def serve_websocket(
     websocket: WebSocket, *, authenticate: Authenticate, model: type, token: str, since: str | None
 ) -> None:
-    """Accept, authenticate (a bad token closes with 4401), replay what came after `since`,
+    """Authenticate (a bad token closes with 4401), accept, replay what came after `since`,
     then deliver live events until the client leaves. Messages from the client are ignored."""
-    # Accepted first: a close before the handshake completes reaches the client as HTTP 403,
-    # without the code that tells it to sign in again.
-    await websocket.accept()
     try:
         user = await authenticate(websocket, token)
         after = parse_since(since)
     except Exception as error:
+        # Accepted first: a close before the handshake completes reaches the client as HTTP
+        # 403, without the code that tells it to sign in again.
+        await websocket.accept()
         code = CLOSE_UNAUTHORIZED if getattr(error, "status_code", 0) == 401 else 4422
         await websocket.close(code, reason=str(getattr(error, "detail", ""))[:120])
         return
     app_hub = hub(websocket.app)
     await app_hub.start()
     connection = _Connection(websocket, str(user.id))
-    # Attached before the replay, so nothing committed in between falls through the gap; what
-    # arrives live during the replay waits in the queue and is skipped if already replayed.
+    # Attached before the handshake completes, so a client that connects and then acts sees
+    # the events of its action; and before the replay, so nothing committed in between falls
+    # through the gap. What arrives meanwhile waits in the queue, skipped if already replayed.
     app_hub.attach(connection)
     try:
+        await websocket.accept()
         if after is not None:
             database = websocket.app.state.database
             for event in await events_since(database.autocommit, model, user.id, after):

@@ -3,7 +3,11 @@ and on a private broker run from deploy/mosquitto.conf: two ingest processes sha
 subscription store each message once, and a broker restarted mid-stream loses nothing."""
 
 import asyncio
+import getpass
 import os
+import shutil
+import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -25,6 +29,7 @@ from tests.apps.badge import builders
 from tests.apps.badge.builders import Account
 from tests.broker import Broker
 from tests.databases import MQTT_URL, empty_tables, require_service
+from tests.serving import free_port
 
 
 def _counted(outcome: str) -> float:
@@ -89,6 +94,31 @@ async def served(badge_database: Database, settings: Settings, tmp_path: Path):
         yield pair
 
 
+@pytest.fixture
+def anonymous_broker(tmp_path: Path):
+    """The URL of an open Mosquitto of this test's own: on the shared broker every other test
+    process's badges are unknown devices here, so the ingest counters would count them too."""
+    if shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    config = tmp_path / "anonymous.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n")
+    process = subprocess.Popen(["mosquitto", "-c", str(config)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the test's own mosquitto did not start") from None
+            time.sleep(0.05)
+    yield f"mqtt://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+
+
 async def _eventually(check, within: float = 15.0):
     deadline = time.monotonic() + within
     while True:
@@ -103,13 +133,18 @@ async def _admin(client: httpx.AsyncClient, database: Database) -> Account:
 
 
 async def test_mqtt_ingest_stores_rows_counts_malformed_and_refuses_unknown(
-    served, badge_database: Database
+    anonymous_broker: str, badge_database: Database, settings: Settings, tmp_path: Path
 ) -> None:
+    async with _serve(settings, badge_database, {"badge_mqtt_url": anonymous_broker}, tmp_path) as served:
+        await _ingest_counts_malformed_and_refuses_unknown(served, badge_database, anonymous_broker)
+
+
+async def _ingest_counts_malformed_and_refuses_unknown(served, badge_database: Database, url: str) -> None:
     client, _bridge = served
     admin = await _admin(client, badge_database)
     device = await builders.badge(client, admin)
     malformed, unknown = _counted("malformed"), _counted("unknown_device")
-    parts = urlsplit(MQTT_URL)
+    parts = urlsplit(url)
     async with aiomqtt.Client(parts.hostname, parts.port) as mqtt:
         base = f"luna/device/{device.device_id}"
         await mqtt.publish(f"{base}/heartbeat", orjson.dumps(builders.heartbeat()), qos=1)
