@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     shop_max_unpaid_orders: int = Field(5, ge=1)
     shop_max_unpaid_units_per_product: int = Field(100, ge=1)
     shop_payment_provider: str = "simulated"
+    # shop on TiDB (issue 13 item 7): TiFlash columnar replicas of the tables the bestsellers
+    # ranking reads, made by `keel migrate`, and read by that query through an optimizer hint.
+    # 0 leaves TiFlash alone; ignored on every database that is not TiDB.
+    shop_tidb_tiflash_replicas: int = Field(0, ge=0)
 
     # badge: the MQTT broker (mqtt://host:1883; unset turns MQTT off, HTTP ingest remains), the
     # key that lets a device register itself, and when a silent device counts as offline.

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from keel.apps.shop.deps import AdminUser
 from keel.apps.shop.schemas import (
@@ -35,9 +35,12 @@ async def list_products(
 
 
 @router.get("/bestsellers", response_model=list[BestsellerOut])
-async def bestsellers(db: ReadDb, limit: Annotated[int, Query(ge=1, le=100)] = 5) -> list[dict[str, Any]]:
+async def bestsellers(
+    request: Request, db: ReadDb, limit: Annotated[int, Query(ge=1, le=100)] = 5
+) -> list[dict[str, Any]]:
     """Products ranked by units sold in orders that were paid and not cancelled."""
-    return await catalog.bestsellers(db, limit)
+    tiflash = request.app.state.settings.shop_tidb_tiflash_replicas > 0
+    return await catalog.bestsellers(db, limit, tiflash=tiflash)
 
 
 @router.get("/{product_id}", response_model=ProductDetailOut, responses=error_responses(NotFound))
