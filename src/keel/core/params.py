@@ -9,6 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator, mod
 # Identifiers fit a 32-bit INT on every dialect; anything larger is a client error, not a crash.
 MAX_INT_ID = 2**31 - 1
 IntId = Annotated[int, Path(ge=1, le=MAX_INT_ID)]
+# For BIGINT keys (the shop's orders, AUTO_RANDOM on TiDB).
+MAX_BIGINT_ID = 2**63 - 1
+BigIntId = Annotated[int, Path(ge=1, le=MAX_BIGINT_ID)]
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from keel.core.db import utcnow
@@ -85,10 +85,14 @@ class Product(TimestampMixin, Base):
     category: Mapped[Category | None] = relationship(lazy="raise")
 
 
+# BIGINT: TiDB's AUTO_RANDOM keys are large (migration 0006); SQLite's INTEGER is 64-bit already.
+OrderId = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Order(TimestampMixin, Base):
     __tablename__ = "orders"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(OrderId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     # Wider than a price (spec: DECIMAL(10,2)): 1,000 units of an expensive product must fit.
     total_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
@@ -116,7 +120,7 @@ class OrderItem(Base):
     __tablename__ = "order_items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(OrderId, ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     # The name too is kept as it was at purchase: the receipt must not change with the catalogue.
     product_name: Mapped[str] = mapped_column(String(255))

@@ -25,7 +25,7 @@ from keel.core.errors import (
 )
 from keel.core.idempotency import IdempotencyKeyHeader
 from keel.core.pagination import OffsetParams
-from keel.core.params import IntId
+from keel.core.params import BigIntId
 
 router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=TransactionalRoute)
 _MOVE_ERRORS = error_responses(Unauthorized, NotFound, Conflict)
@@ -67,13 +67,13 @@ async def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderOut, responses=error_responses(Unauthorized, NotFound))
-async def get_order(order_id: IntId, user: CurrentUser, session: DbSession) -> Order:
+async def get_order(order_id: BigIntId, user: CurrentUser, session: DbSession) -> Order:
     return await orders.get_order(session, order_id, user)
 
 
 @router.post("/{order_id}/pay", response_model=OrderOut, responses=_MOVE_ERRORS)
 async def pay_order(
-    order_id: IntId, user: CurrentUser, session: DbSession, data: PaymentRequest | None = None
+    order_id: BigIntId, user: CurrentUser, session: DbSession, data: PaymentRequest | None = None
 ) -> Order:
     """Simulated payment: always approved. Only the buyer pays, and only a pending order."""
     order = await orders.get_order(session, order_id, user, owner_only=True)
@@ -84,18 +84,18 @@ async def pay_order(
 @router.post(
     "/{order_id}/ship", response_model=OrderOut, responses={**_MOVE_ERRORS, **error_responses(Forbidden)}
 )
-async def ship_order(order_id: IntId, admin: AdminUser, session: DbSession) -> Order:
+async def ship_order(order_id: BigIntId, admin: AdminUser, session: DbSession) -> Order:
     return await orders.transition(session, await orders.get_order(session, order_id, admin), "ship")
 
 
 @router.post(
     "/{order_id}/deliver", response_model=OrderOut, responses={**_MOVE_ERRORS, **error_responses(Forbidden)}
 )
-async def deliver_order(order_id: IntId, admin: AdminUser, session: DbSession) -> Order:
+async def deliver_order(order_id: BigIntId, admin: AdminUser, session: DbSession) -> Order:
     return await orders.transition(session, await orders.get_order(session, order_id, admin), "deliver")
 
 
 @router.post("/{order_id}/cancel", response_model=OrderOut, responses=_MOVE_ERRORS)
-async def cancel_order(order_id: IntId, user: CurrentUser, session: DbSession) -> Order:
+async def cancel_order(order_id: BigIntId, user: CurrentUser, session: DbSession) -> Order:
     """The buyer (or an admin) cancels a pending or paid order; its stock goes back on sale."""
     return await orders.transition(session, await orders.get_order(session, order_id, user), "cancel")
