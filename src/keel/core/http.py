@@ -36,7 +36,8 @@ CORS_REQUEST_HEADERS = (
     "If-None-Match",
 )
 # The response headers a browser client must be able to read: rate limits, the request id to
-# quote in a bug report, firmware downloads' checksum and version, file names, ETags.
+# quote in a bug report, firmware downloads' checksum and version, file names, ETags, a bare
+# list's total.
 CORS_EXPOSED_HEADERS = (
     "RateLimit-Limit",
     "RateLimit-Remaining",
@@ -47,6 +48,7 @@ CORS_EXPOSED_HEADERS = (
     "X-Version",
     "Content-Disposition",
     "ETag",
+    "X-Total-Count",
 )
 
 

@@ -17,12 +17,19 @@ MAX_LIMIT = 100
 # Beyond any real list, and within every dialect's OFFSET range.
 MAX_OFFSET = 2**31 - 1
 T = TypeVar("T")
+# The total across all pages of a list answered as a bare array (exposed to browsers by CORS).
+TOTAL_COUNT = "X-Total-Count"
 
 
 @dataclass(frozen=True, slots=True)
 class Offset:
     skip: int
     limit: int
+
+    @property
+    def offset(self) -> int:
+        # As PageRequest's, so `fetch_page` slices and counts a skip/limit list too.
+        return self.skip
 
 
 async def _offset(
@@ -70,7 +77,7 @@ class Page(BaseModel, Generic[T]):
 
 
 async def fetch_page(
-    db: Executor, statement: Select[Any], request: PageRequest, *, total: int | None = None
+    db: Executor, statement: Select[Any], request: PageRequest | Offset, *, total: int | None = None
 ) -> tuple[list[Any], int]:
     """The rows of one page and the total across all pages; a caller that has counted the rows
     already (with other counts, in the same statement) gives its `total`."""

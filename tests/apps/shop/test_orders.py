@@ -128,7 +128,7 @@ async def test_the_list_shows_only_my_orders_newest_first_with_item_counts(
         (second["id"], 4, "pending_payment"),
         (first["id"], 2, "paid"),
     ]
-    assert set(listed[0]) == {"id", "total_amount", "status", "created_at", "item_count"}
+    assert set(listed[0]) == {"id", "user_id", "total_amount", "status", "created_at", "item_count"}
     paid = (await shop.get("/api/orders", params={"status": "paid"}, headers=buyer.headers)).json()
     assert [o["id"] for o in paid] == [first["id"]]
     page = (await shop.get("/api/orders", params={"skip": 1, "limit": 1}, headers=buyer.headers)).json()

@@ -130,6 +130,8 @@ class OrderItem(Base):
 
 
 Index("ix_orders_user_id_created_at", Order.user_id, Order.created_at)
+# The back office's list of every customer's orders, newest first, a page at a time.
+Index("ix_orders_created_at", Order.created_at, Order.id)
 # The unpaid-order sweep finds the lapsed reservations by this.
 Index("ix_orders_status_expires_at", Order.status, Order.expires_at)
 

@@ -1,13 +1,22 @@
 """The shop's request and response bodies, named as spec 003 section 4 names them."""
 
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
-from keel.core.params import MAX_INT_ID, Schema
+from keel.core.params import MAX_INT_ID, Schema, UtcDatetime
 from keel.core.schemas import ORM
 from keel.core.security.schemas import TokenPair
 
@@ -20,8 +29,21 @@ Price = Annotated[
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
 
+
+def _nfkc(value: object) -> object:
+    # Before the length and the pattern are checked, so both judge the name as stored:
+    # fullwidth "Ｍｅｉ" is "Mei", an ideographic space is a space (and stripped at the ends).
+    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
+
+
+# Letters and digits of any script, and `_.-`, from two (小明, a common Chinese name): 張小明,
+# Mei.Lin, 山田_太郎. Combining marks count
+# as part of letters, as Devanagari and Thai write them (राहुल); spaces, emoji, punctuation and
+# invisible characters do not. Stored NFKC; uniqueness compares `User.username_key`.
 Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+    str,
+    StringConstraints(min_length=2, max_length=50, pattern=r"^[\p{L}\p{M}\p{N}_.-]+$"),
+    BeforeValidator(_nfkc),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -236,10 +258,30 @@ class OrderOut(ORM):
 
 class OrderSummaryOut(BaseModel):
     id: int
+    user_id: int
     total_amount: Money
     status: OrderStatus
     created_at: datetime
     item_count: int
+
+
+def _pending_alias(value: object) -> object:
+    return OrderStatus.pending_payment if value == "pending" else value
+
+
+# The spec's word for an unpaid order is "pending"; the stored status is pending_payment.
+OrderStatusFilter = Annotated[OrderStatus, BeforeValidator(_pending_alias)]
+
+
+class OrderFilters(BaseModel):
+    """`GET /api/orders`'s filters; `user_id` is the back office's (an admin's) alone."""
+
+    user_id: RowId | None = None
+    status: Annotated[
+        OrderStatusFilter | None, Field(description="A status; `pending` is pending_payment")
+    ] = None
+    created_from: Annotated[UtcDatetime | None, Field(description="Created at or after (ISO 8601)")] = None
+    created_to: Annotated[UtcDatetime | None, Field(description="Created before (ISO 8601)")] = None
 
 
 class PaymentRequest(Schema):

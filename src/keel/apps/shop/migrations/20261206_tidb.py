@@ -16,7 +16,7 @@ bestsellers ranking reads. The count is applied when this revision runs; to chan
 run the statements of `tiflash_replicas` by hand (see the shop README).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-06 00:00:00
 """
 
@@ -30,7 +30,7 @@ from keel.core.db import connection_is_tidb
 from keel.settings import get_settings
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,6 +6,7 @@ from keel.apps.shop.schemas import CategoryCreate, CategoryOut, CategoryUpdate
 from keel.apps.shop.services import catalog
 from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from keel.core.pagination import TOTAL_COUNT
 from keel.core.params import IntId
 
 router = APIRouter(prefix="/api/categories", tags=["categories"], route_class=TransactionalRoute)
@@ -13,8 +14,11 @@ _ADMIN_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict)
 
 
 @router.get("", response_model=list[CategoryOut])
-async def list_categories(session: DbSession) -> list[Category]:
-    return await catalog.list_categories(session)
+async def list_categories(session: DbSession, response: Response) -> list[Category]:
+    """Every category by name, unpaged: `X-Total-Count` is the list's length, as on the others."""
+    categories = await catalog.list_categories(session)
+    response.headers[TOTAL_COUNT] = str(len(categories))
+    return categories
 
 
 @router.get("/{category_id}", response_model=CategoryOut, responses=error_responses(NotFound))

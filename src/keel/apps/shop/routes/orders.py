@@ -1,13 +1,13 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from keel.apps.shop.deps import AdminUser, CheckoutService, CurrentUser
 from keel.apps.shop.models import Order
 from keel.apps.shop.schemas import (
     OrderCreate,
+    OrderFilters,
     OrderOut,
-    OrderStatus,
     OrderSummaryOut,
     PaymentRequest,
 )
@@ -24,7 +24,7 @@ from keel.core.errors import (
     error_responses,
 )
 from keel.core.idempotency import IdempotencyKeyHeader
-from keel.core.pagination import OffsetParams
+from keel.core.pagination import TOTAL_COUNT, OffsetParams
 from keel.core.params import BigIntId
 
 router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=TransactionalRoute)
@@ -54,20 +54,32 @@ async def create_order(
     return await checkout.place(user.id, data, claim)
 
 
-@router.get("", response_model=list[OrderSummaryOut], responses=error_responses(Unauthorized))
+@router.get(
+    "",
+    response_model=list[OrderSummaryOut],
+    responses=error_responses(BadRequest, Unauthorized, Forbidden, Unprocessable),
+)
 @router.get("/", response_model=list[OrderSummaryOut], include_in_schema=False)
 async def list_orders(
     user: CurrentUser,
     session: DbSession,
     page: OffsetParams,
-    status: Annotated[OrderStatus | None, Query()] = None,
+    filters: Annotated[OrderFilters, Query()],
+    response: Response,
 ) -> list[OrderSummaryOut]:
-    """The signed-in user's orders, newest first; item_count is the number of units."""
-    return await orders.list_orders(session, user.id, page, status)
+    """The signed-in user's orders, newest first, or an admin's back office: every customer's,
+    or one's by `user_id`. `status` (`pending` for pending_payment), `created_from` (inclusive)
+    and `created_to` (exclusive) filter; a time without a zone is UTC. `X-Total-Count` is how
+    many match across all pages. item_count is the number of units. 403 a customer's `user_id`
+    of another user; 400 `created_from` after `created_to`; 422 a malformed value."""
+    summaries, total = await orders.list_orders(session, user, page, filters)
+    response.headers[TOTAL_COUNT] = str(total)
+    return summaries
 
 
 @router.get("/{order_id}", response_model=OrderOut, responses=error_responses(Unauthorized, NotFound))
 async def get_order(order_id: BigIntId, user: CurrentUser, session: DbSession) -> Order:
+    """The buyer's order, or any order for an admin; another user's is 404."""
     return await orders.get_order(session, order_id, user)
 
 

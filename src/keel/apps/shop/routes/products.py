@@ -14,7 +14,7 @@ from keel.apps.shop.schemas import (
 from keel.apps.shop.services import catalog
 from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Forbidden, NotFound, Unauthorized, error_responses
-from keel.core.pagination import OffsetParams
+from keel.core.pagination import TOTAL_COUNT, OffsetParams
 from keel.core.params import IntId
 
 router = APIRouter(prefix="/api/products", tags=["products"], route_class=TransactionalRoute)
@@ -25,13 +25,22 @@ _ADMIN_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
 @router.get("/", response_model=list[ProductOut], include_in_schema=False)
 async def list_products(
     db: ReadDb,
+    response: Response,
     page: OffsetParams,
     category: Annotated[
         str | None, Query(max_length=255, pattern=r"^[^\x00]*$", description="Category name (or id)")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=255, pattern=r"^[^\x00]*$", description="Part of the name, in any case"),
+    ] = None,
     sort_by: Annotated[ProductSort | None, Query(description="Order of the list; default is by id")] = None,
 ) -> list[dict[str, Any]]:
-    return await catalog.list_products(db, page, category=category, sort=sort_by)
+    """The live catalogue; `category`, `q` and `sort_by` combine. `X-Total-Count` is how many
+    products the filters keep across all pages."""
+    products, total = await catalog.list_products(db, page, category=category, q=q, sort=sort_by)
+    response.headers[TOTAL_COUNT] = str(total)
+    return products
 
 
 @router.get("/bestsellers", response_model=list[BestsellerOut])

@@ -2,15 +2,17 @@
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.shop.models import User
+from keel.apps.shop.models import User, username_key
 from keel.apps.shop.schemas import UserCreate, UserProfileUpdate
 from keel.core.errors import Conflict, Unauthorized
 from keel.core.security.identity import normalize_email
 from keel.core.security.passwords import hash_password, verify_password
+
+_USERNAME_TAKEN = "Username already taken"
 
 
 async def _taken(
@@ -22,7 +24,8 @@ async def _taken(
 ) -> str | None:
     conditions = []
     if username is not None:
-        conditions.append(func.lower(User.username) == username.lower())
+        # By the unique key: "Mei", "mei" and fullwidth "Ｍｅｉ" are one name.
+        conditions.append(User.username_key == username_key(username))
     if email is not None:
         conditions.append(User.email == email)
     statement = select(User.username, User.email).where(or_(*conditions))
@@ -31,9 +34,7 @@ async def _taken(
     row = (await session.execute(statement.limit(1))).first()
     if row is None:
         return None
-    return (
-        "Email already registered" if email is not None and row.email == email else "Username already taken"
-    )
+    return "Email already registered" if email is not None and row.email == email else _USERNAME_TAKEN
 
 
 async def register(session: AsyncSession, data: UserCreate, *, is_admin: bool = False) -> User:
@@ -70,14 +71,15 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
 async def update_profile(session: AsyncSession, user_id: int, data: UserProfileUpdate) -> User:
     user = await session.get_one(User, user_id)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
-    if changes.get("username") is not None and changes["username"].lower() != user.username.lower():
-        if await _taken(session, username=changes["username"], exclude_id=user.id):
-            raise Conflict("Username already taken")
+    # A new spelling of one's own name ("mei" to "Mei") is no change of name.
+    renamed = changes.get("username") is not None and username_key(changes["username"]) != user.username_key
+    if renamed and await _taken(session, username=changes["username"], exclude_id=user.id):
+        raise Conflict(_USERNAME_TAKEN)
     for field, value in changes.items():
         setattr(user, field, value)
     try:
         await session.flush()
     except IntegrityError:
-        raise Conflict("Username already taken") from None
+        raise Conflict(_USERNAME_TAKEN) from None
     await session.refresh(user)
     return user

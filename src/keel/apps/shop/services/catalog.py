@@ -90,8 +90,18 @@ _BESTSELLERS = _bestsellers_statement(_SOLD)
 BESTSELLERS_ON_TIFLASH = _bestsellers_statement(_SOLD.prefix_with(TIFLASH_HINT, dialect="mysql"))
 
 
+# LIKE's wildcards in the searched text stand for themselves.
+_ESCAPE = "/"
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+    return f"%{escaped}%"
+
+
 @cache
-def _list_statement(sort: ProductSort | None, by_category: bool, by_category_id: bool) -> Select[Any]:
+def _filtered(by_category: bool, by_category_id: bool, by_name: bool) -> Select[Any]:
+    """The live products the filters keep, for the page and for its total alike."""
     statement = select(*_SUMMARY).where(_LIVE)
     if by_category:
         # Case-insensitive on every dialect (MariaDB's collation already is; the others are not).
@@ -99,12 +109,31 @@ def _list_statement(sort: ProductSort | None, by_category: bool, by_category_id:
         if by_category_id:
             match = match | (Category.id == bindparam("category_id"))
         statement = statement.join(Category, Product.category_id == Category.id).where(match)
+    if by_name:
+        # ILIKE on PostgreSQL, lower() on both sides elsewhere: a scan of the live products,
+        # which no index serves for a substring; the catalogue is small enough (README).
+        statement = statement.where(Product.name.ilike(bindparam("name_pattern"), escape=_ESCAPE))
+    return statement
+
+
+@cache
+def _list_statement(
+    sort: ProductSort | None, by_category: bool, by_category_id: bool, by_name: bool
+) -> Select[Any]:
+    statement = _filtered(by_category, by_category_id, by_name)
     return statement.order_by(*_SORTS[sort]).offset(bindparam("skip")).limit(bindparam("limit"))
 
 
+@cache
+def _count_statement(by_category: bool, by_category_id: bool, by_name: bool) -> Select[Any]:
+    filtered = _filtered(by_category, by_category_id, by_name)
+    return select(func.count().label("total")).select_from(filtered.with_only_columns(Product.id).subquery())
+
+
 async def list_products(
-    db: Executor, page: Offset, *, category: str | None, sort: ProductSort | None
-) -> list[dict[str, Any]]:
+    db: Executor, page: Offset, *, category: str | None, q: str | None, sort: ProductSort | None
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the catalogue and how many products the filters keep across all pages."""
     params: dict[str, Any] = {"skip": page.skip, "limit": page.limit}
     # The spec's filter is a category name; a numeric value is taken as its id as well: ASCII
     # digits only ("²".isdigit() is true but int() refuses it), and only ids that fit the column.
@@ -118,7 +147,15 @@ async def list_products(
         params["category_name"] = category.lower()
     if by_id:
         params["category_id"] = int(category)  # type: ignore[arg-type]
-    return await fetch_all(db, _list_statement(sort, category is not None, by_id), params)
+    if q:
+        params["name_pattern"] = _like_pattern(q)
+    filters = (category is not None, by_id, bool(q))
+    products = await fetch_all(db, _list_statement(sort, *filters), params)
+    if (products and len(products) < page.limit) or (not page.skip and not products):
+        # The last page (or the only one) tells the total itself: no second statement.
+        return products, page.skip + len(products)
+    [counted] = await fetch_all(db, _count_statement(*filters), params)
+    return products, counted["total"]
 
 
 async def get_product(db: Executor, product_id: int) -> dict[str, Any]:

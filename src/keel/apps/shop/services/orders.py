@@ -9,28 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from keel.apps.shop.models import Order, OrderItem, Product
-from keel.apps.shop.schemas import OrderStatus, OrderSummaryOut
+from keel.apps.shop.schemas import OrderFilters, OrderStatus, OrderSummaryOut
 from keel.core.db import utcnow
-from keel.core.errors import Conflict, NotFound
-from keel.core.pagination import Offset
-
-
-async def list_orders(
-    session: AsyncSession, user_id: int, page: Offset, status: OrderStatus | None
-) -> list[OrderSummaryOut]:
-    item_count = func.coalesce(func.sum(OrderItem.quantity), 0).label("item_count")
-    statement = (
-        select(Order.id, Order.total_amount, Order.status, Order.created_at, item_count)
-        .outerjoin(OrderItem, OrderItem.order_id == Order.id)
-        .where(Order.user_id == user_id)
-        .group_by(Order.id, Order.total_amount, Order.status, Order.created_at)
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .offset(page.skip)
-        .limit(page.limit)
-    )
-    if status is not None:
-        statement = statement.where(Order.status == status)
-    return [OrderSummaryOut.model_validate(row._mapping) for row in (await session.execute(statement)).all()]
+from keel.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from keel.core.pagination import Offset, fetch_page
 
 
 class Viewer(Protocol):
@@ -38,6 +20,47 @@ class Viewer(Protocol):
 
     id: int
     is_admin: bool
+
+
+# Units per order, read for the page's rows only: a subquery per row, by
+# ix_order_items_order_id, rather than a join grouped over every order the filters match.
+_ITEM_COUNT = (
+    select(func.coalesce(func.sum(OrderItem.quantity), 0))
+    .where(OrderItem.order_id == Order.id)
+    .correlate(Order)
+    .scalar_subquery()
+    .label("item_count")
+)
+_SUMMARY = (Order.id, Order.user_id, Order.total_amount, Order.status, Order.created_at, _ITEM_COUNT)
+
+
+async def list_orders(
+    session: AsyncSession, viewer: Viewer, page: Offset, filters: OrderFilters
+) -> tuple[list[OrderSummaryOut], int]:
+    """One page of orders, newest first, and how many match the filters across all pages. A
+    customer's are their own; an admin's are everyone's, or `user_id`'s. Two statements, each
+    on an index: ix_orders_user_id_created_at for one customer's, ix_orders_created_at for all."""
+    user_id = filters.user_id
+    if not viewer.is_admin:
+        if user_id is not None and user_id != viewer.id:
+            raise Forbidden("Only an admin can list another user's orders")
+        user_id = viewer.id
+    if filters.created_from and filters.created_to and filters.created_from > filters.created_to:
+        raise BadRequest("created_from must not be after created_to")
+    conditions = []
+    if user_id is not None:
+        conditions.append(Order.user_id == user_id)
+    if filters.status is not None:
+        conditions.append(Order.status == filters.status)
+    if filters.created_from is not None:
+        conditions.append(Order.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        conditions.append(Order.created_at < filters.created_to)
+    # Counted on the orders alone, without the page's item counts.
+    total = (await session.execute(select(func.count()).select_from(Order).where(*conditions))).scalar_one()
+    statement = select(*_SUMMARY).where(*conditions).order_by(Order.created_at.desc(), Order.id.desc())
+    rows, total = await fetch_page(session, statement, page, total=total)
+    return [OrderSummaryOut.model_validate(row._mapping) for row in rows], total
 
 
 async def load_order(session: AsyncSession, order_id: int, *, owner_id: int | None) -> Order:
