@@ -187,6 +187,8 @@ class ProductUpdate(Schema):
 
 class OrderStatus(StrEnum):
     pending_payment = "pending_payment"
+    # The payment provider has been asked and has not answered yet (services/payments.py).
+    paying = "paying"
     paid = "paid"
     shipped = "shipped"
     delivered = "delivered"
@@ -243,6 +245,8 @@ class OrderSummaryOut(BaseModel):
 
 
 class PaymentRequest(Schema):
+    """Unset, the order's payment_method from checkout is charged."""
+
     payment_method: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None
     ) = None
