@@ -5,8 +5,8 @@ No transaction stays open while the provider is asked, however long it takes: th
 to `paying` in a transaction of its own (so a second pay while one is in flight is 409, and the
 unpaid-order sweep leaves it alone), the provider is called, and its answer is recorded in
 another. Each charge is a `payment_attempts` row whose reference is the provider's idempotency
-reference; a charge never answered (a timeout, an error) is asked again with that reference,
-and the same method, by the next pay, so one that did go through is found, not taken twice.
+reference; a charge never answered (a timeout, an error) is asked again with that reference by
+the next pay, so one that did go through is found, not taken twice.
 
 A `paying` order older than twice the provider timeout belongs to a process that died mid-call
 (a live one has cut its call off by then): the sweep asks the provider again with the same
@@ -19,7 +19,7 @@ import hashlib
 import importlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar, Protocol
@@ -165,14 +165,22 @@ class Payments:
             )
             if moved.rowcount != 1:
                 raise await _not_payable(session, order_id)
-            # Read under the move's row lock. A charge that was never answered is asked again
-            # as it was (its method too): asking with another card could pay twice.
+            # Read under the move's row lock. A charge never answered is asked again under its
+            # reference: by the provider's contract one that went through answers as it did.
             if (attempt := await _unanswered(session, order_id)) is None:
                 attempt = await _new_attempt(session, order_id, order.total_amount, method)
+            elif attempt.method != method:
+                await session.execute(
+                    update(PaymentAttempt)
+                    .where(PaymentAttempt.id == attempt.id)
+                    .values(method=method)
+                    .execution_options(synchronize_session=False)
+                )
+                attempt = replace(attempt, method=method)
             await session.execute(
                 update(Order)
                 .where(Order.id == order_id)
-                .values(payment_method=attempt.method)
+                .values(payment_method=method)
                 .execution_options(synchronize_session=False)
             )
         return attempt
