@@ -15,6 +15,7 @@ class Gated:
         self.gate = asyncio.Event()
         self.charges: list[str] = []
         self.refunds: list[tuple[str, Decimal, str]] = []
+        self.charges_fail = False
         self.refund_fails = False
 
     async def charge(
@@ -22,6 +23,8 @@ class Gated:
     ) -> Approved | Refused:
         self.charges.append(idempotency_reference)
         self.entered.set()
+        if self.charges_fail:
+            raise ProviderUnavailable("charges are down")
         await self.gate.wait()
         return Approved(f"gated-{idempotency_reference}")
 

@@ -203,3 +203,31 @@ async def test_a_payment_whose_process_died_mid_call_is_resolved_by_the_sweep(
     assert first == second
     after = (await gated_shop.get(f"/api/orders/{order['id']}", headers=buyer.headers)).json()
     assert (after["status"], after["payment_reference"]) == ("paid", f"gated-{first}")
+
+
+async def test_a_lapsed_order_with_an_unanswered_charge_is_asked_about_before_it_expires(
+    gated_shop: httpx.AsyncClient, shop_database: Database, settings: Settings, admin: Account, buyer: Account
+) -> None:
+    provider = payment_providers.current
+    provider.gate.set()
+    provider.charges_fail = True
+    product, order = await _order(gated_shop, admin, buyer)
+    assert (await _pay(gated_shop, buyer, order["id"])).status_code == 503
+    async with shop_database.sessionmaker() as session:
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        await session.execute(update(Order).where(Order.id == order["id"]).values(expires_at=past))
+        await session.commit()
+    swept = settings.model_copy(update={"shop_payment_provider": GATED})
+    # Still no answer: the money may have been taken, so the stock stays held.
+    await UNPAID_ORDERS_SWEEP.run(shop_database, swept)
+    assert (await gated_shop.get(f"/api/orders/{order['id']}", headers=buyer.headers)).json()["status"] == (
+        "pending_payment"
+    )
+    assert await stock_of(gated_shop, product["id"]) == 8
+    # The provider answers the same charge: it went through, and the order is paid, not expired.
+    provider.charges_fail = False
+    await UNPAID_ORDERS_SWEEP.run(shop_database, swept)
+    assert len(set(provider.charges)) == 1 and len(provider.charges) == 3
+    after = (await gated_shop.get(f"/api/orders/{order['id']}", headers=buyer.headers)).json()
+    assert (after["status"], after["cancel_reason"]) == ("paid", None)
+    assert await stock_of(gated_shop, product["id"]) == 8

@@ -15,14 +15,16 @@ from keel.settings import Settings
 
 
 async def _sweep_unpaid_orders(database: Database, settings: Settings) -> None:
-    await reservations.expire_unpaid(database)
     payments = Payments(database, settings)
     await payments.resolve_stuck()
+    await payments.retry_unanswered()  # before expiring: a charge that went through is paid
+    await reservations.expire_unpaid(database)
     await payments.refund_owed()
 
 
-# Issue 13: lapsed reservations cancelled and their stock returned, payments of processes that
-# died mid-call asked about again, failed refunds retried; once per deployment per interval.
+# Issue 13: payments of processes that died mid-call, and unanswered charges of lapsed orders,
+# asked about again; lapsed reservations cancelled and their stock returned; failed refunds
+# retried; once per deployment per interval.
 UNPAID_ORDERS_SWEEP = Sweep(
     "unpaid_orders", _sweep_unpaid_orders, lambda settings: settings.shop_unpaid_sweep_seconds
 )

@@ -10,7 +10,8 @@ the next pay, so one that did go through is found, not taken twice.
 
 A `paying` order older than twice the provider timeout belongs to a process that died mid-call
 (a live one has cut its call off by then): the sweep asks the provider again with the same
-reference and records that answer. A refund that failed is retried by the sweep too, with the
+reference and records that answer. So it does for an order whose reservation lapsed with a
+charge unanswered: it is not expired (the money may have been taken) until the provider answers. A refund that failed is retried by the sweep too, with the
 order's one refund reference.
 """
 
@@ -19,17 +20,19 @@ import hashlib
 import importlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.shop.models import Order, PaymentAttempt
 from keel.apps.shop.schemas import OrderStatus
 from keel.apps.shop.services import orders
+from keel.apps.shop.services.reservations import unanswered_charge
 from keel.core.db import Database, utcnow
 from keel.core.errors import Conflict, KeelError, PaymentRequired, ServiceUnavailable
 from keel.settings import Settings
@@ -160,7 +163,7 @@ class Payments:
                     Order.status == OrderStatus.pending_payment,
                     or_(Order.expires_at.is_(None), Order.expires_at > now),
                 )
-                .values(status=OrderStatus.paying, payment_error=None, updated_at=now)
+                .values(status=OrderStatus.paying, payment_method=method, payment_error=None, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:
@@ -177,12 +180,6 @@ class Payments:
                     .execution_options(synchronize_session=False)
                 )
                 attempt = replace(attempt, method=method)
-            await session.execute(
-                update(Order)
-                .where(Order.id == order_id)
-                .values(payment_method=method)
-                .execution_options(synchronize_session=False)
-            )
         return attempt
 
     async def _charge(self, attempt: _Attempt) -> _Outcome:
@@ -228,32 +225,38 @@ class Payments:
             )
 
     async def resolve_stuck(self) -> int:
-        """Ask again about the charges of processes that died mid-call; how many were resolved."""
-        now = utcnow()
-        cutoff = now - timedelta(seconds=2 * self._timeout)
-        async with self._database.sessionmaker() as session:
-            ids = (
-                await session.scalars(
-                    select(Order.id)
-                    .where(Order.status == OrderStatus.paying, Order.updated_at < cutoff)
-                    .order_by(Order.id)
-                    .limit(SWEEP_BATCH)
-                )
-            ).all()
-        resolved = 0
-        for order_id in ids:
-            if (attempt := await self._take_over(order_id, cutoff, now)) is not None:
-                await self._record(attempt, await self._charge(attempt))
-                resolved += 1
-        return resolved
+        """Ask again about the charges of processes that died mid-call; how many were asked."""
+        cutoff = utcnow() - timedelta(seconds=2 * self._timeout)
+        stuck = (Order.status == OrderStatus.paying, Order.updated_at < cutoff)
+        return await self._ask_again(await self._ids(*stuck), *stuck)
 
-    async def _take_over(self, order_id: int, cutoff: datetime, now: datetime) -> _Attempt | None:
-        # The moved `updated_at` is the claim: another sweep run finds it fresh and skips it.
+    async def retry_unanswered(self) -> int:
+        """Ask again about the unanswered charges of orders whose reservation lapsed: such an
+        order is not expired (the charge may have gone through) until the provider answers."""
+        lapsed = (Order.status == OrderStatus.pending_payment, Order.expires_at <= utcnow())
+        return await self._ask_again(await self._ids(*lapsed, unanswered_charge()), *lapsed)
+
+    async def _ids(self, *conditions: ColumnElement[bool]) -> Sequence[int]:
+        async with self._database.sessionmaker() as session:
+            statement = select(Order.id).where(*conditions).order_by(Order.id).limit(SWEEP_BATCH)
+            return (await session.scalars(statement)).all()
+
+    async def _ask_again(self, ids: Sequence[int], *conditions: ColumnElement[bool]) -> int:
+        asked = 0
+        for order_id in ids:
+            if (attempt := await self._take_over(order_id, *conditions)) is not None:
+                await self._record(attempt, await self._charge(attempt))
+                asked += 1
+        return asked
+
+    async def _take_over(self, order_id: int, *conditions: ColumnElement[bool]) -> _Attempt | None:
+        # Moving the order to paying, `updated_at` now, is the claim: a pay or another sweep run
+        # meanwhile finds it in flight and leaves it.
         async with self._database.sessionmaker() as session, session.begin():
             moved = await session.execute(
                 update(Order)
-                .where(Order.id == order_id, Order.status == OrderStatus.paying, Order.updated_at < cutoff)
-                .values(updated_at=now)
+                .where(Order.id == order_id, *conditions)
+                .values(status=OrderStatus.paying, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:

@@ -8,12 +8,13 @@ apply, so the stock comes back exactly once.
 """
 
 import logging
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.shop.models import Order, OrderItem, Product
+from keel.apps.shop.models import Order, OrderItem, PaymentAttempt, Product
 from keel.apps.shop.schemas import OrderStatus
 from keel.core.db import Database, is_write_conflict, utcnow
 
@@ -50,7 +51,7 @@ async def expire_unpaid(database: Database, *, batch: int = BATCH, batches: int 
             ids = (
                 await session.scalars(
                     select(Order.id)
-                    .where(Order.status == OrderStatus.pending_payment, Order.expires_at <= utcnow())
+                    .where(*_lapsed(utcnow()))
                     .order_by(Order.expires_at, Order.id)
                     .limit(batch)
                 )
@@ -62,17 +63,24 @@ async def expire_unpaid(database: Database, *, batch: int = BATCH, batches: int 
     return expired
 
 
+def _lapsed(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    # A charge the provider never answered may have taken the money: payments.retry_unanswered
+    # asks again first, and the order expires only once the answer was a refusal.
+    return (Order.status == OrderStatus.pending_payment, Order.expires_at <= now, ~unanswered_charge())
+
+
+def unanswered_charge() -> ColumnElement[bool]:
+    """The order has a charge the payment provider never answered (a condition on Order)."""
+    return exists().where(PaymentAttempt.order_id == Order.id, PaymentAttempt.outcome.is_(None))
+
+
 async def _expire(database: Database, order_id: int) -> int:
     now = utcnow()
     try:
         async with database.sessionmaker() as session, session.begin():
             moved = await session.execute(
                 update(Order)
-                .where(
-                    Order.id == order_id,
-                    Order.status == OrderStatus.pending_payment,
-                    Order.expires_at <= now,
-                )
+                .where(Order.id == order_id, *_lapsed(now))
                 .values(
                     status=OrderStatus.cancelled, cancelled_at=now, cancel_reason="expired", updated_at=now
                 )
