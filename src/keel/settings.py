@@ -137,13 +137,17 @@ class Settings(BaseSettings):
 
     # shop, issue 13: stock taken at checkout is held this long for payment, then the unpaid
     # order is cancelled by a sweep this often; a buyer holds at most this many unpaid orders
-    # and this many units of one product in them. The payment provider: "simulated" (approves
-    # every card; a payment_method of "declined" is refused, for tests and demos).
+    # and this many units of one product in them. The payment provider: "simulated" (rules in
+    # the shop's README, for tests and demos) or `package.module:factory`, called with the
+    # settings; a provider call is cut off after shop_payment_timeout_seconds; amounts are
+    # charged in shop_currency (ISO 4217).
     shop_unpaid_order_minutes: float = Field(30, gt=0)
     shop_unpaid_sweep_seconds: float = Field(60, gt=0)
     shop_max_unpaid_orders: int = Field(5, ge=1)
     shop_max_unpaid_units_per_product: int = Field(100, ge=1)
-    shop_payment_provider: str = "simulated"
+    shop_payment_provider: str = Field("simulated", pattern=r"^(simulated|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
+    shop_payment_timeout_seconds: float = Field(20, gt=0, le=300)
+    shop_currency: str = Field("TWD", pattern=r"^[A-Z]{3}$")
     # shop on TiDB (issue 13 item 7): TiFlash columnar replicas of the tables the bestsellers
     # ranking reads, made by `keel migrate`, and read by that query through an optimizer hint.
     # 0 leaves TiFlash alone; ignored on every database that is not TiDB.

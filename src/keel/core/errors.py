@@ -27,6 +27,7 @@ class ErrorDetail(BaseModel):
 CODES_BY_STATUS = {
     400: "validation_error",
     401: "unauthorized",
+    402: "payment_required",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -73,6 +74,12 @@ class Unauthorized(KeelError):
 
     def __init__(self, detail: str = "Not authenticated"):
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class PaymentRequired(KeelError):
+    """The payment was refused (a declined card, say): the detail gives the provider's reason."""
+
+    status_code = 402
 
 
 class Forbidden(KeelError):

@@ -1,6 +1,8 @@
 """Builders for shop test data, through the API wherever the API can make it."""
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -8,6 +10,8 @@ import httpx
 
 from keel.apps.shop.models import User
 from keel.core.db import Database
+from keel.server import build_server
+from keel.settings import Settings
 from tests.databases import promote_to_admin
 
 _counter = itertools.count(1)
@@ -75,3 +79,16 @@ async def order(client: httpx.AsyncClient, buyer: Account, *lines: tuple[int, in
         "payment_method": "card",
     }
     return await client.post("/api/orders", json=body, headers=buyer.headers)
+
+
+@asynccontextmanager
+async def shop_with(
+    database: Database, settings: Settings, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the shop served with these settings changed (KEEL_SHOP_... as the fields are
+    named), on the `shop` fixture's database; that fixture empties the tables afterwards."""
+    server = build_server(settings.model_copy(update=overrides), only="shop", databases={"shop": database})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server), base_url="http://shop.test"
+    ) as client:
+        yield client

@@ -172,10 +172,14 @@ def test_on_tidb_orders_get_auto_random_keys_and_the_ranking_tables_tiflash_repl
     assert _statements(_upgrade_sql(monkeypatch, tidb=True, replicas=2)) == [
         "ALTER TABLE order_items DROP FOREIGN KEY fk_order_items_order_id_orders",
         "ALTER TABLE order_items MODIFY order_id BIGINT NOT NULL",
+        "ALTER TABLE payment_attempts DROP FOREIGN KEY fk_payment_attempts_order_id_orders",
+        "ALTER TABLE payment_attempts MODIFY order_id BIGINT NOT NULL",
         "ALTER TABLE orders MODIFY id BIGINT NOT NULL AUTO_INCREMENT",
         "ALTER TABLE orders MODIFY COLUMN id BIGINT AUTO_RANDOM(5, 54)",
         "ALTER TABLE order_items ADD CONSTRAINT fk_order_items_order_id_orders FOREIGN KEY(order_id)"
         " REFERENCES orders (id) ON DELETE CASCADE",
+        "ALTER TABLE payment_attempts ADD CONSTRAINT fk_payment_attempts_order_id_orders"
+        " FOREIGN KEY(order_id) REFERENCES orders (id) ON DELETE CASCADE",
         "ALTER TABLE orders SET TIFLASH REPLICA 2",
         "ALTER TABLE order_items SET TIFLASH REPLICA 2",
         "ALTER TABLE products SET TIFLASH REPLICA 2",

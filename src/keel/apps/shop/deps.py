@@ -1,4 +1,5 @@
-"""The shop's typed dependencies: who is asking, whether they may, and the process's checkout."""
+"""The shop's typed dependencies: who is asking, whether they may, and the process's checkout
+and payments."""
 
 from typing import Annotated
 
@@ -6,6 +7,7 @@ from fastapi import Depends, Request
 
 from keel.apps.shop.models import RefreshToken, RevokedToken, User
 from keel.apps.shop.services.checkout import Checkout
+from keel.apps.shop.services.payments import Payments
 from keel.core.db import request_database
 from keel.core.security.auth import Authenticator, UserRow
 
@@ -25,3 +27,14 @@ async def _checkout(request: Request) -> Checkout:
 
 
 CheckoutService = Annotated[Checkout, Depends(_checkout)]
+
+
+async def _payments(request: Request) -> Payments:
+    # One per app and process: the provider is loaded once (KEEL_SHOP_PAYMENT_PROVIDER).
+    state = request.app.state
+    if (payments := getattr(state, "shop_payments", None)) is None:
+        payments = state.shop_payments = Payments(request_database(request), state.settings)
+    return payments
+
+
+PaymentService = Annotated[Payments, Depends(_payments)]

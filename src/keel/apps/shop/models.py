@@ -129,6 +129,26 @@ class OrderItem(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
+class PaymentAttempt(Base):
+    """A charge asked of the payment provider (services/payments.py). `reference` is its
+    idempotency reference: a charge whose answer never came (`outcome` empty) is asked again
+    with it, so one that went through is found rather than taken twice."""
+
+    __tablename__ = "payment_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(OrderId, ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    method: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    # approved or refused once the provider answered; the provider's charge id or its reason.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    answered_at: Mapped[datetime | None]
+
+
 Index("ix_orders_user_id_created_at", Order.user_id, Order.created_at)
 # The back office's list of every customer's orders, newest first, a page at a time.
 Index("ix_orders_created_at", Order.created_at, Order.id)

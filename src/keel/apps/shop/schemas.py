@@ -209,6 +209,8 @@ class ProductUpdate(Schema):
 
 class OrderStatus(StrEnum):
     pending_payment = "pending_payment"
+    # The payment provider has been asked and has not answered yet (services/payments.py).
+    paying = "paying"
     paid = "paid"
     shipped = "shipped"
     delivered = "delivered"
@@ -285,6 +287,8 @@ class OrderFilters(BaseModel):
 
 
 class PaymentRequest(Schema):
+    """Unset, the order's payment_method from checkout is charged."""
+
     payment_method: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None
     ) = None

@@ -1,6 +1,6 @@
 """orders.id as BIGINT, AUTO_RANDOM on TiDB; TiFlash replicas for the bestsellers ranking
 
-orders.id and order_items.order_id become BIGINT on PostgreSQL and the MySQL family (SQLite's
+orders.id and the columns referencing it (order_items, payment_attempts) become BIGINT on PostgreSQL and the MySQL family (SQLite's
 INTEGER key is 64-bit already), so the API takes the large ids TiDB assigns (issue 13 item 7).
 
 On TiDB only: orders.id becomes `BIGINT AUTO_RANDOM(5, 54)`, so concurrent checkouts write to
@@ -39,7 +39,11 @@ log = logging.getLogger(__name__)
 AUTO_RANDOM = "ALTER TABLE orders MODIFY COLUMN id BIGINT AUTO_RANDOM(5, 54)"
 # What the bestsellers ranking reads (services/catalog.py).
 TIFLASH_TABLES = ("orders", "order_items", "products")
-_FK = "fk_order_items_order_id_orders"
+# The columns that reference orders.id, each with its foreign key.
+_REFERENCES = (
+    ("order_items", "fk_order_items_order_id_orders"),
+    ("payment_attempts", "fk_payment_attempts_order_id_orders"),
+)
 
 
 def tiflash_replicas(count: int) -> list[str]:
@@ -57,12 +61,13 @@ def _clustered(bind: sa.Connection) -> bool:
 
 
 def _retype(type_: type[sa.Integer], then: Sequence[str] = ()) -> None:
-    """The key and its one reference, with the foreign key off meanwhile: MySQL and TiDB
+    """The key and its references, with their foreign keys off meanwhile: MySQL and TiDB
     refuse to change a column a foreign key joins while the key is there."""
     postgresql = op.get_bind().dialect.name == "postgresql"
-    op.drop_constraint(_FK, "order_items", type_="foreignkey")
     old = sa.BigInteger() if type_ is sa.Integer else sa.Integer()
-    op.alter_column("order_items", "order_id", type_=type_(), existing_type=old, existing_nullable=False)
+    for table, foreign_key in _REFERENCES:
+        op.drop_constraint(foreign_key, table, type_="foreignkey")
+        op.alter_column(table, "order_id", type_=type_(), existing_type=old, existing_nullable=False)
     # MySQL's MODIFY restates the whole column, AUTO_INCREMENT included.
     keep = {} if postgresql else {"existing_autoincrement": True}
     op.alter_column("orders", "id", type_=type_(), existing_type=old, existing_nullable=False, **keep)
@@ -70,7 +75,8 @@ def _retype(type_: type[sa.Integer], then: Sequence[str] = ()) -> None:
         op.execute(f"ALTER SEQUENCE orders_id_seq AS {'BIGINT' if type_ is sa.BigInteger else 'INTEGER'}")
     for statement in then:
         op.execute(statement)
-    op.create_foreign_key(_FK, "order_items", "orders", ["order_id"], ["id"], ondelete="CASCADE")
+    for table, foreign_key in _REFERENCES:
+        op.create_foreign_key(foreign_key, table, "orders", ["order_id"], ["id"], ondelete="CASCADE")
 
 
 def upgrade() -> None:

@@ -2,7 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from keel.apps.shop.deps import AdminUser, CheckoutService, CurrentUser
+from keel.apps.shop.deps import AdminUser, CheckoutService, CurrentUser, PaymentService
 from keel.apps.shop.models import Order
 from keel.apps.shop.schemas import (
     OrderCreate,
@@ -19,6 +19,8 @@ from keel.core.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    PaymentRequired,
+    ServiceUnavailable,
     Unauthorized,
     Unprocessable,
     error_responses,
@@ -83,14 +85,19 @@ async def get_order(order_id: BigIntId, user: CurrentUser, session: DbSession) -
     return await orders.get_order(session, order_id, user)
 
 
-@router.post("/{order_id}/pay", response_model=OrderOut, responses=_MOVE_ERRORS)
+@router.post(
+    "/{order_id}/pay",
+    response_model=OrderOut,
+    responses=error_responses(Unauthorized, PaymentRequired, NotFound, Conflict, ServiceUnavailable),
+)
 async def pay_order(
-    order_id: BigIntId, user: CurrentUser, session: DbSession, data: PaymentRequest | None = None
+    order_id: BigIntId, user: CurrentUser, payments: PaymentService, data: PaymentRequest | None = None
 ) -> Order:
-    """Simulated payment: always approved. Only the buyer pays, and only a pending order."""
-    order = await orders.get_order(session, order_id, user, owner_only=True)
-    changes = {"payment_method": data.payment_method} if data and data.payment_method else {}
-    return await orders.transition(session, order, "pay", **changes)
+    """Charge the order through the payment provider (KEEL_SHOP_PAYMENT_PROVIDER), with
+    `payment_method` or else the one given at checkout. Only the buyer pays (404 for others).
+    402 refused (the order stays payable, `payment_error` says why), 409 expired, already
+    being paid or no longer pending_payment, 503 the provider did not answer (not paid)."""
+    return await payments.pay(order_id, user.id, data.payment_method if data else None)
 
 
 @router.post(
@@ -108,6 +115,8 @@ async def deliver_order(order_id: BigIntId, admin: AdminUser, session: DbSession
 
 
 @router.post("/{order_id}/cancel", response_model=OrderOut, responses=_MOVE_ERRORS)
-async def cancel_order(order_id: BigIntId, user: CurrentUser, session: DbSession) -> Order:
-    """The buyer (or an admin) cancels a pending or paid order; its stock goes back on sale."""
-    return await orders.transition(session, await orders.get_order(session, order_id, user), "cancel")
+async def cancel_order(order_id: BigIntId, user: CurrentUser, payments: PaymentService) -> Order:
+    """The buyer cancels their pending or paid order, an admin any; its stock goes back on
+    sale and a paid one is refunded (`refunded_at`, `refund_amount`; empty while the provider
+    has not answered, the sweep retries). 409 for any other status (paying included)."""
+    return await payments.cancel(order_id, user)

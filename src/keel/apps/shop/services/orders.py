@@ -1,5 +1,6 @@
-"""Checkout and the order's life: pending_payment -> paid -> shipped -> delivered, or cancelled
-from pending_payment or paid with the stock given back."""
+"""The order's life: pending_payment -> paying -> paid (services/payments.py) -> shipped ->
+delivered, or cancelled from pending_payment or paid with the stock given back (a paid one
+refunded), or by the unpaid-order sweep once it expires (services/reservations.py)."""
 
 from dataclasses import dataclass
 from typing import Protocol
@@ -8,8 +9,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from keel.apps.shop.models import Order, OrderItem, Product
+from keel.apps.shop.models import Order, OrderItem
 from keel.apps.shop.schemas import OrderFilters, OrderStatus, OrderSummaryOut
+from keel.apps.shop.services.reservations import release_stock
 from keel.core.db import utcnow
 from keel.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from keel.core.pagination import Offset, fetch_page
@@ -95,8 +97,8 @@ class Transition:
     stamp: str
 
 
+# Paying is not here: it asks the provider between two transactions (services/payments.py).
 TRANSITIONS = {
-    "pay": Transition((OrderStatus.pending_payment,), OrderStatus.paid, "paid_at"),
     "ship": Transition((OrderStatus.paid,), OrderStatus.shipped, "shipped_at"),
     "deliver": Transition((OrderStatus.shipped,), OrderStatus.delivered, "delivered_at"),
     "cancel": Transition(
@@ -106,8 +108,8 @@ TRANSITIONS = {
 
 
 async def transition(session: AsyncSession, order: Order, action: str, **changes: str) -> Order:
-    """Move an order along; the conditional update means two racing moves cannot both apply,
-    so a cancel gives the stock back exactly once."""
+    """Move an order along; the conditional update means two racing moves (or a move and the
+    unpaid-order sweep) cannot both apply, so a cancel gives the stock back exactly once."""
     rule = TRANSITIONS[action]
     now = utcnow()
     moved = await session.execute(
@@ -123,11 +125,5 @@ async def transition(session: AsyncSession, order: Order, action: str, **changes
             f"Cannot {action} order {order.id}: it is {current}, and only an order that is {allowed} can be"
         )
     if rule.target is OrderStatus.cancelled:
-        for item in sorted(order.items, key=lambda line: line.product_id):
-            await session.execute(
-                update(Product)
-                .where(Product.id == item.product_id)
-                .values(stock=Product.stock + item.quantity)
-                .execution_options(synchronize_session=False)
-            )
+        await release_stock(session, order.id)
     return await load_order(session, order.id, owner_id=None)
