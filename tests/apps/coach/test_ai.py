@@ -170,4 +170,11 @@ async def test_tasks_are_private_and_inputs_validated(coach, member: Member) -> 
     assert (
         await coach.post("/api/v1/ai/reading-summary", json=backwards, headers=member.headers)
     ).status_code == 422
+    # The default week before the calendar's first days is cut at its start, not a 500.
+    earliest = await coach.post(
+        "/api/v1/ai/reading-summary", json={"to": "0001-01-01"}, headers=member.headers
+    )
+    assert earliest.status_code == 202
+    task = await coach.get(f"/api/v1/ai/tasks/{earliest.json()['id']}", headers=member.headers)
+    assert task.json()["input"] == {"from": "0001-01-01", "to": "0001-01-01"}
     assert (await coach.post("/api/v1/ai/review", json={"date": DAY})).status_code == 401

@@ -54,7 +54,8 @@ async def reading_summary(
 ) -> Any:
     """A summary of what the user read from `from` to `to` (default: the last seven days)."""
     until = data.to or today(user.timezone)
-    since = data.from_ or until - dt.timedelta(days=6)
+    # Six days back, or to the calendar's first day (`to` may be 0001-01-03).
+    since = data.from_ or until - dt.timedelta(days=min(6, (until - dt.date.min).days))
     if since > until:
         since = until
     given = {"from": since.isoformat(), "to": until.isoformat()}
