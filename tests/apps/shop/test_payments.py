@@ -91,6 +91,10 @@ async def test_a_provider_that_does_not_answer_is_503_and_nothing_is_paid(
     after = (await shop.get(f"/api/orders/{order['id']}", headers=buyer.headers)).json()
     assert (after["status"], after["paid_at"], after["payment_reference"]) == ("pending_payment", None, None)
     assert "did not answer" in after["payment_error"]
+    # The money may have been taken: no cancel (and no refund owed unrecorded) until it is known.
+    cancel = await shop.post(f"/api/orders/{order['id']}/cancel", headers=buyer.headers)
+    assert cancel.status_code == 409
+    assert "not confirmed" in cancel.json()["detail"]
     # The retry repeats the unanswered charge's reference; this time the provider answers.
     assert (await _pay(shop, buyer, order["id"], "card")).json()["status"] == "paid"
 
@@ -116,6 +120,24 @@ async def test_a_pay_while_one_is_in_flight_is_409_and_the_custom_provider_decid
     assert paid.json()["payment_reference"] == f"gated-{reference}"
     # The order's method from checkout was charged.
     assert paid.json()["payment_method"] == "card"
+
+
+async def test_an_order_being_paid_counts_toward_the_buyers_unpaid_limit(
+    gated_shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
+    provider = payment_providers.current
+    product = await builders.product(gated_shop, admin, stock=100)
+    placed = [await builders.order(gated_shop, buyer, (product["id"], 1)) for _ in range(5)]
+    assert [response.status_code for response in placed] == [201] * 5
+    paying = asyncio.create_task(_pay(gated_shop, buyer, placed[0].json()["id"]))
+    await provider.entered.wait()
+    sixth = await builders.order(gated_shop, buyer, (product["id"], 1))
+    assert sixth.status_code == 409
+    assert "unpaid orders" in sixth.json()["detail"]
+    provider.gate.set()
+    assert (await paying).status_code == 200
+    # Paid, it holds nothing unpaid any more.
+    assert (await builders.order(gated_shop, buyer, (product["id"], 1))).status_code == 201
 
 
 async def test_cancelling_a_paid_order_refunds_it_and_returns_the_stock_once(

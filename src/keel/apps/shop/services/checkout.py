@@ -58,6 +58,8 @@ _products = Product.__table__
 _orders = Order.__table__
 _order_items = OrderItem.__table__
 _PENDING = OrderStatus.pending_payment.value
+# What a buyer's limits count: the orders that hold stock unpaid, a payment in flight included.
+_UNPAID = (_PENDING, OrderStatus.paying.value)
 
 
 def merge_lines(data: OrderCreate) -> dict[int, int]:
@@ -262,7 +264,7 @@ async def _lock_buyers(
             _order_items,
             (_order_items.c.order_id == _orders.c.id) & _order_items.c.product_id.in_(product_ids),
         )
-        .where(_orders.c.user_id.in_(user_ids), _orders.c.status == _PENDING)
+        .where(_orders.c.user_id.in_(user_ids), _orders.c.status.in_(_UNPAID))
     )
     counted: set[int] = set()
     for user_id, order_id, product_id, quantity in await connection.execute(unpaid):

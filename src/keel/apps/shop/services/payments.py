@@ -267,10 +267,16 @@ class Payments:
 
     async def cancel(self, order_id: int, viewer: orders.Viewer) -> Order:
         """Cancel a pending or paid order (the buyer's own, or any as an admin) and give its
-        stock back; a paid one is refunded. A refund the provider did not answer leaves
+        stock back; a paid one is refunded. 409 while a charge is unconfirmed. A refund the provider did not answer leaves
         `refunded_at` empty, and the sweep retries it."""
         async with self._database.sessionmaker() as session, session.begin():
             order = await orders.get_order(session, order_id, viewer)
+            # The money may have been taken: a cancel now would owe a refund nobody records.
+            if order.status == OrderStatus.pending_payment and await _unanswered(session, order.id):
+                raise Conflict(
+                    f"Order {order.id} has a charge the payment provider has not confirmed; pay again "
+                    "to learn its outcome (the same charge is asked, never a second one), or cancel later"
+                )
             reason = "buyer" if order.user_id == viewer.id else "admin"
             order = await orders.transition(session, order, "cancel", cancel_reason=reason)
         # Only an approved charge sets the reference, so a cancelled order that has one was paid.
