@@ -4,6 +4,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -193,6 +194,14 @@ class Settings(BaseSettings):
     # and moved to their next wave (a wave's soak is at least this coarse).
     badge_rollout_sweep_seconds: float = Field(60, gt=0)
 
+    # queue, issue 14 item 1: a store's day. A new store's time zone unless it names one (the
+    # spec's stores are in Taiwan); whether bookings still waiting when a store's day ends
+    # become no_show (a store may say otherwise); how often the deployment looks for stores
+    # whose day has ended (a day closes within this long after the store's midnight).
+    queue_default_time_zone: str = "Asia/Taipei"
+    queue_end_of_day_no_show: bool = True
+    queue_day_sweep_seconds: float = Field(60, gt=0)
+
     @field_validator("cors_origins")
     @classmethod
     def _origins_as_browsers_send_them(cls, origins: list[str]) -> list[str]:
@@ -200,6 +209,15 @@ class Settings(BaseSettings):
             if origin != "*" and not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port], without a path")
         return origins
+
+    @field_validator("queue_default_time_zone")
+    @classmethod
+    def _an_iana_time_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not an IANA time zone (e.g. Asia/Taipei)") from None
+        return name
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":

@@ -165,7 +165,7 @@ async def test_status_moves_and_the_ones_refused(
     skip = await builders.set_status(queue, owner, booking["id"], "completed")
     assert skip.status_code == 409
     assert skip.json() == {
-        "detail": "A waiting booking cannot become completed; it can become cancelled or serving"
+        "detail": "A waiting booking cannot become completed; it can become cancelled or no_show or serving"
     }
     serving = await builders.set_status(queue, owner, booking["id"], "serving")
     assert serving.status_code == 200

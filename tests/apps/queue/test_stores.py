@@ -16,7 +16,19 @@ async def test_create_store_answers_201_and_the_list_shows_its_queue(
     }
     created = await queue.post("/stores", json=body, headers=owner.headers)
     assert created.status_code == 201, created.text
-    assert set(created.json()) == {"id", "name", "message", "created_at"}
+    # The spec's four fields, and the store's day (issue 14) with the deployment's defaults.
+    assert set(created.json()) == {
+        "id",
+        "name",
+        "message",
+        "created_at",
+        "time_zone",
+        "opening_hours",
+        "accepting_bookings",
+        "end_of_day_no_show",
+    }
+    assert created.json()["time_zone"] == "Asia/Taipei"
+    assert (created.json()["opening_hours"], created.json()["accepting_bookings"]) == (None, True)
     assert created.json()["message"] == "商家建立成功,開始接受預約!"
     store_id = created.json()["id"]
     await builders.booking(queue, customer, store_id)

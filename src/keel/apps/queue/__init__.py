@@ -5,9 +5,21 @@ from pathlib import Path
 from keel.apps.queue.models import Base, SweepLease
 from keel.apps.queue.routes import routers
 from keel.apps.queue.seed import seed
+from keel.apps.queue.services import days
 from keel.core import realtime
 from keel.core.app import KeelApp
+from keel.core.db import Database
 from keel.core.retention import prunables
+from keel.core.sweeps import Sweep
+from keel.settings import Settings
+
+
+async def _close_store_days(database: Database, settings: Settings) -> None:
+    await days.close_ended_days(database, settings.queue_end_of_day_no_show, days.clock())
+
+
+# Issue 14 item 1: each store's ended day closed (waiting -> no_show), once per deployment.
+DAY_SWEEP = Sweep("store_days", _close_store_days, lambda settings: settings.queue_day_sweep_seconds)
 
 app = KeelApp(
     slug="queue",
@@ -18,6 +30,7 @@ app = KeelApp(
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
     sweep_lease=SweepLease,
+    sweeps=(DAY_SWEEP,),
     retention=prunables(Base),
     # The spec answers a malformed query parameter (GET /stores?page=0) with 400.
     query_error_status=400,

@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from keel.apps.queue.models import Event, RefreshToken, RevokedToken, User
 from keel.core.realtime import EventSink, event_sink_dependency
 from keel.core.security.auth import Authenticator, UserRow
+from keel.settings import Settings
 
 auth = Authenticator(user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken)
 
@@ -15,3 +16,11 @@ CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 
 # The request's realtime events: written in its transaction, delivered after the commit.
 Events = Annotated[EventSink, Depends(event_sink_dependency(Event))]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+# The deployment's settings (a new store's default time zone).
+AppSettings = Annotated[Settings, Depends(_settings)]

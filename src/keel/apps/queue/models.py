@@ -5,7 +5,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid, func
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid, func, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keel.core.db import JSONColumn, utcnow
@@ -52,6 +52,14 @@ class Store(Base):
     address: Mapped[str | None] = mapped_column(Text)
     contact_email: Mapped[str | None] = mapped_column(String(320))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The store's day (services/days.py): its numbers restart at midnight in this IANA zone;
+    # bookings are taken only within `opening_hours` (null: always) and while
+    # `accepting_bookings`; at the day's end, waiting bookings become no_show unless
+    # `end_of_day_no_show` (null: the deployment's setting) says they stay.
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="Asia/Taipei")
+    opening_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
+    accepting_bookings: Mapped[bool] = mapped_column(default=True, server_default=true())
+    end_of_day_no_show: Mapped[bool | None]
     # Running totals of completed services, so the average wait needs no aggregate per booking.
     served_count: Mapped[int] = mapped_column(default=0, server_default="0")
     service_seconds_total: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -60,7 +68,7 @@ class Store(Base):
 
 
 class QueueCounter(Base):
-    """The last number given out at a store on a (UTC) day. Taking a number updates this row,
+    """The last number given out at a store on a day (the store's local date). Taking a number updates this row,
     whose lock makes concurrent bookings at one store wait for each other, briefly."""
 
     __tablename__ = "queue_counters"
@@ -81,16 +89,31 @@ class Booking(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    # A walk-in's booking belongs to its store's walk-in user (services/staff.py) and carries
+    # the name the staff took down.
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    walk_in_name: Mapped[str | None] = mapped_column(String(100))
     queue_day: Mapped[date]
     queue_number: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16))  # waiting, serving, completed, cancelled
+    status: Mapped[str] = mapped_column(String(16))  # waiting, serving, completed, cancelled, no_show
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     serving_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StoreStaff(Base):
+    """Users the owner lets run the store's line (call next, no-show, recall, walk-ins)."""
+
+    __tablename__ = "store_staff"
+
+    store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Message(Base):

@@ -3,9 +3,19 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from keel.core.params import Schema
 from keel.core.schemas import Message
@@ -90,8 +100,56 @@ class ProfileUpdated(Message):
 # --- stores --------------------------------------------------------------------------------
 
 
-class StoreCreate(Schema):
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Asia/Taipei)") from None
+    return name
+
+
+TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_zone)]
+# "HH:MM" on a 24-hour clock; "24:00" ends a range at midnight.
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _ordered(opening: tuple[str, str]) -> tuple[str, str]:
+    if opening[0] >= opening[1]:
+        raise ValueError(
+            f"{opening[0]}-{opening[1]}: a range must end after it starts (split one past midnight)"
+        )
+    return opening
+
+
+Opening = Annotated[tuple[ClockTime, ClockTime], AfterValidator(_ordered)]
+OpeningHours = Annotated[
+    dict[Weekday, Annotated[list[Opening], Field(max_length=12)]],
+    Field(
+        description="Per weekday (mon ... sun), the store's local [open, close) ranges, e.g. "
+        '{"mon": [["09:00", "12:00"], ["13:00", "18:00"]]}; a weekday left out is closed all day; '
+        "null: always open",
+    ),
+]
+
+
+class StoreDay(Schema):
+    """A store's day (issue 14): its zone, hours, the pause switch and the end-of-day rule."""
+
+    time_zone: TimeZone | None = Field(None, description="IANA name; by default the deployment's")
+    opening_hours: OpeningHours | None = None
+    accepting_bookings: bool | None = Field(None, description="false pauses new bookings")
+    end_of_day_no_show: bool | None = Field(
+        None,
+        description="Whether bookings still waiting at the store's midnight become no_show; "
+        "null: the deployment's KEEL_QUEUE_END_OF_DAY_NO_SHOW",
+    )
+
+
+class StoreCreate(StoreDay):
     model_config = ConfigDict(extra="forbid")
+
+    accepting_bookings: bool = True
 
     name: Name
     description: Text | None = None
@@ -100,9 +158,9 @@ class StoreCreate(Schema):
     contact_email: EmailStr | None = None
 
 
-class StoreUpdate(Schema):
+class StoreUpdate(StoreDay):
     model_config = ConfigDict(extra="forbid")
-    not_nullable = ("name", "is_active")
+    not_nullable = ("name", "is_active", "time_zone", "accepting_bookings")
 
     name: Name | None = None
     description: Text | None = None
@@ -112,7 +170,14 @@ class StoreUpdate(Schema):
     is_active: bool | None = Field(None, description="false closes the queue to new bookings")
 
 
-class StoreCreated(Message):
+class StoreDayOut(BaseModel):
+    time_zone: str
+    opening_hours: dict[str, list[tuple[str, str]]] | None
+    accepting_bookings: bool
+    end_of_day_no_show: bool | None
+
+
+class StoreCreated(Message, StoreDayOut):
     id: uuid.UUID
     name: str
     created_at: datetime
@@ -128,7 +193,7 @@ class StoreSummary(BaseModel):
     current_queue_count: int
 
 
-class StoreOut(StoreSummary):
+class StoreOut(StoreSummary, StoreDayOut):
     owner_id: uuid.UUID
     is_active: bool
     average_service_minutes: float
@@ -151,6 +216,8 @@ class BookingStatus(StrEnum):
     serving = "serving"
     completed = "completed"
     cancelled = "cancelled"
+    # Did not come when called, or still waiting when the store's day ended; recalled to waiting.
+    no_show = "no_show"
 
 
 class BookingCreate(Schema):
@@ -208,6 +275,54 @@ class ReceivedBookings(BaseModel):
     bookings: list[ReceivedBooking]
     total: int
     current_page: int
+
+
+class WalkInCreate(Schema):
+    """A customer without the app, queued by the store's staff under the name they gave."""
+
+    name: Name
+    notes: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class CalledCustomer(BaseModel):
+    id: uuid.UUID | None = Field(description="null for a walk-in")
+    name: str
+
+
+class CalledBooking(BaseModel):
+    id: uuid.UUID
+    store_id: uuid.UUID
+    queue_number: int
+    status: BookingStatus
+    customer: CalledCustomer
+    notes: str | None
+    updated_at: datetime
+
+
+class StaffAdd(Schema):
+    """The user to add, by email or by id (exactly one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = None
+    user_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "StaffAdd":
+        if (self.email is None) == (self.user_id is None):
+            raise ValueError("give either email or user_id")
+        return self
+
+
+class StaffMember(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    name: str
+    added_at: datetime
+
+
+class StaffList(BaseModel):
+    staff: list[StaffMember]
 
 
 class StatusUpdate(Schema):

@@ -1,8 +1,19 @@
-from keel.apps.queue.routes import auth, bookings, chats, notifications, realtime, stores, upload, users
+from keel.apps.queue.routes import (
+    auth,
+    bookings,
+    chats,
+    notifications,
+    realtime,
+    staff,
+    stores,
+    upload,
+    users,
+)
 
 routers = (
     bookings.router,
     stores.router,
+    staff.router,
     chats.router,
     notifications.router,
     realtime.router,

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from keel.apps.queue.deps import CurrentUser
+from keel.apps.queue.deps import AppSettings, CurrentUser
 from keel.apps.queue.schemas import StoreCreate, StoreCreated, StoreList, StoreOut, StoreUpdate
 from keel.apps.queue.services import stores
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
@@ -30,14 +30,22 @@ async def list_stores(
 
 
 @router.post("", status_code=201, response_model=StoreCreated, responses=error_responses(Unauthorized))
-async def create_store(data: StoreCreate, user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    """The signed-in user becomes the store's owner; its queue opens at once."""
-    store = await stores.create_store(session, user.id, data)
+async def create_store(
+    data: StoreCreate, user: CurrentUser, session: DbSession, settings: AppSettings
+) -> dict[str, Any]:
+    """The signed-in user becomes the store's owner; its queue opens at once (unless
+    `accepting_bookings: false`). Without `time_zone` the store takes the deployment's
+    (`KEEL_QUEUE_DEFAULT_TIME_ZONE`, Asia/Taipei); its numbers restart at that zone's midnight."""
+    store = await stores.create_store(session, user.id, data, settings.queue_default_time_zone)
     return {
         "id": store.id,
         "name": store.name,
         "message": "商家建立成功,開始接受預約!",
         "created_at": store.created_at,
+        "time_zone": store.time_zone,
+        "opening_hours": store.opening_hours,
+        "accepting_bookings": store.accepting_bookings,
+        "end_of_day_no_show": store.end_of_day_no_show,
     }
 
 
@@ -53,5 +61,6 @@ async def update_store(
     store_id: uuid.UUID, data: StoreUpdate, user: CurrentUser, session: DbSession
 ) -> dict[str, Any]:
     """The owner's changes; `is_active: false` closes the queue to new bookings (those already
-    in line stay), `true` opens it again."""
+    in line stay), `true` opens it again. `accepting_bookings: false` pauses bookings while the
+    store stays listed; `opening_hours` and `time_zone` set its day."""
     return await stores.update_store(session, user.id, store_id, data)

@@ -5,13 +5,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, Store, User
 from keel.apps.queue.schemas import BookingCreate, BookingStatus
+from keel.apps.queue.services import days, notifications, staff
 from keel.apps.queue.services import line as lines
-from keel.apps.queue.services import notifications
 from keel.apps.queue.services.numbering import take_number
 from keel.apps.queue.services.stores import estimated_wait
 from keel.core.db import Database, Executor, utcnow
@@ -20,31 +20,46 @@ from keel.core.pagination import PageRequest, fetch_page
 from keel.core.realtime import EventSink, Outgoing
 
 ACTIVE = (BookingStatus.waiting, BookingStatus.serving)
-# The moves an owner may make; anything else is a 409 that names the move.
+# The moves the owner or staff may make; anything else is a 409 that names the move. no_show
+# -> waiting is a recall: the booking keeps its number, so it is back where it stood.
 OWNER_MOVES = {
-    BookingStatus.waiting: {BookingStatus.serving, BookingStatus.cancelled},
-    BookingStatus.serving: {BookingStatus.completed, BookingStatus.cancelled},
+    BookingStatus.waiting: {BookingStatus.serving, BookingStatus.cancelled, BookingStatus.no_show},
+    BookingStatus.serving: {BookingStatus.completed, BookingStatus.cancelled, BookingStatus.no_show},
+    BookingStatus.no_show: {BookingStatus.waiting},
 }
 STATUS_LABELS = {
     BookingStatus.waiting: "等待中",
     BookingStatus.serving: "服務中",
     BookingStatus.completed: "已完成",
     BookingStatus.cancelled: "已取消",
+    BookingStatus.no_show: "過號",
 }
 STATUS_MESSAGES = {
     BookingStatus.serving: "您的服務即將開始,請準備前往現場!",
     BookingStatus.completed: "服務已完成,謝謝您的光臨!",
     BookingStatus.cancelled: "您的預約已取消",
+    BookingStatus.no_show: "您已過號,如需服務請聯絡店家",
+    BookingStatus.waiting: "您已重新排入隊伍,請留意叫號",
 }
 
 
 async def create_booking(
-    session: AsyncSession, database: Database, events: EventSink, user: Any, data: BookingCreate
+    session: AsyncSession,
+    database: Database,
+    events: EventSink,
+    user: Any,
+    data: BookingCreate,
+    *,
+    walk_in_name: str | None = None,
 ) -> dict[str, Any]:
-    now = utcnow()
+    """A walk-in (`walk_in_name`, by the store's staff for its walk-in user) is not refused
+    by the pause or the opening hours, and a store may have any number of them in line."""
+    now = days.clock()
+    # Outside the transaction (autocommit), so taking the number stays its first statement.
+    day = await days.booking_day(database.autocommit, data.store_id, now, by_staff=walk_in_name is not None)
     # First, before any read: the counter's lock orders concurrent bookings at this store, so
     # the checks below see every booking committed before this one.
-    number = await take_number(session, database, data.store_id, now.date())
+    number = await take_number(session, database, data.store_id, day)
     already = exists().where(
         Booking.store_id == data.store_id, Booking.user_id == user.id, Booking.status.in_(ACTIVE)
     )
@@ -55,12 +70,13 @@ async def create_booking(
     ).one()
     if not store.is_active:
         raise Conflict("This store's queue is closed")
-    if store.already:
+    if store.already and walk_in_name is None:
         raise Conflict("You are already in this store's queue")
     booking = Booking(
         store_id=data.store_id,
         user_id=user.id,
-        queue_day=now.date(),
+        walk_in_name=walk_in_name,
+        queue_day=day,
         queue_number=number,
         status=BookingStatus.waiting,
         notes=data.notes,
@@ -76,7 +92,12 @@ async def create_booking(
         session,
         [
             (user.id, "booking_created", "預約成功", f"您在{line.store_name}的號碼是第{number}號"),
-            (line.owner_id, "booking_created", "新預約", f"{user.name}預約了{line.store_name},第{number}號"),
+            (
+                line.owner_id,
+                "booking_created",
+                "新預約",
+                f"{walk_in_name or user.name}預約了{line.store_name},第{number}號",
+            ),
         ],
     )
     await events.emit(session, line.updates(now))
@@ -105,17 +126,38 @@ async def _booking_with_owner(session: AsyncSession, booking_id: uuid.UUID) -> t
 async def change_status(
     session: AsyncSession, events: EventSink, owner_id: uuid.UUID, booking_id: uuid.UUID, new: BookingStatus
 ) -> datetime:
-    """The owner's moves: waiting -> serving -> completed, or waiting/serving -> cancelled."""
+    """The moves of the owner and the store's staff: waiting -> serving -> completed, waiting or
+    serving -> cancelled or no_show, and no_show -> waiting (a recall)."""
     booking, store_owner = await _booking_with_owner(session, booking_id)
-    if store_owner != owner_id:
-        raise Forbidden("Only the store's owner can change a booking's status")
+    if not await staff.may_operate(session, booking.store_id, store_owner, owner_id):
+        raise Forbidden("Only the store's owner or its staff can change a booking's status")
     if new not in OWNER_MOVES.get(booking.status, set()):
         allowed = sorted(OWNER_MOVES.get(booking.status, ()))
         raise Conflict(
             f"A {booking.status} booking cannot become {new.value}"
             + (f"; it can become {' or '.join(allowed)}" if allowed else "; it is final")
         )
+    if new == BookingStatus.waiting:
+        await _check_recall(session, booking)
     return await _move(session, events, booking, new, by_owner=True)
+
+
+async def _check_recall(session: AsyncSession, booking: Booking) -> None:
+    """Only into today's line (yesterday's number means nothing now), and not for a customer who
+    has since taken another number there."""
+    if booking.queue_day != await days.today_at(session, booking.store_id, days.clock()):
+        raise Conflict("Only a booking from the store's current day can be recalled")
+    if booking.walk_in_name is not None:
+        return
+    again = await session.execute(
+        select(Booking.id).where(
+            Booking.store_id == booking.store_id,
+            Booking.user_id == booking.user_id,
+            Booking.status.in_(ACTIVE),
+        )
+    )
+    if again.first() is not None:
+        raise Conflict("This customer is in the store's queue again with another booking")
 
 
 async def cancel_booking(
@@ -135,16 +177,16 @@ async def _move(
 ) -> datetime:
     now = utcnow()
     old = booking.status
-    stamp = {
-        BookingStatus.serving: "serving_at",
-        BookingStatus.completed: "completed_at",
-        BookingStatus.cancelled: "cancelled_at",
-    }[new]
+    stamped = {
+        BookingStatus.serving: {"serving_at": now},
+        BookingStatus.completed: {"completed_at": now},
+        BookingStatus.cancelled: {"cancelled_at": now},
+    }.get(new, {})
     # Conditional, so of two concurrent moves of one booking exactly one happens.
     moved = await session.execute(
         update(Booking)
         .where(Booking.id == booking.id, Booking.status == old)
-        .values(status=new, updated_at=now, **{stamp: now})
+        .values(status=new, updated_at=now, **stamped)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
@@ -265,7 +307,7 @@ _RECEIVED_FIELDS = (
     Booking.notes,
     Booking.created_at,
     User.id.label("user_id"),
-    User.name,
+    func.coalesce(Booking.walk_in_name, User.name).label("name"),
     User.avatar_url,
     User.email,
 )
@@ -283,8 +325,8 @@ async def received_bookings(
         owner = (await db.execute(select(Store.owner_id).where(Store.id == store_id))).scalar_one_or_none()
         if owner is None:
             raise NotFound("Store not found")
-        if owner != owner_id:
-            raise Forbidden("Only the store's owner can see its bookings")
+        if not await staff.may_operate(db, store_id, owner, owner_id):
+            raise Forbidden("Only the store's owner or its staff can see its bookings")
         stores = [store_id]
     else:
         stores = list((await db.execute(select(Store.id).where(Store.owner_id == owner_id))).scalars())

@@ -67,8 +67,12 @@ async def list_stores(db: Executor, page: PageRequest, search: str | None) -> di
     }
 
 
-async def create_store(session: AsyncSession, owner_id: uuid.UUID, data: StoreCreate) -> Store:
-    store = Store(owner_id=owner_id, **data.model_dump(mode="json"))
+async def create_store(
+    session: AsyncSession, owner_id: uuid.UUID, data: StoreCreate, default_time_zone: str
+) -> Store:
+    values = data.model_dump(mode="json")
+    values["time_zone"] = values["time_zone"] or default_time_zone
+    store = Store(owner_id=owner_id, **values)
     session.add(store)
     await session.flush()
     return store
