@@ -172,7 +172,7 @@ class StoreUpdate(StoreDay):
 
 class StoreDayOut(BaseModel):
     time_zone: str
-    opening_hours: dict[str, list[tuple[str, str]]] | None
+    opening_hours: dict[str, list[list[str]]] | None
     accepting_bookings: bool
     end_of_day_no_show: bool | None
 
