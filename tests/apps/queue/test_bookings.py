@@ -1,11 +1,5 @@
-import uuid
-from datetime import timedelta
-
 import httpx
-from sqlalchemy import update
 
-from keel.apps.queue.models import Booking
-from keel.core.db import Database, utcnow
 from tests.apps.queue import builders
 from tests.apps.queue.builders import Account
 
@@ -54,25 +48,6 @@ async def test_booking_errors(
     assert closed.json() == {"detail": "This store's queue is closed"}
 
 
-async def test_the_wait_uses_the_stores_measured_service_time(
-    queue: httpx.AsyncClient, owner: Account, store_id: str, queue_database: Database
-) -> None:
-    first = await builders.booking(queue, await builders.account(queue), store_id)
-    await builders.set_status(queue, owner, first["id"], "serving")
-    # Pretend the service began 12 minutes ago: the store's average becomes 12 minutes.
-    async with queue_database.engine.begin() as connection:
-        await connection.execute(
-            update(Booking)
-            .where(Booking.id == uuid.UUID(first["id"]))
-            .values(serving_at=utcnow() - timedelta(minutes=12))
-        )
-    assert (await builders.set_status(queue, owner, first["id"], "completed")).status_code == 200
-    assert (await queue.get(f"/stores/{store_id}")).json()["average_service_minutes"] == 12.0
-    a = await builders.booking(queue, await builders.account(queue), store_id)
-    b = await builders.booking(queue, await builders.account(queue), store_id)
-    assert (a["estimated_wait_time"], b["estimated_wait_time"]) == (0, 12)
-
-
 async def test_my_bookings_lists_newest_first_with_the_store(
     queue: httpx.AsyncClient, owner: Account, customer: Account
 ) -> None:
@@ -91,6 +66,7 @@ async def test_my_bookings_lists_newest_first_with_the_store(
         "id": stores[2],
         "name": "S2",
         "avatar_url": "https://x.test/2.png",
+        "address": body["bookings"][0]["store"]["address"],
         "contact_email": body["bookings"][0]["store"]["contact_email"],
     }
     assert body["bookings"][0]["status"] == "waiting"

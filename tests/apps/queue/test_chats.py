@@ -15,7 +15,10 @@ async def test_a_chat_between_booker_and_owner(
     )
     booking = await builders.booking(queue, customer, store_id)
     url = f"/chats/{booking['id']}/messages"
-    assert (await queue.get("/chats", headers=customer.headers)).json() == {"chats": []}
+    # The room exists from the booking on, for both sides, before anyone writes.
+    for side in (customer, owner):
+        [room] = (await queue.get("/chats", headers=side.headers)).json()["chats"]
+        assert (room["booking_id"], room["last_message"], room["unread_count"]) == (booking["id"], None, 0)
     asked = await queue.post(url, json={"content": "請問還需要等多久呢?"}, headers=customer.headers)
     assert asked.status_code == 201
     assert set(asked.json()) == {"id", "message", "sent_at"}

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from keel.apps.queue.models import Event, RefreshToken, RevokedToken, User
 from keel.core.realtime import EventSink, event_sink_dependency
@@ -15,3 +15,12 @@ CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 
 # The request's realtime events: written in its transaction, delivered after the commit.
 Events = Annotated[EventSink, Depends(event_sink_dependency(Event))]
+
+
+def _default_service_minutes(request: Request) -> float:
+    return request.app.state.settings.queue_default_service_minutes
+
+
+# KEEL_QUEUE_DEFAULT_SERVICE_MINUTES: what a wait estimate uses for a store with neither
+# measured services nor a default of its own (services/line.py).
+DefaultServiceMinutes = Annotated[float, Depends(_default_service_minutes)]
