@@ -44,8 +44,8 @@ def upgrade() -> None:
         "ix_bookings_store_id_completed_at", "bookings", ["store_id", "completed_at"], unique=False
     )
     with op.batch_alter_table("stores") as table:
-        table.add_column(sa.Column("default_service_minutes", sa.Float(), nullable=True))
-        table.add_column(sa.Column("service_seconds_estimate", sa.Float(), nullable=True))
+        table.add_column(sa.Column("default_service_minutes", sa.Double(), nullable=True))
+        table.add_column(sa.Column("service_seconds_estimate", sa.Double(), nullable=True))
         table.drop_column("served_count")
         table.drop_column("service_seconds_total")
 
