@@ -20,7 +20,8 @@ from keel.core.pagination import PageRequest, fetch_page
 from keel.core.realtime import EventSink, Outgoing
 
 # A booking is one short transaction: a claim whose request has not answered within a minute
-# belongs to a process that died, and taking it over cannot book twice (the first never committed).
+# belongs to a process that died. Were the first still running, the takeover would meet the
+# one-active-booking rule (409), not book twice.
 idempotency = Idempotency(IdempotencyKey, lease=timedelta(minutes=1))
 
 ACTIVE = (BookingStatus.waiting, BookingStatus.serving)
