@@ -90,13 +90,11 @@ async def populate(customers: int) -> tuple[str, list[str], str, list[str], list
                 "owner_id",
                 "name",
                 "is_active",
-                "served_count",
-                "service_seconds_total",
                 "created_at",
                 "updated_at",
             ],
             records=[
-                (store, owner, f"Store {n}", True, 0, 0, now, now)
+                (store, owner, f"Store {n}", True, now, now)
                 for n, store in enumerate([fanout_store, *creation_stores])
             ],
         )

@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     # 0 leaves TiFlash alone; ignored on every database that is not TiDB.
     shop_tidb_tiflash_replicas: int = Field(0, ge=0)
 
+    # queue, issue 14 item 8: minutes per service a store's wait estimate uses until it has
+    # completed enough services to measure, unless the store sets its own default.
+    queue_default_service_minutes: float = Field(5, gt=0, le=1440)
+
     # badge: the MQTT broker (mqtt://host:1883; unset turns MQTT off, HTTP ingest remains), the
     # key that lets a device register itself, and when a silent device counts as offline.
     badge_mqtt_url: str | None = None

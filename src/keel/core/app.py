@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.core import redis
 from keel.core.db import Database
-from keel.core.errors import install_error_handlers
+from keel.core.errors import document_query_errors, install_error_handlers
 from keel.core.http import RequestBodies
 from keel.core.jobs import JobQueue
 from keel.core.retention import Prunable, retention_sweep
@@ -37,6 +37,17 @@ class SeedFunction(Protocol):
 
 
 Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def _document_query_errors(api: FastAPI, status: int) -> None:
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = document_query_errors(generate(), status)
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -119,6 +130,8 @@ class KeelApp:
         api.state.presigner = presigner(settings, self.slug)
         api.state.redis = redis.connect(settings)
         install_error_handlers(api)
+        if self.query_error_status != 422:
+            _document_query_errors(api, self.query_error_status)
         # Inside the app, so a refused body is rendered by its handlers (with its error codes).
         api.add_middleware(RequestBodies, max_body_bytes=settings.max_body_bytes)
         for router in self.routers:

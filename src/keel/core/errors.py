@@ -145,6 +145,32 @@ def error_responses(*errors: type[KeelError]) -> dict[int | str, dict[str, objec
     }
 
 
+def document_query_errors(schema: dict[str, Any], status: int) -> dict[str, Any]:
+    """Make an OpenAPI document say what `_validation_error` does when an app answers a malformed
+    query parameter with `status`: each operation with query parameters documents that status in
+    FastAPI's list shape; its 422 goes when nothing else (a body, a path or header parameter)
+    can still be malformed."""
+    validation = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            places = {parameter.get("in") for parameter in operation.get("parameters", [])}
+            if "query" not in places:
+                continue
+            responses = operation.setdefault("responses", {})
+            documented = responses.get(str(status))
+            if documented is None or "content" not in documented:
+                description = documented["description"] if documented else "A malformed query parameter"
+                responses[str(status)] = {"description": description, "content": validation}
+            else:  # also a domain error of that status (its `detail` a string)
+                answer = documented.setdefault("content", {}).setdefault("application/json", {})
+                shapes = [answer.get("schema", {}), validation["application/json"]["schema"]]
+                answer["schema"] = {"anyOf": [shape for shape in shapes if shape]}
+                documented["description"] += "; or a malformed query parameter"
+            if "requestBody" not in operation and places <= {"query"}:
+                responses.pop("422", None)
+    return schema
+
+
 def _query_error_status(request: Request) -> int:
     # Some specs answer a malformed query parameter with 400 (KeelApp.query_error_status); the
     # body keeps FastAPI's list shape, which says what is wrong.

@@ -1,11 +1,12 @@
-import uuid
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import update
+import orjson
+from sqlalchemy import insert
 
-from keel.apps.queue.models import Booking
+from keel.apps.queue.models import IdempotencyKey
 from keel.core.db import Database, utcnow
+from keel.core.idempotency import request_hash
 from tests.apps.queue import builders
 from tests.apps.queue.builders import Account
 
@@ -54,25 +55,6 @@ async def test_booking_errors(
     assert closed.json() == {"detail": "This store's queue is closed"}
 
 
-async def test_the_wait_uses_the_stores_measured_service_time(
-    queue: httpx.AsyncClient, owner: Account, store_id: str, queue_database: Database
-) -> None:
-    first = await builders.booking(queue, await builders.account(queue), store_id)
-    await builders.set_status(queue, owner, first["id"], "serving")
-    # Pretend the service began 12 minutes ago: the store's average becomes 12 minutes.
-    async with queue_database.engine.begin() as connection:
-        await connection.execute(
-            update(Booking)
-            .where(Booking.id == uuid.UUID(first["id"]))
-            .values(serving_at=utcnow() - timedelta(minutes=12))
-        )
-    assert (await builders.set_status(queue, owner, first["id"], "completed")).status_code == 200
-    assert (await queue.get(f"/stores/{store_id}")).json()["average_service_minutes"] == 12.0
-    a = await builders.booking(queue, await builders.account(queue), store_id)
-    b = await builders.booking(queue, await builders.account(queue), store_id)
-    assert (a["estimated_wait_time"], b["estimated_wait_time"]) == (0, 12)
-
-
 async def test_my_bookings_lists_newest_first_with_the_store(
     queue: httpx.AsyncClient, owner: Account, customer: Account
 ) -> None:
@@ -91,6 +73,7 @@ async def test_my_bookings_lists_newest_first_with_the_store(
         "id": stores[2],
         "name": "S2",
         "avatar_url": "https://x.test/2.png",
+        "address": body["bookings"][0]["store"]["address"],
         "contact_email": body["bookings"][0]["store"]["contact_email"],
     }
     assert body["bookings"][0]["status"] == "waiting"
@@ -203,3 +186,62 @@ async def test_the_booker_cancels_and_the_people_behind_move_up(
     owner_notes = (await queue.get("/notifications", headers=owner.headers)).json()["notifications"]
     assert owner_notes[0]["type"] == "booking_cancelled"
     assert owner_notes[0]["content"] == "第1號取消了預約"
+
+
+async def test_a_retried_booking_answers_the_same_booking(
+    queue: httpx.AsyncClient, owner: Account, customer: Account, store_id: str
+) -> None:
+    body = {"store_id": store_id, "notes": "靠窗"}
+    first = await queue.post("/bookings", json=body, headers={**customer.headers, "Idempotency-Key": "k-1"})
+    assert first.status_code == 201, first.text
+    # The retry after a lost answer: the same booking, not "already in this queue".
+    again = await queue.post("/bookings", json=body, headers={**customer.headers, "Idempotency-Key": "k-1"})
+    assert (again.status_code, again.json()) == (201, first.json())
+    # The older header name is the same key.
+    older = await queue.post("/bookings", json=body, headers={**customer.headers, "X-Idempotency-Key": "k-1"})
+    assert (older.status_code, older.json()) == (201, first.json())
+    mine = (await queue.get("/bookings/my-bookings", headers=customer.headers)).json()
+    assert [b["id"] for b in mine["bookings"]] == [first.json()["id"]]
+    # The key with another body is refused; without a key the repeat is the 409 it was.
+    other = await queue.post(
+        "/bookings", json={**body, "notes": "else"}, headers={**customer.headers, "Idempotency-Key": "k-1"}
+    )
+    assert other.status_code == 422
+    assert (await builders.book(queue, customer, store_id)).status_code == 409
+    # Keys are per user: another customer's k-1 is their own booking.
+    second = await builders.account(queue)
+    theirs = await queue.post("/bookings", json=body, headers={**second.headers, "Idempotency-Key": "k-1"})
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != first.json()["id"]
+
+
+async def test_a_refused_booking_can_be_retried_with_its_key(
+    queue: httpx.AsyncClient, owner: Account, customer: Account, store_id: str
+) -> None:
+    await queue.put(f"/stores/{store_id}", json={"is_active": False}, headers=owner.headers)
+    headers = {**customer.headers, "Idempotency-Key": "k-2"}
+    assert (await queue.post("/bookings", json={"store_id": store_id}, headers=headers)).status_code == 409
+    await queue.put(f"/stores/{store_id}", json={"is_active": True}, headers=owner.headers)
+    assert (await queue.post("/bookings", json={"store_id": store_id}, headers=headers)).status_code == 201
+
+
+async def test_a_repeat_while_the_first_runs_is_409(
+    queue: httpx.AsyncClient, customer: Account, store_id: str, queue_database: Database
+) -> None:
+    body = {"store_id": store_id}
+    # The first request's claim, as it stands while that request is still running.
+    now = utcnow()
+    async with queue_database.engine.begin() as connection:
+        await connection.execute(
+            insert(IdempotencyKey).values(
+                scope=f"user:{customer.id}:bookings.create",
+                key="k-3",
+                request_hash=request_hash(orjson.dumps(body)),
+                created_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+        )
+    repeat = await queue.post("/bookings", json=body, headers={**customer.headers, "Idempotency-Key": "k-3"})
+    assert repeat.status_code == 409
+    assert repeat.json() == {"detail": "A request with this idempotency key is still being processed"}
+    assert (await queue.get("/bookings/my-bookings", headers=customer.headers)).json()["total"] == 0

@@ -15,7 +15,10 @@ async def test_a_chat_between_booker_and_owner(
     )
     booking = await builders.booking(queue, customer, store_id)
     url = f"/chats/{booking['id']}/messages"
-    assert (await queue.get("/chats", headers=customer.headers)).json() == {"chats": []}
+    # The room exists from the booking on, for both sides, before anyone writes.
+    for side in (customer, owner):
+        [room] = (await queue.get("/chats", headers=side.headers)).json()["chats"]
+        assert (room["booking_id"], room["last_message"], room["unread_count"]) == (booking["id"], None, 0)
     asked = await queue.post(url, json={"content": "請問還需要等多久呢?"}, headers=customer.headers)
     assert asked.status_code == 201
     assert set(asked.json()) == {"id", "message", "sent_at"}
@@ -81,3 +84,23 @@ async def test_chat_errors(queue: httpx.AsyncClient, customer: Account, store_id
     assert (await queue.post(url, json={"content": "x" * 2000}, headers=customer.headers)).status_code == 201
     assert (await queue.get("/chats")).status_code == 401
     assert (await queue.get(url)).status_code == 401
+
+
+async def test_every_booking_is_a_room_latest_activity_first(
+    queue: httpx.AsyncClient, owner: Account, customer: Account, store_id: str
+) -> None:
+    other_store = await builders.store(queue, owner)
+    quiet = await builders.booking(queue, customer, store_id)
+    talked = await builders.booking(queue, customer, other_store)
+    newest = await builders.booking(queue, await builders.account(queue), store_id)
+    await queue.post(f"/chats/{quiet['id']}/messages", json={"content": "hello"}, headers=owner.headers)
+    rooms = (await queue.get("/chats", headers=customer.headers)).json()["chats"]
+    assert [(r["booking_id"], r["last_message"] is None) for r in rooms] == [
+        (quiet["id"], False),
+        (talked["id"], True),
+    ]
+    # The owner has a room per booking at their stores; a stranger has none.
+    owner_rooms = (await queue.get("/chats", headers=owner.headers)).json()["chats"]
+    assert [r["booking_id"] for r in owner_rooms] == [quiet["id"], newest["id"], talked["id"]]
+    stranger = await builders.account(queue)
+    assert (await queue.get("/chats", headers=stranger.headers)).json() == {"chats": []}

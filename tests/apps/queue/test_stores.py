@@ -87,7 +87,8 @@ async def test_get_store_and_only_its_owner_may_change_it(
     assert store.status_code == 200
     body = store.json()
     assert (body["name"], body["owner_id"], body["is_active"]) == ("阿明理髮店", owner.id, True)
-    assert (body["current_queue_count"], body["average_service_minutes"]) == (0, 5.0)
+    assert (body["current_queue_count"], body["average_service_minutes"]) == (0, None)  # none measured yet
+    assert body["default_service_minutes"] is None  # the server's default applies
     assert (await queue.get("/stores/00000000-0000-0000-0000-000000000000")).status_code == 404
     assert (await queue.get("/stores/not-a-uuid")).status_code == 422
     forbidden = await queue.put(f"/stores/{store_id}", json={"name": "Mine"}, headers=customer.headers)

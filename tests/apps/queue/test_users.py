@@ -59,3 +59,55 @@ async def test_profile_update_refuses_bad_values(queue: httpx.AsyncClient, custo
         response = await queue.put("/users/profile", json=body, headers=customer.headers)
         assert response.status_code == 422, body
     assert (await queue.put("/users/profile", json={"name": "X"})).status_code == 401
+
+
+async def test_notification_settings_change_only_the_switches_sent(
+    queue: httpx.AsyncClient, customer: Account
+) -> None:
+    off = await queue.put(
+        "/users/profile",
+        json={"notification_settings": {"push_notifications": False}},
+        headers=customer.headers,
+    )
+    assert off.status_code == 200, off.text
+    on = await queue.put(
+        "/users/profile",
+        json={"notification_settings": {"sms_notifications": True}},
+        headers=customer.headers,
+    )
+    assert on.status_code == 200
+    profile = (await queue.get("/users/profile", headers=customer.headers)).json()
+    assert profile["notification_settings"] == {
+        "email_notifications": True,
+        "push_notifications": False,
+        "sms_notifications": True,
+    }
+    unknown = await queue.put(
+        "/users/profile",
+        json={"notification_settings": {"push_notifications": True, "carrier_pigeon": True}},
+        headers=customer.headers,
+    )
+    assert unknown.status_code == 422
+    assert "carrier_pigeon" in unknown.text
+    assert [e["loc"] for e in unknown.json()["detail"]] == [
+        ["body", "notification_settings", "carrier_pigeon"]
+    ]
+    for bad in ({"push_notifications": None}, {"push_notifications": "yes please"}):
+        refused = await queue.put(
+            "/users/profile", json={"notification_settings": bad}, headers=customer.headers
+        )
+        assert refused.status_code == 422, bad
+    # Nothing refused changed anything.
+    assert (await queue.get("/users/profile", headers=customer.headers)).json() == profile
+
+
+async def test_the_profile_can_be_sent_back_as_read(queue: httpx.AsyncClient, customer: Account) -> None:
+    profile = (await queue.get("/users/profile", headers=customer.headers)).json()
+    edited = {**profile, "name": "張大明", "created_at": "2024-01-15T10:30:00Z", "email": "other@example.com"}
+    response = await queue.put("/users/profile", json=edited, headers=customer.headers)
+    assert response.status_code == 200, response.text
+    # The read-only fields were ignored, the rest applied.
+    assert (await queue.get("/users/profile", headers=customer.headers)).json() == {
+        **profile,
+        "name": "張大明",
+    }

@@ -24,3 +24,12 @@ def _settings(request: Request) -> Settings:
 
 # The deployment's settings (a new store's default time zone).
 AppSettings = Annotated[Settings, Depends(_settings)]
+
+
+def _default_service_minutes(request: Request) -> float:
+    return request.app.state.settings.queue_default_service_minutes
+
+
+# KEEL_QUEUE_DEFAULT_SERVICE_MINUTES: what a wait estimate uses for a store with neither
+# measured services nor a default of its own (services/line.py).
+DefaultServiceMinutes = Annotated[float, Depends(_default_service_minutes)]

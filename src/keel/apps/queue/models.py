@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keel.core.db import JSONColumn, utcnow
+from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.models import TableBase
 from keel.core.realtime import EventMixin
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
@@ -60,9 +61,12 @@ class Store(Base):
     opening_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
     accepting_bookings: Mapped[bool] = mapped_column(default=True, server_default=true())
     end_of_day_no_show: Mapped[bool | None]
-    # Running totals of completed services, so the average wait needs no aggregate per booking.
-    served_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    service_seconds_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Minutes per service until the store has completed enough to measure (services/line.py);
+    # null: KEEL_QUEUE_DEFAULT_SERVICE_MINUTES.
+    default_service_minutes: Mapped[float | None]
+    # The measured service time (a trimmed mean of the recent services), recomputed when a
+    # service completes so that reading a wait costs no aggregate; null until enough services.
+    service_seconds_estimate: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 
@@ -85,6 +89,8 @@ class Booking(Base):
         UniqueConstraint("store_id", "queue_day", "queue_number"),
         Index("ix_bookings_store_id_status_queue_day", "store_id", "status", "queue_day", "queue_number"),
         Index("ix_bookings_user_id_created_at", "user_id", "created_at"),
+        # The recent services a store's wait estimate is measured from.
+        Index("ix_bookings_store_id_completed_at", "store_id", "completed_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -144,6 +150,10 @@ class Notification(Base):
 
 
 class Event(EventMixin, Base):
+    pass
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
     pass
 
 

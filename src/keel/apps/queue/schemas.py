@@ -24,6 +24,15 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Url = Annotated[AnyHttpUrl, Field(max_length=2048)]
+ServiceMinutes = Annotated[
+    float,
+    Field(
+        gt=0,
+        le=1440,
+        description="Minutes per service the wait estimate uses until the store has measured its "
+        "own; null: the server's default",
+    ),
+]
 
 
 # --- auth ----------------------------------------------------------------------------------
@@ -83,14 +92,35 @@ class ProfileOut(BaseModel):
     notification_settings: NotificationSettings
 
 
+class NotificationSettingsUpdate(Schema):
+    """The switches to change; those left out keep their value. An unknown switch is a 422."""
+
+    model_config = ConfigDict(extra="forbid")
+    not_nullable = ("email_notifications", "push_notifications", "sms_notifications")
+
+    email_notifications: bool | None = None
+    push_notifications: bool | None = None
+    sms_notifications: bool | None = None
+
+
+_READ_ONLY = Field(None, exclude=True, description="Read-only: accepted and ignored")
+
+
 class ProfileUpdate(Schema):
+    """Any of the fields; the `GET /users/profile` body may be sent back as it is (its read-only
+    fields are ignored). Any other field is a 422."""
+
     model_config = ConfigDict(extra="forbid")
     not_nullable = ("name", "notification_settings")
 
     name: Name | None = None
     avatar_url: Url | None = None
     address: Text | None = None
-    notification_settings: NotificationSettings | None = None
+    notification_settings: NotificationSettingsUpdate | None = None
+    id: Any = _READ_ONLY
+    email: Any = _READ_ONLY
+    created_at: Any = _READ_ONLY
+    updated_at: Any = _READ_ONLY
 
 
 class ProfileUpdated(Message):
@@ -156,6 +186,7 @@ class StoreCreate(StoreDay):
     avatar_url: Url | None = None
     address: Text | None = None
     contact_email: EmailStr | None = None
+    default_service_minutes: ServiceMinutes | None = None
 
 
 class StoreUpdate(StoreDay):
@@ -168,6 +199,7 @@ class StoreUpdate(StoreDay):
     address: Text | None = None
     contact_email: EmailStr | None = None
     is_active: bool | None = Field(None, description="false closes the queue to new bookings")
+    default_service_minutes: ServiceMinutes | None = None
 
 
 class StoreDayOut(BaseModel):
@@ -196,7 +228,10 @@ class StoreSummary(BaseModel):
 class StoreOut(StoreSummary, StoreDayOut):
     owner_id: uuid.UUID
     is_active: bool
-    average_service_minutes: float
+    default_service_minutes: float | None
+    average_service_minutes: float | None = Field(
+        description="Measured from the recent services; null until there are enough"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -236,20 +271,29 @@ class BookingStoreBrief(BaseModel):
     id: uuid.UUID
     name: str
     avatar_url: str | None
+    address: str | None
     contact_email: str | None
 
 
-class MyBooking(BaseModel):
+class BookingOut(BaseModel):
+    """A booking with its place in the line, as its customer or the store's owner reads it."""
+
     id: uuid.UUID
     store: BookingStoreBrief
     queue_number: int
     status: BookingStatus
+    your_position: int | None = Field(description="1 = next in line; null unless waiting")
+    estimated_wait_time: int | None = Field(description="Minutes until served; null unless waiting")
     notes: str | None
     created_at: datetime
+    serving_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    updated_at: datetime
 
 
 class MyBookings(BaseModel):
-    bookings: list[MyBooking]
+    bookings: list[BookingOut]
     total: int
     current_page: int
 
@@ -361,7 +405,7 @@ class Chat(BaseModel):
     booking_id: uuid.UUID
     store: ChatStore
     customer: ChatCustomer
-    last_message: LastMessage
+    last_message: LastMessage | None = Field(description="null until the first message")
     unread_count: int
 
 

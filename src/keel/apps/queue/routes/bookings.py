@@ -1,13 +1,14 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from keel.apps.queue.deps import CurrentUser, Events
+from keel.apps.queue.deps import CurrentUser, DefaultServiceMinutes, Events
 from keel.apps.queue.schemas import (
     BookingCancelled,
     BookingCreate,
     BookingCreated,
+    BookingOut,
     BookingStatus,
     MyBookings,
     ReceivedBookings,
@@ -15,8 +16,10 @@ from keel.apps.queue.schemas import (
     StatusUpdated,
 )
 from keel.apps.queue.services import bookings
+from keel.apps.queue.services.bookings import idempotency
 from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from keel.core.idempotency import IdempotencyKeyHeader
 from keel.core.pagination import PageParams, PageRequest, page_params
 
 router = APIRouter(prefix="/bookings", tags=["bookings"], route_class=TransactionalRoute)
@@ -29,12 +32,23 @@ router = APIRouter(prefix="/bookings", tags=["bookings"], route_class=Transactio
     responses=error_responses(Unauthorized, NotFound, Conflict),
 )
 async def create_booking(
-    data: BookingCreate, user: CurrentUser, session: DbSession, database: AppDatabase, events: Events
+    request: Request,
+    data: BookingCreate,
+    user: CurrentUser,
+    session: DbSession,
+    database: AppDatabase,
+    events: Events,
+    default_minutes: DefaultServiceMinutes,
+    key: IdempotencyKeyHeader,
 ) -> dict[str, Any]:
     """Take the next number at a store (from 1 each UTC day). The wait is the people ahead times
-    the store's average service time (5 minutes until it has completed one). 404 for an unknown
-    store; 409 when its queue is closed or you already wait or are being served there."""
-    return await bookings.create_booking(session, database, events, user, data)
+    the store's recent service time, shared among the counters serving now (its default until
+    it has completed enough). 404 for an unknown store; 409 when its queue is closed or you
+    already wait or are being served there. With an `Idempotency-Key`, a retry answers the
+    same booking (201, the same body) instead of a 409."""
+    if key is not None:
+        await idempotency.guard(request, f"user:{user.id}:bookings.create", key)
+    return await bookings.create_booking(session, database, events, user, data, default_minutes)
 
 
 @router.get("/my-bookings", response_model=MyBookings, responses=error_responses(Unauthorized))
@@ -42,10 +56,11 @@ async def my_bookings(
     user: CurrentUser,
     db: ReadDb,
     page: Annotated[PageRequest, Depends(page_params(10))],
+    default_minutes: DefaultServiceMinutes,
     status: BookingStatus | None = None,
 ) -> dict[str, Any]:
-    """Newest first."""
-    return await bookings.my_bookings(db, user.id, page, status)
+    """Newest first, each with `your_position` and `estimated_wait_time` while it waits."""
+    return await bookings.my_bookings(db, user.id, page, status, default_minutes)
 
 
 @router.get(
@@ -65,17 +80,33 @@ async def received_bookings(
     return await bookings.received_bookings(db, user.id, page, store_id, status)
 
 
+@router.get("/{booking_id}", response_model=BookingOut, responses=error_responses(Unauthorized, NotFound))
+async def get_booking(
+    booking_id: uuid.UUID, user: CurrentUser, db: ReadDb, default_minutes: DefaultServiceMinutes
+) -> dict[str, Any]:
+    """For its customer and the store's owner: the number, status, place in line and wait.
+    Anyone else's booking is a 404."""
+    return await bookings.get_booking(db, user.id, booking_id, default_minutes)
+
+
 @router.put(
     "/{booking_id}/status",
     response_model=StatusUpdated,
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 async def update_status(
-    booking_id: uuid.UUID, data: StatusUpdate, user: CurrentUser, session: DbSession, events: Events
+    booking_id: uuid.UUID,
+    data: StatusUpdate,
+    user: CurrentUser,
+    session: DbSession,
+    events: Events,
+    default_minutes: DefaultServiceMinutes,
 ) -> dict[str, Any]:
     """The store owner moves a booking: waiting -> serving -> completed, or waiting or serving
     -> cancelled. Any other move is a 409 that says which moves are possible."""
-    updated_at = await bookings.change_status(session, events, user.id, booking_id, data.status)
+    updated_at = await bookings.change_status(
+        session, events, user.id, booking_id, data.status, default_minutes
+    )
     return {
         "message": f"預約狀態已更新為{bookings.STATUS_LABELS[data.status.value]}",
         "updated_at": updated_at,
@@ -88,8 +119,12 @@ async def update_status(
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 async def cancel_booking(
-    booking_id: uuid.UUID, user: CurrentUser, session: DbSession, events: Events
+    booking_id: uuid.UUID,
+    user: CurrentUser,
+    session: DbSession,
+    events: Events,
+    default_minutes: DefaultServiceMinutes,
 ) -> dict[str, Any]:
     """The booker leaves the line (403 for anyone else); those behind move up."""
-    cancelled_at = await bookings.cancel_booking(session, events, user.id, booking_id)
+    cancelled_at = await bookings.cancel_booking(session, events, user.id, booking_id, default_minutes)
     return {"message": "預約已成功取消", "cancelled_at": cancelled_at}

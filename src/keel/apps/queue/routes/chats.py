@@ -16,7 +16,8 @@ _ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
 
 @router.get("", response_model=ChatList, responses=error_responses(Unauthorized))
 async def list_chats(user: CurrentUser, db: ReadDb) -> dict[str, Any]:
-    """The user's conversations, as a customer or as a store's owner, latest message first."""
+    """The user's conversations, one per booking, as a customer or as a store's owner: latest
+    message first; a booking without messages yet has `last_message: null`."""
     return {"chats": await chats.list_chats(db, user.id)}
 
 

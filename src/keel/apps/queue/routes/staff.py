@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from keel.apps.queue.deps import CurrentUser, Events
+from keel.apps.queue.deps import CurrentUser, DefaultServiceMinutes, Events
 from keel.apps.queue.schemas import (
     BookingCreated,
     CalledBooking,
@@ -28,12 +28,16 @@ router = APIRouter(prefix="/stores/{store_id}", tags=["staff"], route_class=Tran
     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
 )
 async def call_next(
-    store_id: uuid.UUID, user: CurrentUser, session: DbSession, events: Events
+    store_id: uuid.UUID,
+    user: CurrentUser,
+    session: DbSession,
+    events: Events,
+    default_minutes: DefaultServiceMinutes,
 ) -> dict[str, Any]:
     """The first in line becomes `serving` and is answered, with the customer's name. Others
     may be served already (several counters). 409 when nobody waits; 403 unless the owner or
     the store's staff."""
-    return await counter.call_next(session, events, user.id, store_id)
+    return await counter.call_next(session, events, user.id, store_id, default_minutes)
 
 
 @router.post(
@@ -49,10 +53,11 @@ async def walk_in(
     session: DbSession,
     database: AppDatabase,
     events: Events,
+    default_minutes: DefaultServiceMinutes,
 ) -> dict[str, Any]:
     """The owner or staff queue a customer without the app, by name: the next number, as in
     `POST /bookings`, even while the store has paused bookings or is outside its hours."""
-    return await counter.walk_in(session, database, events, user.id, store_id, data)
+    return await counter.walk_in(session, database, events, user.id, store_id, data, default_minutes)
 
 
 @router.get("/staff", response_model=StaffList, responses=error_responses(Unauthorized, Forbidden, NotFound))

@@ -18,6 +18,7 @@ async def get_profile(user: CurrentUser) -> dict[str, Any]:
 
 @router.put("/profile", response_model=ProfileUpdated, responses=error_responses(Unauthorized))
 async def update_profile(data: ProfileUpdate, user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    """Any of name, avatar_url, address and notification_settings (all three switches)."""
+    """Any of name, avatar_url, address and notification_settings, whose switches are merged:
+    those not sent keep their value."""
     updated_at = await accounts.update_profile(session, user.id, data)
     return {"message": "個人資料更新成功", "updated_at": updated_at}

@@ -63,7 +63,12 @@ def profile(user: Any) -> dict[str, Any]:
 
 async def update_profile(session: AsyncSession, user_id: uuid.UUID, data: ProfileUpdate) -> datetime:
     user = await session.get_one(User, user_id)
-    for field, value in data.model_dump(exclude_unset=True, mode="json").items():
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    if "notification_settings" in changes:
+        # Merged: the switches not sent keep their value. A new dict, so the JSON column is written.
+        sent = data.notification_settings.model_dump(exclude_unset=True) if data.notification_settings else {}
+        changes["notification_settings"] = {**user.notification_settings, **sent}
+    for field, value in changes.items():
         setattr(user, field, value)
     user.updated_at = utcnow()
     await session.flush()

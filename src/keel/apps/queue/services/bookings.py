@@ -2,22 +2,27 @@
 two lists. Every change that moves a line tells the line (`queue_updated`), in its transaction."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.queue.models import Booking, Store, User
+from keel.apps.queue.models import Booking, IdempotencyKey, Store, User
 from keel.apps.queue.schemas import BookingCreate, BookingStatus
 from keel.apps.queue.services import days, notifications, staff
 from keel.apps.queue.services import line as lines
 from keel.apps.queue.services.numbering import take_number
-from keel.apps.queue.services.stores import estimated_wait
 from keel.core.db import Database, Executor, utcnow
 from keel.core.errors import Conflict, Forbidden, NotFound
+from keel.core.idempotency import Idempotency
 from keel.core.pagination import PageRequest, fetch_page
 from keel.core.realtime import EventSink, Outgoing
+
+# A booking is one short transaction: a claim whose request has not answered within a minute
+# belongs to a process that died. Were the first still running, the takeover would meet the
+# one-active-booking rule (409), not book twice.
+idempotency = Idempotency(IdempotencyKey, lease=timedelta(minutes=1))
 
 ACTIVE = (BookingStatus.waiting, BookingStatus.serving)
 # The moves the owner or staff may make; anything else is a 409 that names the move. no_show
@@ -49,6 +54,7 @@ async def create_booking(
     events: EventSink,
     user: Any,
     data: BookingCreate,
+    default_minutes: float,
     *,
     walk_in_name: str | None = None,
 ) -> dict[str, Any]:
@@ -85,9 +91,9 @@ async def create_booking(
     )
     session.add(booking)
     await session.flush()
-    line = await lines.load(session, data.store_id)
+    line = await lines.load(session, data.store_id, default_minutes)
     position = line.position(booking.id)
-    wait = estimated_wait(position - 1, line.average_minutes)
+    wait = lines.estimated_wait(position - 1, line.minutes_per_person)
     await notifications.add(
         session,
         [
@@ -124,7 +130,12 @@ async def _booking_with_owner(session: AsyncSession, booking_id: uuid.UUID) -> t
 
 
 async def change_status(
-    session: AsyncSession, events: EventSink, owner_id: uuid.UUID, booking_id: uuid.UUID, new: BookingStatus
+    session: AsyncSession,
+    events: EventSink,
+    owner_id: uuid.UUID,
+    booking_id: uuid.UUID,
+    new: BookingStatus,
+    default_minutes: float,
 ) -> datetime:
     """The moves of the owner and the store's staff: waiting -> serving -> completed, waiting or
     serving -> cancelled or no_show, and no_show -> waiting (a recall)."""
@@ -139,7 +150,7 @@ async def change_status(
         )
     if new == BookingStatus.waiting:
         await _check_recall(session, booking)
-    return await _move(session, events, booking, new, by_owner=True)
+    return await _move(session, events, booking, new, default_minutes, by_owner=True)
 
 
 async def _check_recall(session: AsyncSession, booking: Booking) -> None:
@@ -161,7 +172,11 @@ async def _check_recall(session: AsyncSession, booking: Booking) -> None:
 
 
 async def cancel_booking(
-    session: AsyncSession, events: EventSink, user_id: uuid.UUID, booking_id: uuid.UUID
+    session: AsyncSession,
+    events: EventSink,
+    user_id: uuid.UUID,
+    booking_id: uuid.UUID,
+    default_minutes: float,
 ) -> datetime:
     """The booker leaves the line; the people behind move up."""
     booking, _owner = await _booking_with_owner(session, booking_id)
@@ -169,11 +184,17 @@ async def cancel_booking(
         raise Forbidden("Only the person who booked can cancel this booking")
     if booking.status not in ACTIVE:
         raise Conflict(f"A {booking.status} booking cannot be cancelled")
-    return await _move(session, events, booking, BookingStatus.cancelled, by_owner=False)
+    return await _move(session, events, booking, BookingStatus.cancelled, default_minutes, by_owner=False)
 
 
 async def _move(
-    session: AsyncSession, events: EventSink, booking: Booking, new: BookingStatus, *, by_owner: bool
+    session: AsyncSession,
+    events: EventSink,
+    booking: Booking,
+    new: BookingStatus,
+    default_minutes: float,
+    *,
+    by_owner: bool,
 ) -> datetime:
     now = utcnow()
     old = booking.status
@@ -191,17 +212,9 @@ async def _move(
     )
     if moved.rowcount != 1:
         raise Conflict("The booking was changed at the same time; reload it and try again")
-    if new == BookingStatus.completed and booking.serving_at is not None:
-        served = max(0, round((now - booking.serving_at).total_seconds()))
-        await session.execute(
-            update(Store)
-            .where(Store.id == booking.store_id)
-            .values(
-                served_count=Store.served_count + 1,
-                service_seconds_total=Store.service_seconds_total + served,
-            )
-        )
-    line = await lines.load(session, booking.store_id)
+    if new == BookingStatus.completed:
+        await lines.remeasure(session, booking.store_id)
+    line = await lines.load(session, booking.store_id, default_minutes)
     outgoing: list[Outgoing] = [
         (
             booking.user_id,
@@ -253,49 +266,85 @@ def _notifications(
     return rows
 
 
-_MY_FIELDS = (
+# A booking as its customer or the store's owner reads it, with its place in the line: the
+# position and the store's pace are columns of the same select, so a page of them is one query.
+_PLACE_FIELDS = (
     Booking.id,
+    Booking.user_id,
     Booking.queue_number,
     Booking.status,
     Booking.notes,
     Booking.created_at,
+    Booking.serving_at,
+    Booking.completed_at,
+    Booking.cancelled_at,
+    Booking.updated_at,
     Store.id.label("store_id"),
+    Store.owner_id.label("store_owner_id"),
     Store.name.label("store_name"),
     Store.avatar_url.label("store_avatar_url"),
+    Store.address.label("store_address"),
     Store.contact_email.label("store_contact_email"),
+    Store.default_service_minutes,
+    Store.service_seconds_estimate,
+    lines.serving_count(Store.id).label("counters"),
+    lines.waiting_position().label("your_position"),
 )
+_PLACES = select(*_PLACE_FIELDS).join(Store, Store.id == Booking.store_id)
+
+
+def _place(row: Any, default_minutes: float) -> dict[str, Any]:
+    position = row.your_position
+    wait = None
+    if position is not None:
+        minutes = lines.minutes_per_person(
+            row.service_seconds_estimate, row.default_service_minutes, default_minutes, row.counters
+        )
+        wait = lines.estimated_wait(position - 1, minutes)
+    return {
+        "id": row.id,
+        "store": {
+            "id": row.store_id,
+            "name": row.store_name,
+            "avatar_url": row.store_avatar_url,
+            "address": row.store_address,
+            "contact_email": row.store_contact_email,
+        },
+        "queue_number": row.queue_number,
+        "status": row.status,
+        "your_position": position,
+        "estimated_wait_time": wait,
+        "notes": row.notes,
+        "created_at": row.created_at,
+        "serving_at": row.serving_at,
+        "completed_at": row.completed_at,
+        "cancelled_at": row.cancelled_at,
+        "updated_at": row.updated_at,
+    }
+
+
+async def get_booking(
+    db: Executor, user_id: uuid.UUID, booking_id: uuid.UUID, default_minutes: float
+) -> dict[str, Any]:
+    """For its customer and the store's owner; anyone else is told it does not exist."""
+    row = (await db.execute(_PLACES.where(Booking.id == booking_id))).first()
+    if row is None or user_id not in (row.user_id, row.store_owner_id):
+        raise NotFound("Booking not found")
+    return _place(row, default_minutes)
 
 
 async def my_bookings(
-    db: Executor, user_id: uuid.UUID, page: PageRequest, status: BookingStatus | None
+    db: Executor, user_id: uuid.UUID, page: PageRequest, status: BookingStatus | None, default_minutes: float
 ) -> dict[str, Any]:
     conditions = [Booking.user_id == user_id]
     if status is not None:
         conditions.append(Booking.status == status.value)
+    # Counted without the place's subqueries, which the count does not need.
+    total = (await db.execute(select(func.count()).select_from(Booking).where(*conditions))).scalar_one()
     rows, total = await fetch_page(
-        db,
-        select(*_MY_FIELDS)
-        .join(Store, Store.id == Booking.store_id)
-        .where(*conditions)
-        .order_by(Booking.created_at.desc(), Booking.id),
-        page,
+        db, _PLACES.where(*conditions).order_by(Booking.created_at.desc(), Booking.id), page, total=total
     )
-    bookings = [
-        {
-            "id": row.id,
-            "store": {
-                "id": row.store_id,
-                "name": row.store_name,
-                "avatar_url": row.store_avatar_url,
-                "contact_email": row.store_contact_email,
-            },
-            "queue_number": row.queue_number,
-            "status": row.status,
-            "notes": row.notes,
-            "created_at": row.created_at,
-        }
-        for row in rows
-    ]
+    bookings = [_place(row, default_minutes) for row in rows]
     return {"bookings": bookings, "total": total, "current_page": page.page}
 
 

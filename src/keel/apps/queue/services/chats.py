@@ -43,7 +43,8 @@ async def _conversation(db: Executor, booking_id: uuid.UUID, user_id: uuid.UUID)
 
 
 async def list_chats(db: Executor, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every booking of the user's (as booker or owner) that has messages, latest first."""
+    """Every booking of the user's (as booker or owner), a room from the booking on: those with
+    messages by their latest, the others (`last_message: null`) by when they were booked."""
     mine = (
         select(Booking.id)
         .join(Store, Store.id == Booking.store_id)
@@ -82,9 +83,10 @@ async def list_chats(db: Executor, user_id: uuid.UUID) -> list[dict[str, Any]]:
         )
         .join(Store, Store.id == Booking.store_id)
         .join(User, User.id == Booking.user_id)
-        .join(ranked, and_(ranked.c.booking_id == Booking.id, ranked.c.rank == 1))
+        .outerjoin(ranked, and_(ranked.c.booking_id == Booking.id, ranked.c.rank == 1))
         .outerjoin(unread, unread.c.booking_id == Booking.id)
-        .order_by(ranked.c.created_at.desc(), Booking.id)
+        .where(or_(Booking.user_id == user_id, Store.owner_id == user_id))
+        .order_by(func.coalesce(ranked.c.created_at, Booking.created_at).desc(), Booking.id)
     )
     return [
         {
@@ -95,7 +97,9 @@ async def list_chats(db: Executor, user_id: uuid.UUID) -> list[dict[str, Any]]:
                 "name": row.customer_name,
                 "avatar_url": row.customer_avatar_url,
             },
-            "last_message": {"content": row.content, "created_at": row.created_at},
+            "last_message": None
+            if row.created_at is None
+            else {"content": row.content, "created_at": row.created_at},
             "unread_count": row.unread_count,
         }
         for row in rows

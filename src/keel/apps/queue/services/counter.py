@@ -20,7 +20,11 @@ from keel.core.security.passwords import hash_password
 
 
 async def call_next(
-    session: AsyncSession, events: EventSink, user_id: uuid.UUID, store_id: uuid.UUID
+    session: AsyncSession,
+    events: EventSink,
+    user_id: uuid.UUID,
+    store_id: uuid.UUID,
+    default_minutes: float,
 ) -> dict[str, Any]:
     """The first in line (lowest day and number) starts being served. Others may be served
     already: a store with several counters calls once per free counter."""
@@ -38,7 +42,9 @@ async def call_next(
     ).scalar_one_or_none()
     if booking_id is None:
         raise Conflict("Nobody is waiting at this store")
-    updated_at = await bookings.change_status(session, events, user_id, booking_id, BookingStatus.serving)
+    updated_at = await bookings.change_status(
+        session, events, user_id, booking_id, BookingStatus.serving, default_minutes
+    )
     called = (
         await session.execute(
             select(Booking.queue_number, Booking.notes, Booking.walk_in_name, User.id, User.name)
@@ -68,6 +74,7 @@ async def walk_in(
     user_id: uuid.UUID,
     store_id: uuid.UUID,
     data: WalkInCreate,
+    default_minutes: float,
 ) -> dict[str, Any]:
     """A customer without the app takes the next number, under the name the staff took down."""
     # In autocommit: the booking's transaction must begin with taking the number.
@@ -79,6 +86,7 @@ async def walk_in(
         events,
         walker,
         BookingCreate(store_id=store_id, notes=data.notes),
+        default_minutes,
         walk_in_name=data.name,
     )
 

@@ -1,18 +1,104 @@
 """A store's waiting line: everyone's position in one query, and the `queue_updated` event
-for each waiting customer (with their own position and wait) and for the owner."""
+for each waiting customer (with their own position and wait) and for the owner; and the wait
+estimate those positions are priced with.
+
+The estimate is measured from the store's last WINDOW services (serving_at -> completed_at),
+trimmed of outliers, and recomputed only when a service completes, into
+`stores.service_seconds_estimate`: reading a wait costs no aggregate. A store that has completed
+fewer than MIN_SERVICES uses its `default_service_minutes`, or the global default. The people
+ahead are shared among the counters serving at once (the bookings now `serving`, at least one).
+"""
 
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from keel.apps.queue.models import Booking, Store
 from keel.apps.queue.schemas import BookingStatus
-from keel.apps.queue.services.stores import average_service_minutes, estimated_wait
 from keel.core.realtime import Outgoing
+
+# The services a store's estimate is measured from: enough that one odd service moves it
+# little, few enough that it follows a store whose pace changes within a day.
+WINDOW = 20
+MIN_SERVICES = 5
+
+
+def trimmed_mean(seconds: list[float]) -> float:
+    """The mean without the fastest and slowest tenth (at least one of each): a 4-second
+    service or a 2-hour one left open over lunch does not move it."""
+    ordered = sorted(seconds)
+    cut = max(1, len(ordered) // 10)
+    kept = ordered[cut:-cut]
+    return sum(kept) / len(kept)
+
+
+def minutes_per_person(
+    estimate_seconds: float | None, store_default: float | None, global_default: float, counters: int
+) -> float:
+    minutes = estimate_seconds / 60 if estimate_seconds is not None else (store_default or global_default)
+    return minutes / max(1, counters)
+
+
+def estimated_wait(people_ahead: int, minutes: float) -> int:
+    return round(people_ahead * minutes)
+
+
+async def remeasure(session: AsyncSession, store_id: uuid.UUID) -> None:
+    """After a service completed: the store's estimate from its last WINDOW services (null,
+    the default applies, while it has fewer than MIN_SERVICES). Reads WINDOW rows by
+    ix_bookings_store_id_completed_at."""
+    rows = (
+        await session.execute(
+            select(Booking.serving_at, Booking.completed_at)
+            .where(
+                Booking.store_id == store_id,
+                Booking.completed_at.is_not(None),
+                Booking.serving_at.is_not(None),
+            )
+            .order_by(Booking.completed_at.desc())
+            .limit(WINDOW)
+        )
+    ).all()
+    seconds = [max(0.0, (row.completed_at - row.serving_at).total_seconds()) for row in rows]
+    estimate = trimmed_mean(seconds) if len(seconds) >= MIN_SERVICES else None
+    await session.execute(update(Store).where(Store.id == store_id).values(service_seconds_estimate=estimate))
+
+
+def serving_count(store_id: ColumnElement[Any]) -> Any:
+    """The store's counters at work now: its bookings being served (a scalar subquery, on an
+    alias of bookings so it never correlates with the bookings of the query it sits in)."""
+    served = aliased(Booking)
+    return (
+        select(func.count())
+        .where(served.store_id == store_id, served.status == BookingStatus.serving)
+        .correlate_except(served)
+        .scalar_subquery()
+    )
+
+
+def waiting_position() -> Any:
+    """A booking's place in its store's line (1 = next), for a select of bookings: the waiting
+    bookings at its store up to and including it. Null unless it is waiting."""
+    ahead = aliased(Booking)
+    rank = (
+        select(func.count())
+        .where(
+            ahead.store_id == Booking.store_id,
+            ahead.status == BookingStatus.waiting,
+            or_(
+                ahead.queue_day < Booking.queue_day,
+                and_(ahead.queue_day == Booking.queue_day, ahead.queue_number <= Booking.queue_number),
+            ),
+        )
+        .correlate(Booking)
+        .scalar_subquery()
+    )
+    return case((Booking.status == BookingStatus.waiting, rank), else_=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +118,7 @@ class Line:
     store_id: uuid.UUID
     store_name: str
     owner_id: uuid.UUID
-    average_minutes: float
+    minutes_per_person: float
     waiting: list[Waiting]  # first in line first
 
     def position(self, booking_id: uuid.UUID) -> int:
@@ -51,7 +137,7 @@ class Line:
         are null: they are not in the line)."""
         count = len(self.waiting)
         common = {"store_id": str(self.store_id), "current_queue_count": count, "updated_at": now.isoformat()}
-        minutes = self.average_minutes
+        minutes = self.minutes_per_person
         outgoing: list[Outgoing] = [
             (
                 entry.user_id,
@@ -72,8 +158,9 @@ _LINE = (
     select(
         Store.name,
         Store.owner_id,
-        Store.served_count,
-        Store.service_seconds_total,
+        Store.default_service_minutes,
+        Store.service_seconds_estimate,
+        serving_count(Store.id).label("counters"),
         Booking.id,
         Booking.user_id,
         Booking.queue_day,
@@ -85,13 +172,17 @@ _LINE = (
 )
 
 
-async def load(session: AsyncSession, store_id: uuid.UUID) -> Line:
+async def load(session: AsyncSession, store_id: uuid.UUID, default_minutes: float) -> Line:
+    """`default_minutes`: KEEL_QUEUE_DEFAULT_SERVICE_MINUTES (deps.DefaultServiceMinutes)."""
     rows: list[Any] = (await session.execute(_LINE.where(Store.id == store_id))).all()
     first = rows[0]
+    minutes = minutes_per_person(
+        first.service_seconds_estimate, first.default_service_minutes, default_minutes, first.counters
+    )
     return Line(
         store_id=store_id,
         store_name=first.name,
         owner_id=first.owner_id,
-        average_minutes=average_service_minutes(first.served_count, first.service_seconds_total),
+        minutes_per_person=minutes,
         waiting=[Waiting(r.id, r.user_id, r.queue_day, r.queue_number) for r in rows if r.id is not None],
     )

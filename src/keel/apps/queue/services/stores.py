@@ -12,9 +12,6 @@ from keel.core.db import Executor
 from keel.core.errors import Forbidden, NotFound
 from keel.core.pagination import PageRequest, fetch_page, total_pages
 
-# Until a store has completed a service, a wait is estimated at this many minutes per person.
-DEFAULT_SERVICE_MINUTES = 5.0
-
 _QUEUE_COUNT = (
     select(func.count())
     .where(Booking.store_id == Store.id, Booking.status == BookingStatus.waiting)
@@ -31,16 +28,6 @@ _SUMMARY = (
     Store.contact_email,
     _QUEUE_COUNT,
 )
-
-
-def average_service_minutes(served_count: int, service_seconds_total: int) -> float:
-    if not served_count:
-        return DEFAULT_SERVICE_MINUTES
-    return service_seconds_total / served_count / 60
-
-
-def estimated_wait(people_ahead: int, average_minutes: float) -> int:
-    return round(people_ahead * average_minutes)
 
 
 def _search(statement: Select[Any], search: str | None) -> Select[Any]:
@@ -86,12 +73,9 @@ async def get_store(db: Executor, store_id: uuid.UUID) -> dict[str, Any]:
     )
     if row is None:
         raise NotFound("Store not found")
-    return {
-        **row,
-        "average_service_minutes": round(
-            average_service_minutes(row["served_count"], row["service_seconds_total"]), 2
-        ),
-    }
+    # The measured minutes per service (services/line.py), null until the store has enough.
+    estimate = row["service_seconds_estimate"]
+    return {**row, "average_service_minutes": None if estimate is None else round(estimate / 60, 2)}
 
 
 async def update_store(
