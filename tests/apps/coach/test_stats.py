@@ -70,6 +70,11 @@ async def test_monthly_stats_and_validation(coach, member: Member) -> None:
     assert (
         await coach.get("/api/v1/stats/monthly", params={"date": "soon"}, headers=member.headers)
     ).status_code == 422
+    # Periods whose week before, or whose month's end, the calendar does not have: 422, not 500.
+    for path in ("/api/v1/stats/weekly", "/api/v1/stats/monthly"):
+        for day in ("0001-01-01", "9999-12-31"):
+            edge = await coach.get(path, params={"date": day}, headers=member.headers)
+            assert edge.status_code == 422, (path, day, edge.text)
     assert (await coach.get("/api/v1/stats/weekly")).status_code == 401
     other = await builders.member(coach)
     theirs = (

@@ -13,7 +13,17 @@ from keel.core.errors import Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"], route_class=TransactionalRoute)
 
-Day = Annotated[dt.date | None, Query(alias="date", description="Any day of the period; default: today")]
+# Bounded so the period, the one before it (the change is against it) and the month's end are
+# all dates: 0001-01-01's previous week, or December 9999's end, is not.
+Day = Annotated[
+    dt.date | None,
+    Query(
+        alias="date",
+        ge=dt.date(1900, 1, 1),
+        le=dt.date(9999, 11, 30),
+        description="Any day of the period, 1900-01-01 to 9999-11-30; default: today",
+    ),
+]
 
 
 async def _stats(
