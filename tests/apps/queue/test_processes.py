@@ -74,6 +74,9 @@ async def test_an_event_caused_through_one_process_reaches_a_websocket_on_the_ot
             mine = (await b.get("/bookings/my-bookings", headers=second.headers)).json()["bookings"][0]["id"]
             sent = await b.post(f"/chats/{mine}/messages", json={"content": "across"}, headers=second.headers)
             assert sent.status_code == 201
+            # The owner heard the move (booking_status_changed) before the message.
+            moved = json.loads(await asyncio.wait_for(on_a.recv(), 5))
+            assert (moved["event"], moved["data"]["new_status"]) == ("booking_status_changed", "serving")
             message = json.loads(await asyncio.wait_for(on_a.recv(), 5))
             assert message["event"] == "new_message"
             assert (message["data"]["message"]["id"], message["data"]["message"]["content"]) == (

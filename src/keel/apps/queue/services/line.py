@@ -1,9 +1,9 @@
-"""A store's waiting line: everyone's position in one query, and the `queue_updated` event
-for each waiting customer (with their own position and wait) and for the owner."""
+"""A store's waiting line: everyone's position in one query (services/live.py turns it into
+the store's `queue_updated`)."""
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, Store
 from keel.apps.queue.schemas import BookingStatus
-from keel.apps.queue.services.stores import average_service_minutes, estimated_wait
-from keel.core.realtime import Outgoing
+from keel.apps.queue.services.stores import average_service_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,25 +44,6 @@ class Line:
         """The waiting customers (and their positions now) who were behind a place that left
         the line: each of them moved up one."""
         return [(n, entry) for n, entry in enumerate(self.waiting, 1) if entry.place > place]
-
-    def updates(self, now: datetime) -> list[Outgoing]:
-        """`queue_updated` for every waiting customer and for the owner (whose position and wait
-        are null: they are not in the line)."""
-        count = len(self.waiting)
-        common = {"store_id": str(self.store_id), "current_queue_count": count, "updated_at": now.isoformat()}
-        minutes = self.average_minutes
-        outgoing: list[Outgoing] = [
-            (
-                entry.user_id,
-                "queue_updated",
-                {**common, "your_position": n, "estimated_wait_time": estimated_wait(n - 1, minutes)},
-            )
-            for n, entry in enumerate(self.waiting, 1)
-        ]
-        outgoing.append(
-            (self.owner_id, "queue_updated", {**common, "your_position": None, "estimated_wait_time": None})
-        )
-        return outgoing
 
 
 # Built once: the store and its waiting bookings in one round trip (the store's row comes back
