@@ -62,6 +62,8 @@ CHANNEL_LENGTH = 64
 # In a cursor, the signed-in user's own channel is written `me`.
 OWN = "me"
 MAX_CURSOR_ENTRIES = 64
+# How long a process waits for an event another one overtook before fetching it.
+FILL_SECONDS = 0.2
 # REST reads at most this many batches of events the viewer is not shown before answering.
 MISSED_BATCHES = 10
 
@@ -277,6 +279,10 @@ class Hub:
         self._all: set[Connection] = set()
         # Missing events being fetched, by (channel, after, before): one query for everyone.
         self._fetches: dict[tuple[str, int, int], asyncio.Future[list[Event]]] = {}
+        # Per channel: the last number handed out here, and the later ones that arrived first
+        # (waiting for the ones they overtook).
+        self._last: dict[str, int] = {}
+        self._held: dict[str, dict[int, Event]] = {}
         self._subscriber: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -309,11 +315,65 @@ class Hub:
         await self.redis.publish(self.channel, orjson.dumps([event.row() for event in events]))
 
     def dispatch(self, events: Iterable[Event]) -> None:
-        """Hand each event to the connections following its channel; never waits on a socket."""
+        """Hand each event, in its channel's order, to the connections following the channel;
+        never waits on a socket. One that overtook another is held until the other arrives
+        (publishes after commits race by milliseconds) or, after `FILL_SECONDS`, is fetched."""
         for event in events:
-            self.feed.observe(self, event)
-            for connection in self._channels.get(event.channel, ()):
-                connection.push(event)
+            channel = event.channel
+            last = self._last.get(channel)
+            if last is not None and event.seq <= last:
+                continue  # a late copy of what was fetched
+            if last is None or event.seq == last + 1:
+                self._hand_out(event)
+                self._release(channel)
+                continue
+            held = self._held.get(channel)
+            if held is None:
+                held = self._held[channel] = {}
+                task = asyncio.ensure_future(self._fill(channel))
+                _background.add(task)
+                task.add_done_callback(_background.discard)
+            held[event.seq] = event
+
+    def _hand_out(self, event: Event) -> None:
+        self._last[event.channel] = event.seq
+        self.feed.observe(self, event)
+        for connection in self._channels.get(event.channel, ()):
+            connection.push(event)
+
+    def _release(self, channel: str) -> None:
+        held = self._held.get(channel)
+        if held is None:
+            return
+        while (nxt := held.pop(self._last[channel] + 1, None)) is not None:
+            self._hand_out(nxt)
+        if not held:
+            del self._held[channel]
+
+    async def _fill(self, channel: str) -> None:
+        """What is still missing after a while comes from the table (a publisher that died
+        between its commit and its publish, or a Redis message lost)."""
+        await asyncio.sleep(FILL_SECONDS)
+        held = self._held.get(channel)
+        if not held:
+            return
+        try:
+            missing = await self.realtime.events(
+                self.database.autocommit, {channel: self._last[channel]}, before=max(held)
+            )
+        except Exception:
+            log.exception("could not fetch the events a channel is missing; handing out what is here")
+            missing = []
+        for event in missing:
+            held.setdefault(event.seq, event)
+        # Whatever is still absent is skipped here; each socket's own gap check asks again.
+        for seq in sorted(self._held.pop(channel, {})):
+            if seq > self._last[channel]:
+                self._hand_out(held[seq])
+
+    def track(self, channel: str, seq: int) -> None:
+        """A channel this process hears of first from a connection: its committed position."""
+        self._last.setdefault(channel, seq)
 
     def connections_of(self, user_id: str) -> set[Connection]:
         return self._users.get(user_id, set())
@@ -606,6 +666,7 @@ class Realtime:
             return
         for channel, seq in (await self.positions(database.autocommit, rest)).items():
             connection.cursor.setdefault(channel, seq)
+            connection.hub.track(channel, seq)
         for channel, seq in named.items():
             if channel in channels:
                 connection.cursor[channel] = seq
