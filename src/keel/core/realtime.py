@@ -320,6 +320,14 @@ class Hub:
         (publishes after commits race by milliseconds) or, after `FILL_SECONDS`, is fetched."""
         for event in events:
             channel = event.channel
+            if channel not in self._channels and channel not in self._held:
+                # Nobody here follows it: no order to keep (a socket that starts following
+                # reads its position, and its own gap check covers the moment after).
+                self._last.pop(channel, None)
+                self.feed.observe(self, event)
+                for connection in self._channels.get(channel, ()):
+                    connection.push(event)  # the one `observe` just moved onto it
+                continue
             last = self._last.get(channel)
             if last is not None and event.seq <= last:
                 continue  # a late copy of what was fetched

@@ -16,6 +16,7 @@ from keel.core.pagination import PageRequest, fetch_page, total_pages
 
 # (recipient, type, title, content)
 NewNotification = tuple[uuid.UUID, str, str, str]
+_SWITCHES_SLICE = 5000
 
 
 async def add(session: AsyncSession, notifications: Sequence[NewNotification]) -> None:
@@ -39,9 +40,18 @@ async def add(session: AsyncSession, notifications: Sequence[NewNotification]) -
 async def _wanted(session: AsyncSession, notifications: Sequence[NewNotification]) -> list[NewNotification]:
     if not notifications:
         return []
-    recipients = {user_id for user_id, *_ in notifications}
-    rows = await session.execute(select(User.id, User.notification_settings).where(User.id.in_(recipients)))
-    muted = {row.id for row in rows if (row.notification_settings or {}).get("push_notifications") is False}
+    recipients = list({user_id for user_id, *_ in notifications})
+    muted: set[uuid.UUID] = set()
+    # In slices: a line of tens of thousands would pass the drivers' limit on bound parameters.
+    for start in range(0, len(recipients), _SWITCHES_SLICE):
+        rows = await session.execute(
+            select(User.id, User.notification_settings).where(
+                User.id.in_(recipients[start : start + _SWITCHES_SLICE])
+            )
+        )
+        muted |= {
+            row.id for row in rows if (row.notification_settings or {}).get("push_notifications") is False
+        }
     return [n for n in notifications if n[0] not in muted]
 
 
