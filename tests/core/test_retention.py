@@ -147,8 +147,14 @@ async def test_queue_prunes_events_after_seven_days(
         await session.execute(
             insert(Event),
             [
-                {"user_id": uuid.UUID(who.id), "name": name, "data": {}, "created_at": _days_ago(days)}
-                for name, days in (("old", 8), ("young", 6))
+                {
+                    "channel": f"user/{who.id}",
+                    "seq": seq,
+                    "name": name,
+                    "data": {},
+                    "created_at": _days_ago(days),
+                }
+                for seq, (name, days) in enumerate((("old", 8), ("young", 6)), 1)
             ],
         )
         await session.commit()

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.apps.queue import conftest as queue_fixtures
@@ -402,11 +401,6 @@ async def test_queue_updated_and_booking_status_changed_to_the_customer(live: Li
         assert changed["message"] == "您的服務即將開始,請準備前往現場!"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 3 (the realtime helper's): booking_status_changed is sent to the booker only, "
-    "the spec sends it to the user and the store",
-)
 async def test_booking_status_changed_to_the_store(live: Live) -> None:
     _, owner_token, booking_id, _ = await _live_booking(live)
     async with connect(f"{live.ws_url}?token={owner_token}") as ws:

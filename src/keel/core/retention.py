@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import DeclarativeBase
 
 from keel.core.db import Database, utcnow
@@ -78,15 +78,18 @@ def prunables(base: type[DeclarativeBase], *extra: Prunable) -> tuple[Prunable, 
 async def prune(database: Database, prunable: Prunable, settings: Settings) -> int:
     """Delete the rows older than the setting's age, a batch per transaction; how many went."""
     table = prunable.table
-    (key,) = table.primary_key.columns
+    key = list(table.primary_key.columns)
+    # A composite key (events: channel and number) is matched as a row value.
+    matched = key[0] if len(key) == 1 else tuple_(*key)
     cutoff = utcnow() - timedelta(days=getattr(settings, prunable.setting))
-    old = select(key).where(table.c[prunable.column] < cutoff).limit(BATCH)
+    old = select(*key).where(table.c[prunable.column] < cutoff).limit(BATCH)
     removed = 0
     while True:
         async with database.sessionmaker() as session, session.begin():
-            ids = (await session.scalars(old)).all()
+            rows = (await session.execute(old)).all()
+            ids = [row[0] for row in rows] if len(key) == 1 else [tuple(row) for row in rows]
             if ids:
-                await session.execute(delete(table).where(key.in_(ids)))
+                await session.execute(delete(table).where(matched.in_(ids)))
         removed += len(ids)
         if len(ids) < BATCH:
             return removed

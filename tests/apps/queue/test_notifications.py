@@ -72,3 +72,38 @@ async def test_notification_errors(
     ).status_code == 400
     assert (await queue.get("/notifications")).status_code == 401
     assert (await queue.put("/notifications/read-all")).status_code == 401
+
+
+async def test_the_customer_is_told_when_called_and_when_served(
+    queue: httpx.AsyncClient, owner: Account, customer: Account, store_id: str
+) -> None:
+    booking = await builders.booking(queue, customer, store_id)
+    await builders.set_status(queue, owner, booking["id"], "serving")
+    await builders.set_status(queue, owner, booking["id"], "completed")
+    mine = (await queue.get("/notifications", headers=customer.headers)).json()["notifications"]
+    assert [(n["type"], n["title"], n["content"]) for n in mine[:2]] == [
+        ("booking_status_changed", "服務完成", "阿明理髮店第1號:服務已完成,謝謝您的光臨!"),
+        ("booking_status_changed", "輪到您了", "阿明理髮店第1號:您的服務即將開始,請準備前往現場!"),
+    ]
+
+
+async def test_push_notifications_off_means_no_notification_rows(
+    queue: httpx.AsyncClient, owner: Account, customer: Account, store_id: str
+) -> None:
+    settings = {"email_notifications": True, "push_notifications": False, "sms_notifications": False}
+    muted = await queue.put(
+        "/users/profile", json={"notification_settings": settings}, headers=customer.headers
+    )
+    assert muted.status_code == 200, muted.text
+    behind = await builders.account(queue, name="Behind")
+    booking = await builders.booking(queue, customer, store_id)
+    await builders.booking(queue, behind, store_id)
+    await queue.post(f"/chats/{booking['id']}/messages", json={"content": "hi"}, headers=owner.headers)
+    await builders.set_status(queue, owner, booking["id"], "serving")
+    await builders.set_status(queue, owner, booking["id"], "completed")
+    mine = (await queue.get("/notifications", headers=customer.headers)).json()
+    assert (mine["notifications"], mine["unread_count"]) == ([], 0)
+    # The others' switches are on: they are still told (the one behind moved up).
+    theirs = (await queue.get("/notifications", headers=behind.headers)).json()["notifications"]
+    assert [n["type"] for n in theirs] == ["queue_updated", "booking_created"]
+    assert len((await queue.get("/notifications", headers=owner.headers)).json()["notifications"]) == 2

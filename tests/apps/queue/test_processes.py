@@ -74,9 +74,48 @@ async def test_an_event_caused_through_one_process_reaches_a_websocket_on_the_ot
             mine = (await b.get("/bookings/my-bookings", headers=second.headers)).json()["bookings"][0]["id"]
             sent = await b.post(f"/chats/{mine}/messages", json={"content": "across"}, headers=second.headers)
             assert sent.status_code == 201
+            # The owner heard the move (booking_status_changed) before the message.
+            moved = json.loads(await asyncio.wait_for(on_a.recv(), 5))
+            assert (moved["event"], moved["data"]["new_status"]) == ("booking_status_changed", "serving")
             message = json.loads(await asyncio.wait_for(on_a.recv(), 5))
             assert message["event"] == "new_message"
             assert (message["data"]["message"]["id"], message["data"]["message"]["content"]) == (
                 sent.json()["id"],
                 "across",
             )
+
+
+async def test_a_client_that_reconnects_to_the_other_process_with_its_cursor_misses_nothing(
+    two_servers: tuple[str, str],
+) -> None:
+    a_base, b_base = two_servers
+    ws_a, ws_b = (base.replace("http", "ws") + "/ws" for base in two_servers)
+    async with httpx.AsyncClient(base_url=a_base) as a, httpx.AsyncClient(base_url=b_base) as b:
+        owner = await builders.account(a, name="Owner")
+        store_id = await builders.store(a, owner)
+        first, second = await builders.account(a), await builders.account(a)
+        head = await builders.booking(a, first, store_id)
+        mine = await builders.booking(a, second, store_id)
+        async with connect(f"{ws_a}?token={second.token}") as on_a:
+            await builders.set_status(b, owner, head["id"], "serving")  # through the other process
+            seen = json.loads(await asyncio.wait_for(on_a.recv(), 5))
+        assert (seen["event"], seen["data"]["your_position"]) == ("queue_updated", 1)
+        # Offline: changes through both processes, on the line and on the customer's own stream.
+        others = [await builders.account(a) for _ in range(4)]
+        for n, person in enumerate(others):
+            await builders.booking(a if n % 2 else b, person, store_id)
+        for n, text in enumerate(("one", "two", "three")):
+            client = a if n % 2 else b
+            await client.post(f"/chats/{mine['id']}/messages", json={"content": text}, headers=owner.headers)
+        async with connect(f"{ws_b}?token={second.token}&since={seen['id']}") as on_b:
+            replayed = [json.loads(await asyncio.wait_for(on_b.recv(), 5)) for _ in range(7)]
+            assert [e["data"].get("current_queue_count") for e in replayed[:4]] == [2, 3, 4, 5]
+            assert {e["data"]["your_position"] for e in replayed[:4]} == {1}
+            assert [e["data"]["message"]["content"] for e in replayed[4:]] == ["one", "two", "three"]
+            # Then live, from either process, once each.
+            await builders.booking(a, await builders.account(a), store_id)
+            live = json.loads(await asyncio.wait_for(on_b.recv(), 5))
+            assert (live["event"], live["data"]["current_queue_count"]) == ("queue_updated", 6)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(on_b.recv(), 0.3)
+        assert len({e["id"] for e in (*replayed, live)}) == 8

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
+from keel.apps.queue.deps import realtime
 from keel.apps.queue.models import Base, SweepLease
 from keel.apps.queue.routes import routers
 from keel.apps.queue.seed import seed
 from keel.apps.queue.services import days
-from keel.core import realtime
 from keel.core.app import KeelApp
 from keel.core.db import Database
 from keel.core.retention import prunables

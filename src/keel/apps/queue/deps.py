@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from keel.apps.queue.models import Event, RefreshToken, RevokedToken, User
-from keel.core.realtime import EventSink, event_sink_dependency
+from keel.apps.queue.models import Event, EventChannel, RefreshToken, RevokedToken, User
+from keel.apps.queue.services.live import QueueFeed
+from keel.core.realtime import EventSink, Realtime
 from keel.core.security.auth import Authenticator, UserRow
 from keel.settings import Settings
 
@@ -14,8 +15,11 @@ auth = Authenticator(user_model=User, refresh_model=RefreshToken, revoked_model=
 # The signed-in user's row: `.id`, `.email`, `.name`... as on `User`, read-only.
 CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 
+# Stores, per-channel numbering and per-socket rendering of the app's live events.
+realtime = Realtime("queue", Event, EventChannel, QueueFeed())
+
 # The request's realtime events: written in its transaction, delivered after the commit.
-Events = Annotated[EventSink, Depends(event_sink_dependency(Event))]
+Events = Annotated[EventSink, Depends(realtime.sink)]
 
 
 def _settings(request: Request) -> Settings:

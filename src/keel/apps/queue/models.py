@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from keel.core.db import JSONColumn, utcnow
 from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.models import TableBase
-from keel.core.realtime import EventMixin
+from keel.core.realtime import EventChannelMixin, EventMixin
 from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
 from keel.core.sweeps import SweepLeaseMixin
 
@@ -150,6 +150,10 @@ class Notification(Base):
 
 
 class Event(EventMixin, Base):
+    pass
+
+
+class EventChannel(EventChannelMixin, Base):
     pass
 
 

@@ -451,6 +451,8 @@ class NotificationType(StrEnum):
     booking_cancelled = "booking_cancelled"
     queue_updated = "queue_updated"
     message_received = "message_received"
+    # Called (serving) or served (completed): the customer's own booking moved.
+    booking_status_changed = "booking_status_changed"
 
 
 class NotificationOut(BaseModel):
@@ -488,11 +490,13 @@ class AvatarUploaded(Message):
 
 
 class EventOut(BaseModel):
-    id: int
+    # The cursor just after this event: `me:12,store/<id>:40`.
+    id: str
     event: str
     data: dict[str, Any]
 
 
 class EventList(BaseModel):
     events: list[EventOut]
-    last_id: int | None
+    # The cursor to ask with next (`since=`), past everything read, shown or not.
+    last_id: str

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, IdempotencyKey, Store, User
 from keel.apps.queue.schemas import BookingCreate, BookingStatus
-from keel.apps.queue.services import days, notifications, staff
+from keel.apps.queue.services import days, live, notifications, staff
 from keel.apps.queue.services import line as lines
 from keel.apps.queue.services.numbering import take_number
 from keel.core.db import Database, Executor, utcnow
@@ -39,6 +39,7 @@ STATUS_LABELS = {
     BookingStatus.cancelled: "已取消",
     BookingStatus.no_show: "過號",
 }
+STATUS_TITLES = {BookingStatus.serving: "輪到您了", BookingStatus.completed: "服務完成"}
 STATUS_MESSAGES = {
     BookingStatus.serving: "您的服務即將開始,請準備前往現場!",
     BookingStatus.completed: "服務已完成,謝謝您的光臨!",
@@ -106,7 +107,7 @@ async def create_booking(
             ),
         ],
     )
-    await events.emit(session, line.updates(now))
+    await events.emit(session, [live.queue_updated(line, now, joined=booking)])
     return {
         "id": booking.id,
         "queue_number": number,
@@ -215,19 +216,19 @@ async def _move(
     if new == BookingStatus.completed:
         await lines.remeasure(session, booking.store_id)
     line = await lines.load(session, booking.store_id, default_minutes)
+    changed = {
+        "booking_id": str(booking.id),
+        "old_status": old,
+        "new_status": new,
+        "message": STATUS_MESSAGES[new],
+        "updated_at": now.isoformat(),
+    }
+    left = booking.user_id if old == BookingStatus.waiting else None
+    # The customer and the store both hear of the move (the spec's 相關的使用者和商家).
     outgoing: list[Outgoing] = [
-        (
-            booking.user_id,
-            "booking_status_changed",
-            {
-                "booking_id": str(booking.id),
-                "old_status": old,
-                "new_status": new,
-                "message": STATUS_MESSAGES[new],
-                "updated_at": now.isoformat(),
-            },
-        ),
-        *line.updates(now),
+        (live.user_channel(booking.user_id), "booking_status_changed", changed),
+        (live.user_channel(line.owner_id), "booking_status_changed", changed),
+        live.queue_updated(line, now, left=left),
     ]
     await notifications.add(session, _notifications(line, booking, old, new, by_owner=by_owner))
     await events.emit(session, outgoing)
@@ -238,6 +239,15 @@ def _notifications(
     line: lines.Line, booking: Booking, old: str, new: BookingStatus, *, by_owner: bool
 ) -> list[notifications.NewNotification]:
     rows: list[notifications.NewNotification] = []
+    if new in (BookingStatus.serving, BookingStatus.completed):
+        rows.append(
+            (
+                booking.user_id,
+                "booking_status_changed",
+                STATUS_TITLES[new],
+                f"{line.store_name}第{booking.queue_number}號:{STATUS_MESSAGES[new]}",
+            )
+        )
     if new == BookingStatus.cancelled:
         if by_owner:
             rows.append(

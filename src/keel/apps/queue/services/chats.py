@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, Message, Store, User
 from keel.apps.queue.services import notifications
+from keel.apps.queue.services.live import user_channel
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Forbidden, NotFound
 from keel.core.pagination import PageRequest, fetch_page, total_pages
@@ -174,5 +175,5 @@ async def send_message(
             "created_at": message.created_at.isoformat(),
         },
     }
-    await events.emit(session, [(recipient, "new_message", data)])
+    await events.emit(session, [(user_channel(recipient), "new_message", data)])
     return message

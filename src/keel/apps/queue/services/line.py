@@ -1,6 +1,5 @@
-"""A store's waiting line: everyone's position in one query, and the `queue_updated` event
-for each waiting customer (with their own position and wait) and for the owner; and the wait
-estimate those positions are priced with.
+"""A store's waiting line: everyone's position in one query (services/live.py turns it into
+the store's `queue_updated`), and the wait estimate those positions are priced with.
 
 The estimate is measured from the store's last WINDOW services (serving_at -> completed_at),
 trimmed of outliers, and recomputed only when a service completes, into
@@ -11,7 +10,7 @@ ahead are shared among the counters serving at once (the bookings now `serving`,
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
@@ -20,7 +19,6 @@ from sqlalchemy.orm import aliased
 
 from keel.apps.queue.models import Booking, Store
 from keel.apps.queue.schemas import BookingStatus
-from keel.core.realtime import Outgoing
 
 # The services a store's estimate is measured from: enough that one odd service moves it
 # little, few enough that it follows a store whose pace changes within a day.
@@ -131,25 +129,6 @@ class Line:
         """The waiting customers (and their positions now) who were behind a place that left
         the line: each of them moved up one."""
         return [(n, entry) for n, entry in enumerate(self.waiting, 1) if entry.place > place]
-
-    def updates(self, now: datetime) -> list[Outgoing]:
-        """`queue_updated` for every waiting customer and for the owner (whose position and wait
-        are null: they are not in the line)."""
-        count = len(self.waiting)
-        common = {"store_id": str(self.store_id), "current_queue_count": count, "updated_at": now.isoformat()}
-        minutes = self.minutes_per_person
-        outgoing: list[Outgoing] = [
-            (
-                entry.user_id,
-                "queue_updated",
-                {**common, "your_position": n, "estimated_wait_time": estimated_wait(n - 1, minutes)},
-            )
-            for n, entry in enumerate(self.waiting, 1)
-        ]
-        outgoing.append(
-            (self.owner_id, "queue_updated", {**common, "your_position": None, "estimated_wait_time": None})
-        )
-        return outgoing
 
 
 # Built once: the store and its waiting bookings in one round trip (the store's row comes back
