@@ -5,7 +5,6 @@ import asyncio
 import logging
 import random
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,6 @@ from fastapi.routing import APIRoute
 from sqlalchemy import JSON, DateTime, Dialect, Executable, MetaData, Result, Select, Text, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -477,31 +475,6 @@ ReadDb = Annotated[Autocommit, Depends(_request_autocommit)]
 
 # What read queries run on: autocommit, or the request's session when a read is part of a write.
 Executor = Autocommit | AsyncSession
-
-
-# TiDB speaks MySQL's protocol, and SQLAlchemy's mysql dialect takes it for MySQL: only the
-# server's version string tells ("8.0.11-TiDB-v7.5.1"). Asked once per engine (its dialect).
-_SERVER_VERSION = text("SELECT VERSION()")
-_tidb_dialects: "weakref.WeakKeyDictionary[Dialect, bool]" = weakref.WeakKeyDictionary()
-
-
-def says_tidb(version: str) -> bool:
-    return "tidb" in version.lower()
-
-
-def connection_is_tidb(connection: Connection) -> bool:
-    """For migrations, which run on a plain connection."""
-    return connection.dialect.name == "mysql" and says_tidb(connection.execute(_SERVER_VERSION).scalar_one())
-
-
-async def is_tidb(db: Executor) -> bool:
-    dialect = db.engine.dialect if isinstance(db, Autocommit) else db.get_bind().dialect
-    if dialect.name != "mysql":
-        return False
-    known = _tidb_dialects.get(dialect)
-    if known is None:
-        known = _tidb_dialects[dialect] = says_tidb((await db.execute(_SERVER_VERSION)).scalar_one())
-    return known
 
 
 # PostgreSQL serialization failure and deadlock; MySQL/MariaDB deadlock and lock wait timeout;

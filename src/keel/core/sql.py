@@ -5,10 +5,11 @@ statements from the functions here (or pick among their own spellings with `by_d
 branch on a dialect's name only where the whole way of doing the work differs (a
 PostgreSQL-only one-statement path), never to spell a statement."""
 
+import weakref
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, Insert, Table, insert
+from sqlalchemy import Boolean, Connection, Dialect, Insert, Table, insert, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -21,14 +22,43 @@ Handle = Database | Autocommit | AsyncSession | AsyncConnection | AsyncEngine
 
 
 def dialect_of(db: Handle) -> str:
-    """ "postgresql", "sqlite" or "mysql" (MariaDB too), for any database handle keel passes."""
+    """ "postgresql", "sqlite" or "mysql" (MariaDB and TiDB too), for any database handle keel passes."""
+    return _dialect(db).name
+
+
+def _dialect(db: Handle) -> Dialect:
     match db:
         case Database() | Autocommit():
-            return db.engine.dialect.name
+            return db.engine.dialect
         case AsyncSession():
-            return db.get_bind().dialect.name
+            return db.get_bind().dialect
         case _:
-            return db.dialect.name
+            return db.dialect
+
+
+# TiDB speaks MySQL's protocol, and SQLAlchemy's mysql dialect takes it for MySQL: only the
+# server's version string tells ("8.0.11-TiDB-v7.5.1"). Asked once per engine (its dialect).
+_SERVER_VERSION = text("SELECT VERSION()")
+_tidb_dialects: "weakref.WeakKeyDictionary[Dialect, bool]" = weakref.WeakKeyDictionary()
+
+
+def says_tidb(version: str) -> bool:
+    return "tidb" in version.lower()
+
+
+def connection_is_tidb(connection: Connection) -> bool:
+    """For migrations, which run on a plain connection."""
+    return connection.dialect.name == "mysql" and says_tidb(connection.execute(_SERVER_VERSION).scalar_one())
+
+
+async def is_tidb(db: Autocommit | AsyncSession) -> bool:
+    dialect = _dialect(db)
+    if dialect.name != "mysql":
+        return False
+    known = _tidb_dialects.get(dialect)
+    if known is None:
+        known = _tidb_dialects[dialect] = says_tidb((await db.execute(_SERVER_VERSION)).scalar_one())
+    return known
 
 
 def by_dialect(db: Handle, spellings: Mapping[str, T], *, default: T) -> T:

@@ -18,8 +18,9 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from keel.apps import shop as shop_app
 from keel.apps.shop.services import catalog
-from keel.core import db as core_db
-from keel.core.db import Database, says_tidb
+from keel.core import sql as core_sql
+from keel.core.db import Database
+from keel.core.sql import says_tidb
 from keel.settings import Settings
 from tests.apps.shop import builders
 from tests.apps.shop.builders import Account
@@ -126,7 +127,7 @@ async def test_a_server_that_says_tidb_is_sent_the_hint_only_with_replicas_set(
         pytest.skip("the MySQL dialect only: TiDB speaks it")
     # MariaDB standing in for TiDB: the version answer is taken as TiDB's, and MariaDB reads
     # the hint as a comment, so the ranking must come out as it does without it.
-    monkeypatch.setitem(core_db._tidb_dialects, shop_database.autocommit_engine.dialect, True)
+    monkeypatch.setitem(core_sql._tidb_dialects, shop_database.autocommit_engine.dialect, True)
     second, first = await _ranking(shop, admin, buyer)
     assert _ranked(await shop.get("/api/products/bestsellers")) == [(second, 3), (first, 2)]
     assert not any("READ_FROM_STORAGE" in statement for statement in sent)
@@ -139,7 +140,7 @@ async def test_a_server_that_says_tidb_is_sent_the_hint_only_with_replicas_set(
 async def test_mariadb_is_not_taken_for_tidb(dialect: str, shop_database: Database) -> None:
     if dialect != "mariadb":
         pytest.skip("the MySQL dialect only")
-    assert await core_db.is_tidb(shop_database.autocommit) is False
+    assert await core_sql.is_tidb(shop_database.autocommit) is False
 
 
 # --- migration 0006 -------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from keel.core.db import connection_is_tidb
+from keel.core.sql import connection_is_tidb
 from keel.settings import get_settings
 
 revision: str = "0006"

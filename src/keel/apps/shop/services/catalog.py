@@ -16,10 +16,11 @@ from keel.apps.shop.schemas import (
     ProductSort,
     ProductUpdate,
 )
-from keel.core.db import Autocommit, Executor, fetch_all, fetch_one, is_tidb, utcnow
+from keel.core.db import Autocommit, Executor, fetch_all, fetch_one, utcnow
 from keel.core.errors import Conflict, NotFound
 from keel.core.pagination import Offset
 from keel.core.params import MAX_INT_ID
+from keel.core.sql import is_tidb
 
 # Orders that count as sales: paid for and not cancelled (spec 003, section 5.4).
 SOLD_STATUSES = (OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered)
