@@ -32,6 +32,11 @@ OWNER_MOVES = {
     BookingStatus.serving: {BookingStatus.completed, BookingStatus.cancelled, BookingStatus.no_show},
     BookingStatus.no_show: {BookingStatus.waiting},
 }
+# A customer is told they moved up once they are this close to the head (the spec's example:
+# 已前進到第3位), not at every step of a long line: a notification row each, and a push, for
+# every customer behind on every move would cost the store O(line) rows per call and the
+# customer a buzz a minute for an hour.
+PROGRESS_POSITIONS = 3
 STATUS_LABELS = {
     BookingStatus.waiting: "等待中",
     BookingStatus.serving: "服務中",
@@ -93,7 +98,8 @@ async def create_booking(
     session.add(booking)
     await session.flush()
     line = await lines.load(session, data.store_id, default_minutes)
-    position = line.position(booking.id)
+    position = line.position(day, number)
+    assert position is not None  # it was inserted waiting, in this transaction
     wait = lines.estimated_wait(position - 1, line.minutes_per_person)
     await notifications.add(
         session,
@@ -230,13 +236,25 @@ async def _move(
         (live.user_channel(line.owner_id), "booking_status_changed", changed),
         live.queue_updated(line, now, left=left),
     ]
-    await notifications.add(session, _notifications(line, booking, old, new, by_owner=by_owner))
+    # Those now at the head who stood behind the booking that left moved up: (position, who).
+    moved_up: list[tuple[int, uuid.UUID]] = []
+    if old == BookingStatus.waiting:
+        heads = await lines.heads(session, booking.store_id, PROGRESS_POSITIONS)
+        place = (booking.queue_day, booking.queue_number)
+        moved_up = [(n, user_id) for n, (user_id, *head) in enumerate(heads, 1) if tuple(head) > place]
+    await notifications.add(session, _notifications(line, booking, old, new, moved_up, by_owner=by_owner))
     await events.emit(session, outgoing)
     return now
 
 
 def _notifications(
-    line: lines.Line, booking: Booking, old: str, new: BookingStatus, *, by_owner: bool
+    line: lines.Line,
+    booking: Booking,
+    old: str,
+    new: BookingStatus,
+    moved_up: list[tuple[int, uuid.UUID]],
+    *,
+    by_owner: bool,
 ) -> list[notifications.NewNotification]:
     rows: list[notifications.NewNotification] = []
     if new in (BookingStatus.serving, BookingStatus.completed):
@@ -262,17 +280,10 @@ def _notifications(
             rows.append(
                 (line.owner_id, "booking_cancelled", "顧客取消預約", f"第{booking.queue_number}號取消了預約")
             )
-    if old == BookingStatus.waiting:
-        # Only those whose position changed: everyone who stood behind the booking that left.
-        rows.extend(
-            (
-                entry.user_id,
-                "queue_updated",
-                "排隊進度更新",
-                f"您在{line.store_name}的排隊號碼已前進到第{n}位!",
-            )
-            for n, entry in line.behind((booking.queue_day, booking.queue_number))
-        )
+    rows.extend(
+        (user_id, "queue_updated", "排隊進度更新", f"您在{line.store_name}的排隊號碼已前進到第{n}位!")
+        for n, user_id in moved_up
+    )
     return rows
 
 

@@ -1,5 +1,6 @@
-"""A store's waiting line: everyone's position in one query (services/live.py turns it into
-the store's `queue_updated`), and the wait estimate those positions are priced with.
+"""A store's waiting line, compactly (per day: first and last waiting number and the holes
+between), read in one query; services/live.py sends it as the store's `queue_updated`, from
+which every socket reads its own position. Also the wait estimate positions are priced with.
 
 The estimate is measured from the store's last WINDOW services (serving_at -> completed_at),
 trimmed of outliers, and recomputed only when a service completes, into
@@ -9,11 +10,12 @@ ahead are shared among the counters serving at once (the bookings now `serving`,
 """
 
 import uuid
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -100,15 +102,29 @@ def waiting_position() -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class Waiting:
-    booking_id: uuid.UUID
-    user_id: uuid.UUID
-    queue_day: date
-    queue_number: int
+class Span:
+    """One day's waiting numbers at a store: `lo` to `hi` without the `holes` (numbers in
+    between that are no longer waiting: served, cancelled, no-show, or erased with their
+    customer). People leave mostly from the head, which moves `lo`, so the holes stay few
+    however long the line: a line of ten thousand is a handful of integers."""
+
+    day: date
+    lo: int
+    hi: int
+    holes: tuple[int, ...]  # ascending
 
     @property
-    def place(self) -> tuple[date, int]:
-        return self.queue_day, self.queue_number
+    def count(self) -> int:
+        return self.hi - self.lo + 1 - len(self.holes)
+
+    def rank(self, number: int) -> int | None:
+        """1 for the span's first waiting number; None for a number not waiting in it."""
+        if not self.lo <= number <= self.hi:
+            return None
+        before = bisect_left(self.holes, number)
+        if before < len(self.holes) and self.holes[before] == number:
+            return None
+        return number - self.lo + 1 - before
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,22 +133,41 @@ class Line:
     store_name: str
     owner_id: uuid.UUID
     minutes_per_person: float
-    waiting: list[Waiting]  # first in line first
+    spans: list[Span]  # the days in order: a day's line is behind the days before it
 
-    def position(self, booking_id: uuid.UUID) -> int:
-        for position, entry in enumerate(self.waiting, 1):
-            if entry.booking_id == booking_id:
-                return position
-        raise LookupError(booking_id)
+    @property
+    def count(self) -> int:
+        return sum(span.count for span in self.spans)
 
-    def behind(self, place: tuple[date, int]) -> list[tuple[int, Waiting]]:
-        """The waiting customers (and their positions now) who were behind a place that left
-        the line: each of them moved up one."""
-        return [(n, entry) for n, entry in enumerate(self.waiting, 1) if entry.place > place]
+    def position(self, day: date, number: int) -> int | None:
+        return position_in(self.spans, day, number)
 
 
-# Built once: the store and its waiting bookings in one round trip (the store's row comes back
-# once, with nulls, when nobody waits).
+def position_in(spans: list[Span], day: date, number: int) -> int | None:
+    """A place's position in a line (1 = next); None for a place not waiting in it."""
+    ahead = 0
+    for span in spans:
+        if span.day == day:
+            rank = span.rank(number)
+            return None if rank is None else ahead + rank
+        ahead += span.count
+    return None
+
+
+# Built once: the store, with each day of its line as (first, last, how many) in one round
+# trip. The store's row comes back once, with nulls, when nobody waits. The counts read the
+# (store_id, status, queue_day, queue_number) index, not the bookings.
+_DAYS = (
+    select(
+        Booking.queue_day,
+        func.min(Booking.queue_number).label("lo"),
+        func.max(Booking.queue_number).label("hi"),
+        func.count().label("n"),
+    )
+    .where(Booking.store_id == bindparam("store_id"), Booking.status == BookingStatus.waiting)
+    .group_by(Booking.queue_day)
+    .subquery()
+)
 _LINE = (
     select(
         Store.name,
@@ -140,28 +175,78 @@ _LINE = (
         Store.default_service_minutes,
         Store.service_seconds_estimate,
         serving_count(Store.id).label("counters"),
-        Booking.id,
-        Booking.user_id,
-        Booking.queue_day,
-        Booking.queue_number,
+        _DAYS.c.queue_day,
+        _DAYS.c.lo,
+        _DAYS.c.hi,
+        _DAYS.c.n,
     )
     .select_from(Store)
-    .outerjoin(Booking, and_(Booking.store_id == Store.id, Booking.status == BookingStatus.waiting))
-    .order_by(Booking.queue_day, Booking.queue_number)
+    .outerjoin(_DAYS, true())
+    .where(Store.id == bindparam("store_id"))
+    .order_by(_DAYS.c.queue_day)
 )
 
 
 async def load(session: AsyncSession, store_id: uuid.UUID, default_minutes: float) -> Line:
     """`default_minutes`: KEEL_QUEUE_DEFAULT_SERVICE_MINUTES (deps.DefaultServiceMinutes)."""
-    rows: list[Any] = (await session.execute(_LINE.where(Store.id == store_id))).all()
+    rows: list[Any] = (await session.execute(_LINE, {"store_id": store_id})).all()
     first = rows[0]
     minutes = minutes_per_person(
         first.service_seconds_estimate, first.default_service_minutes, default_minutes, first.counters
     )
+    days = [row for row in rows if row.queue_day is not None]
+    holed = [row for row in days if row.n < row.hi - row.lo + 1]
+    holes = await _holes(session, store_id, holed) if holed else {}
     return Line(
         store_id=store_id,
         store_name=first.name,
         owner_id=first.owner_id,
         minutes_per_person=minutes,
-        waiting=[Waiting(r.id, r.user_id, r.queue_day, r.queue_number) for r in rows if r.id is not None],
+        spans=[Span(row.queue_day, row.lo, row.hi, holes.get(row.queue_day, ())) for row in days],
     )
+
+
+async def _holes(session: AsyncSession, store_id: uuid.UUID, days: list[Any]) -> dict[date, tuple[int, ...]]:
+    """The numbers between each day's first and last waiting one that are not waiting: the
+    other bookings in that range (few), or, where bookings were erased with their customer and
+    left numbers with no row at all, the complement of the day's waiting numbers."""
+    in_range = or_(
+        *(
+            and_(Booking.queue_day == row.queue_day, Booking.queue_number.between(row.lo, row.hi))
+            for row in days
+        )
+    )
+    found = await session.execute(
+        select(Booking.queue_day, Booking.queue_number)
+        .where(Booking.store_id == store_id, Booking.status != BookingStatus.waiting, in_range)
+        .order_by(Booking.queue_day, Booking.queue_number)
+    )
+    holes: dict[date, list[int]] = {}
+    for day, number in found:
+        holes.setdefault(day, []).append(number)
+    for row in days:
+        if row.hi - row.lo + 1 - len(holes.get(row.queue_day, ())) != row.n:
+            waiting = set(
+                (
+                    await session.execute(
+                        select(Booking.queue_number).where(
+                            Booking.store_id == store_id,
+                            Booking.queue_day == row.queue_day,
+                            Booking.status == BookingStatus.waiting,
+                        )
+                    )
+                ).scalars()
+            )
+            holes[row.queue_day] = [n for n in range(row.lo, row.hi + 1) if n not in waiting]
+    return {day: tuple(numbers) for day, numbers in holes.items()}
+
+
+async def heads(session: AsyncSession, store_id: uuid.UUID, count: int) -> list[tuple[uuid.UUID, date, int]]:
+    """The first `count` waiting in the store's line: (customer, day, number)."""
+    rows = await session.execute(
+        select(Booking.user_id, Booking.queue_day, Booking.queue_number)
+        .where(Booking.store_id == store_id, Booking.status == BookingStatus.waiting)
+        .order_by(Booking.queue_day, Booking.queue_number)
+        .limit(count)
+    )
+    return [(row.user_id, row.queue_day, row.queue_number) for row in rows]

@@ -2,11 +2,13 @@
 
 Channels: `store/<id>`, a store's line, and `user/<id>`, one person's own events
 (`booking_status_changed`, `new_message`). A store's change is ONE stored `queue_updated`
-carrying the whole waiting line compactly, as runs of queue numbers per day in line order
-(`"line": [["2026-12-03", [4, 5, 9]]]`) with the minutes per person ahead; each socket renders
-its own `your_position` and `estimated_wait_time` from it when sending, from the place (day
-and number) its viewer holds in that line. The positions of one event are indexed once per
-process, so ten thousand sockets cost ten thousand dictionary lookups, not a query each.
+carrying the whole waiting line compactly, per day in line order its first and last waiting
+number and the numbers between that are not waiting (`"line": [["2026-12-03", 4, 90, [7]]]`),
+with the minutes per person ahead; each socket renders its own `your_position` and
+`estimated_wait_time` from it when sending, from the place (day and number) its viewer holds
+in that line: a subtraction and a binary search in the few holes, not a query. The event's
+size does not grow with the line, and every event is the line's whole state, so a later one
+makes an earlier one unneeded (`Feed.states`: a socket that is behind sends only the latest).
 
 Who hears a store: its owner (position and wait null), the customers waiting in its line, and
 anyone watching it through `/ws?store_id=` (count only, nothing personal). A booking's event
@@ -17,14 +19,14 @@ onto or off the channel as the event passes.
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from keel.apps.queue.models import Booking, Store
 from keel.apps.queue.schemas import BookingStatus
-from keel.apps.queue.services.line import Line, estimated_wait
+from keel.apps.queue.services.line import Line, Span, estimated_wait, position_in
 from keel.core.errors import NotFound, Unauthorized
 from keel.core.realtime import Event, Hub, Outgoing
 
@@ -42,18 +44,11 @@ def queue_updated(
 ) -> Outgoing:
     """The store's one event for a change of its line; `joined` is the booking that entered
     it, `left` the customer whose booking stopped waiting."""
-    runs: list[list[Any]] = []
-    for entry in line.waiting:
-        day = entry.queue_day.isoformat()
-        if runs and runs[-1][0] == day:
-            runs[-1][1].append(entry.queue_number)
-        else:
-            runs.append([day, [entry.queue_number]])
     data: dict[str, Any] = {
         "store_id": str(line.store_id),
-        "current_queue_count": len(line.waiting),
+        "current_queue_count": line.count,
         "updated_at": now.isoformat(),
-        "line": runs,
+        "line": [[span.day.isoformat(), span.lo, span.hi, list(span.holes)] for span in line.spans],
         "minutes": line.minutes_per_person,
     }
     if joined is not None:
@@ -66,7 +61,7 @@ def queue_updated(
 @dataclass(slots=True)
 class Viewer:
     # store id -> (day, number) of the viewer's waiting booking there
-    places: dict[str, tuple[str, int]] = field(default_factory=dict)
+    places: dict[str, tuple[date, int]] = field(default_factory=dict)
     owned: set[str] = field(default_factory=set)
     watching: set[str] = field(default_factory=set)
 
@@ -92,7 +87,7 @@ class QueueFeed:
                     Booking.user_id == user.id, Booking.status == BookingStatus.waiting
                 )
             )
-            viewer.places = {str(r.store_id): (r.queue_day.isoformat(), r.queue_number) for r in waiting}
+            viewer.places = {str(r.store_id): (r.queue_day, r.queue_number) for r in waiting}
             owned = await db.execute(select(Store.id).where(Store.owner_id == user.id))
             viewer.owned = {str(store) for store in owned.scalars()}
             channels |= {store_channel(s) for s in (*viewer.places, *viewer.owned)}
@@ -107,7 +102,7 @@ class QueueFeed:
         if joined is not None:
             user_id, day, number = joined
             for connection in hub.connections_of(user_id):
-                connection.viewer.places[store_id] = (day, number)
+                connection.viewer.places[store_id] = (date.fromisoformat(day), number)
                 if event.channel not in connection.channels:
                     hub.follow(connection, event.channel, from_seq=event.seq)
         left = event.data.get("left")
@@ -127,7 +122,7 @@ class QueueFeed:
             return _shared(event, "owner")
         place = viewer.places.get(store_id)
         if place is not None:
-            position = _positions(event).get((place[0], place[1]))
+            position = position_in(_spans(event), *place)
             if position is not None:
                 return {
                     "store_id": store_id,
@@ -154,17 +149,14 @@ async def _watchable(db: Any, store_id: str, *, signed_in: bool) -> str:
     return str(key)
 
 
-def _positions(event: Event) -> dict[tuple[str, int], int]:
-    """(day, number) -> position in the line, built once per event per process."""
-    positions = event.rendered.get("positions")
-    if positions is None:
-        positions = event.rendered["positions"] = {}
-        n = 0
-        for day, numbers in event.data["line"]:
-            for number in numbers:
-                n += 1
-                positions[(day, number)] = n
-    return positions
+def _spans(event: Event) -> list[Span]:
+    """The event's line, read once per event per process."""
+    spans = event.rendered.get("spans")
+    if spans is None:
+        spans = event.rendered["spans"] = [
+            Span(date.fromisoformat(day), lo, hi, tuple(holes)) for day, lo, hi, holes in event.data["line"]
+        ]
+    return spans
 
 
 def _shared(event: Event, role: str) -> dict[str, Any]:
