@@ -107,3 +107,24 @@ async def test_push_notifications_off_means_no_notification_rows(
     theirs = (await queue.get("/notifications", headers=behind.headers)).json()["notifications"]
     assert [n["type"] for n in theirs] == ["queue_updated", "booking_created"]
     assert len((await queue.get("/notifications", headers=owner.headers)).json()["notifications"]) == 2
+
+
+async def test_only_the_three_at_the_head_are_told_they_moved_up(
+    queue: httpx.AsyncClient, owner: Account, store_id: str
+) -> None:
+    people = [await builders.account(queue, name=f"P{n}") for n in range(5)]
+    bookings = [await builders.booking(queue, person, store_id) for person in people]
+    # The second leaves: the third and fourth move up to 2 and 3 (told), the fifth to 4 (not);
+    # the first, ahead of it, did not move.
+    await builders.set_status(queue, owner, bookings[1]["id"], "cancelled")
+    progress = {}
+    for n, person in enumerate(people):
+        listed = (await queue.get("/notifications", headers=person.headers)).json()["notifications"]
+        progress[n] = [item["content"] for item in listed if item["type"] == "queue_updated"]
+    assert progress == {
+        0: [],
+        1: [],
+        2: ["您在阿明理髮店的排隊號碼已前進到第2位!"],
+        3: ["您在阿明理髮店的排隊號碼已前進到第3位!"],
+        4: [],
+    }

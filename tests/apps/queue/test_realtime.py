@@ -2,14 +2,15 @@
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
 import websockets
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from websockets.asyncio.client import ClientConnection, connect
 
-from keel.apps.queue.models import Event
+from keel.apps.queue.models import Event, User
 from keel.core.db import Database
 from keel.core.realtime import Hub
 from tests.apps.queue import builders
@@ -134,6 +135,29 @@ async def test_one_stored_event_per_store_change_rendered_for_each_customer(
     finally:
         for ws in sockets:
             await ws.close()
+
+
+async def test_positions_skip_the_holes_in_a_line_and_numbers_whose_booking_is_gone(
+    live: Live, queue_database: Database
+) -> None:
+    """Cancellations in the middle leave holes between the first and last waiting number; a
+    customer erased with their bookings leaves a number with no row at all. Every socket's
+    position still counts only those waiting ahead of it."""
+    owner = await builders.account(live.http, name="Owner")
+    store_id = await builders.store(live.http, owner)
+    people = [await builders.account(live.http) for _ in range(7)]
+    bookings = [await builders.booking(live.http, p, store_id) for p in people]
+    await live.http.delete(f"/bookings/{bookings[2]['id']}", headers=people[2].headers)
+    async with queue_database.sessionmaker() as session, session.begin():
+        await session.execute(delete(User).where(User.id == uuid.UUID(people[4].id)))
+    last = people[6]
+    async with connect(f"{live.ws_url}?token={last.token}") as ws:
+        await builders.set_status(live.http, owner, bookings[0]["id"], "serving")
+        event = await receive(ws)
+        # Ahead of the seventh: the second, fourth and sixth (the first is being served, the
+        # third cancelled, the fifth gone with its customer).
+        assert (event["event"], event["data"]["your_position"]) == ("queue_updated", 4)
+        assert event["data"]["current_queue_count"] == 4
 
 
 async def test_the_store_owner_hears_booking_status_changed(live: Live) -> None:
