@@ -77,6 +77,12 @@ Outgoing = tuple[str, str, dict[str, Any]]
 class Feed(Protocol):
     """The app's side: who follows what, and what each viewer is sent."""
 
+    # Names of events that carry their channel's whole state (a line as it is now): a later
+    # one on the same channel makes an earlier one unneeded, so a socket that has fallen behind,
+    # or a replay, sends only the latest of a run of them; the skipped numbers still count as
+    # delivered. Every other event is sent, each once, in order.
+    states: frozenset[str]
+
     async def viewer(self, db: Any, user: Any | None, params: Mapping[str, str]) -> tuple[Any, set[str]]:
         """The viewer's state and the channels it follows; raises a KeelError (its status
         becomes the close code, 4000 + status) to refuse. `user` is None without a token."""
@@ -92,6 +98,20 @@ class Feed(Protocol):
     def render(self, viewer: Any, event: Event) -> dict[str, Any] | None:
         """The data this viewer receives for this event, or None to send it nothing."""
         ...
+
+
+def superseded(events: list[Event], states: frozenset[str]) -> list[bool]:
+    """For events in channel order: whether each is a state a later one of its channel replaces
+    before any other event of that channel comes between (an event that is not a state is
+    always sent, and the state before it too, so a client sees them in their order)."""
+    later: dict[str, str | None] = {}  # channel -> the name of the next event on it, if a state
+    flags = [False] * len(events)
+    for n in range(len(events) - 1, -1, -1):
+        event = events[n]
+        is_state = event.name in states
+        flags[n] = is_state and later.get(event.channel) == event.name
+        later[event.channel] = event.name if is_state else None
+    return flags
 
 
 # --- cursors -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from keel.core.realtime.events import (
     Cursor,
     Event,
     format_cursor,
+    superseded,
 )
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ log = logging.getLogger("keel.realtime")
 
 
 class Connection:
-    """One WebSocket: the channels it follows, its position on each, a bounded queue of events
-    and the task that renders and sends them in order."""
+    """One WebSocket: the channels it follows, its position on each, the events waiting to be
+    sent and the task that renders and sends them, each channel in order."""
 
     def __init__(self, hub: "Hub", websocket: WebSocket, user_id: str | None, viewer: Any):
         self.hub = hub
@@ -42,26 +43,54 @@ class Connection:
         # The last number sent (or skipped) on each channel; a channel without one takes its
         # first live event as it comes.
         self.cursor: Cursor = {}
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(SEND_QUEUE_SIZE)
+        # Per channel, the events waiting, each as (the first number it stands for, event): a
+        # state that arrives while the previous one still waits takes its place and stands for
+        # both (Feed.states), so a socket that falls behind a busy line sends its latest state,
+        # not every step. `ready` holds each channel with events waiting once, in the order
+        # they came; `backlog` counts the entries, bounded: past it the socket is closed.
+        self.waiting: dict[str, list[tuple[int, Event]]] = {}
+        self.ready: asyncio.Queue[str] = asyncio.Queue()
+        self.backlog = 0
         self.task: asyncio.Task[None] | None = None
 
     def push(self, event: Event) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        run = self.waiting.get(event.channel)
+        if run is not None:
+            start, last = run[-1]
+            if last.name == event.name and event.seq == last.seq + 1 and event.name in self.hub.feed.states:
+                run[-1] = (start, event)
+                return
+        if self.backlog >= SEND_QUEUE_SIZE:
             log.warning("closing a WebSocket that cannot keep up", extra={"user_id": self.user_id})
             self._close_soon(CLOSE_TOO_SLOW)
+            return
+        self.backlog += 1
+        if run is None:
+            self.waiting[event.channel] = [(event.seq, event)]
+            self.ready.put_nowait(event.channel)
+        else:
+            run.append((event.seq, event))
 
-    async def deliver(self, event: Event) -> None:
-        """Send the event unless already sent; first what is missing before it, if anything."""
+    async def deliver(self, start: int, event: Event) -> None:
+        """Send the event unless already sent; first what is missing before the numbers it
+        stands for (from `start`), if anything."""
         last = self.cursor.get(event.channel)
         if last is not None:
             if event.seq <= last:
                 return
-            if event.seq > last + 1:
-                for missed in await self.hub.between(event.channel, last, event.seq):
-                    await self.send(missed)
+            if start > last + 1:
+                await self.send_all([*await self.hub.between(event.channel, last, start), event])
+                return
         await self.send(event)
+
+    async def send_all(self, events: list[Event]) -> None:
+        """Events in channel order, of each run of states only the last (the others' numbers
+        count as sent)."""
+        for event, skip in zip(events, superseded(events, self.hub.feed.states), strict=True):
+            if skip:
+                self.cursor[event.channel] = event.seq
+            else:
+                await self.send(event)
 
     async def send(self, event: Event) -> None:
         data = self.hub.feed.render(self.viewer, event)
@@ -77,7 +106,10 @@ class Connection:
     async def run(self) -> None:
         try:
             while True:
-                await self.deliver(await self.queue.get())
+                run = self.waiting.pop(await self.ready.get())
+                self.backlog -= len(run)
+                for start, event in run:
+                    await self.deliver(start, event)
         except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
             self._close_soon(CLOSE_TOO_SLOW)
         except Exception:

@@ -25,6 +25,7 @@ from keel.core.realtime.events import (
     Since,
     format_cursor,
     parse_since,
+    superseded,
 )
 from keel.core.realtime.hub import Connection, Hub
 from keel.core.sql import dialect_of, insert_adding
@@ -180,8 +181,10 @@ class Realtime:
     def _render(
         self, viewer: Any, found: list[Event], cursor: Cursor, own: str, into: list[dict[str, Any]]
     ) -> None:
-        for event in found:
+        for event, skip in zip(found, superseded(found, self.feed.states), strict=True):
             cursor[event.channel] = event.seq
+            if skip:
+                continue
             data = self.feed.render(viewer, event)
             if data is not None:
                 into.append({"id": format_cursor(cursor, own), "event": event.name, "data": data})
@@ -220,12 +223,10 @@ class Realtime:
             await self._start_from(connection, channels, after, database)
             await websocket.accept()
             if isinstance(after, datetime):
-                for event in await self.events_from(database.autocommit, channels, after):
-                    await connection.send(event)
+                await connection.send_all(await self.events_from(database.autocommit, channels, after))
             elif after:
                 replay = {channel: seq for channel, seq in after.items() if channel in channels}
-                for event in await self.events(database.autocommit, replay):
-                    await connection.send(event)
+                await connection.send_all(await self.events(database.autocommit, replay))
             connection.task = asyncio.create_task(connection.run())
             while (await websocket.receive())["type"] != "websocket.disconnect":
                 pass

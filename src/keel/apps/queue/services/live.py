@@ -67,6 +67,8 @@ class Viewer:
 
 
 class QueueFeed:
+    states = frozenset({"queue_updated"})
+
     def own_channel(self, user_id: str) -> str:
         return user_channel(user_id)
 
