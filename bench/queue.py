@@ -44,6 +44,7 @@ import orjson
 
 from bench.harness import ADMIN_DSN, ROOT, free_port, sql, start_server, stop_server, wait_ready
 from bench.shop import LUA, Result, parse_wrk, start_bare
+from keel.apps.queue.services.days import local_day
 from keel.core.security.passwords import hash_password
 from keel.core.security.tokens import TokenService
 
@@ -55,6 +56,7 @@ SMALL, BIG = 1_000, 10_000
 OTHER_STORES = 199  # prime to the customer count, so no (customer, store) pair repeats
 BOOKERS = 24_000  # customers who only book (wrk), never connected
 WARMUP_BOOKERS = 4_000
+STORE_TIME_ZONE = "Asia/Taipei"  # KEEL_QUEUE_DEFAULT_TIME_ZONE's default, the stores' column default
 TARGETS = {"creation": 800.0, "fanout 1,000": 150.0, "fanout 10,000": 500.0}
 
 
@@ -70,6 +72,9 @@ async def populate() -> dict[str, list[str]]:
     """Straight into the tables; answers the ids by role."""
     hashed = await hash_password("bench-password")
     now = datetime.now(UTC).replace(tzinfo=None)
+    # The stores keep the default time zone: their day (and the counters') is Taipei's date,
+    # which is not UTC's for eight hours of each day.
+    today = local_day(STORE_TIME_ZONE, datetime.now(UTC))
     owner = uuid.uuid4()
     waiting = [uuid.uuid4() for _ in range(BIG)]
     bookers = [uuid.uuid4() for _ in range(BOOKERS + WARMUP_BOOKERS)]
@@ -100,14 +105,14 @@ async def populate() -> dict[str, list[str]]:
             "bookings",
             columns=[*booking_columns, "created_at", "updated_at"],
             records=[
-                (uuid.uuid4(), store, user, now.date(), n, "waiting", now, now)
+                (uuid.uuid4(), store, user, today, n, "waiting", now, now)
                 for store, people in lines
                 for n, user in enumerate(people, 1)
             ],
         )
         await connection.executemany(
             "INSERT INTO queue_counters (store_id, day, last_number) VALUES ($1, $2, $3)",
-            [(store, now.date(), len(people)) for store, people in lines],
+            [(store, today, len(people)) for store, people in lines],
         )
         heads = {
             str(store): [

@@ -13,6 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from keel.apps.queue.models import Event, User
 from keel.core.db import Database
 from keel.core.realtime import Hub
+from keel.core.realtime import hub as hub_module
 from tests.apps.queue import builders
 from tests.apps.queue.builders import Account
 from tests.apps.queue.conftest import Live
@@ -319,6 +320,25 @@ async def test_events_published_out_of_order_reach_a_socket_in_order_once(
         assert latest["data"]["current_queue_count"] == 3
         assert latest["id"].endswith(f"store/{store_id}:3")
         await nothing_more(ws)
+
+
+async def test_a_busy_line_reaches_a_socket_as_its_latest_state_at_most_once_an_interval(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first change after a quiet moment leaves at once; those within the interval after it
+    leave as one frame, the line as it is then (the interval is stretched so the test's own
+    bookings surely fall inside it)."""
+    monkeypatch.setattr(hub_module, "STATE_INTERVAL_SECONDS", 2.0)
+    owner = await builders.account(live.http, name="Owner")
+    store_id = await builders.store(live.http, owner)
+    async with connect(f"{live.ws_url}?store_id={store_id}") as watcher:
+        for _ in range(3):
+            await builders.booking(live.http, await builders.account(live.http), store_id)
+        first = await receive(watcher)
+        latest = await receive(watcher)
+        assert [first["data"]["current_queue_count"], latest["data"]["current_queue_count"]] == [1, 3]
+        assert latest["id"].endswith(f"store/{store_id}:3")
+        await nothing_more(watcher)
 
 
 async def test_a_client_without_a_cursor_starts_live(live: Live) -> None:

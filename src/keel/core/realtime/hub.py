@@ -17,6 +17,7 @@ from keel.core.realtime.events import (
     FILL_SECONDS,
     SEND_QUEUE_SIZE,
     SEND_TIMEOUT_SECONDS,
+    STATE_INTERVAL_SECONDS,
     Cursor,
     Event,
     format_cursor,
@@ -51,6 +52,9 @@ class Connection:
         self.waiting: dict[str, list[tuple[int, Event]]] = {}
         self.ready: asyncio.Queue[str] = asyncio.Queue()
         self.backlog = 0
+        # Per channel, when a state was last sent (loop time): the next waits for
+        # STATE_INTERVAL_SECONDS after it.
+        self.state_sent: dict[str, float] = {}
         self.task: asyncio.Task[None] | None = None
 
     def push(self, event: Event) -> None:
@@ -67,9 +71,17 @@ class Connection:
         self.backlog += 1
         if run is None:
             self.waiting[event.channel] = [(event.seq, event)]
-            self.ready.put_nowait(event.channel)
         else:
             run.append((event.seq, event))
+        if event.name not in self.hub.feed.states:
+            self.ready.put_nowait(event.channel)
+        elif run is None:
+            loop = asyncio.get_running_loop()
+            due = self.state_sent.get(event.channel, -STATE_INTERVAL_SECONDS) + STATE_INTERVAL_SECONDS
+            if due > loop.time():
+                loop.call_at(due, self.ready.put_nowait, event.channel)
+            else:
+                self.ready.put_nowait(event.channel)
 
     async def deliver(self, start: int, event: Event) -> None:
         """Send the event unless already sent; first what is missing before the numbers it
@@ -95,6 +107,8 @@ class Connection:
     async def send(self, event: Event) -> None:
         data = self.hub.feed.render(self.viewer, event)
         self.cursor[event.channel] = event.seq
+        if event.name in self.hub.feed.states:
+            self.state_sent[event.channel] = asyncio.get_running_loop().time()
         if data is None:
             return
         message = {"id": format_cursor(self.cursor, self.own), "event": event.name, "data": data}
@@ -106,7 +120,10 @@ class Connection:
     async def run(self) -> None:
         try:
             while True:
-                run = self.waiting.pop(await self.ready.get())
+                # None: sent already, with an event that did not wait (a state's timer after it).
+                run = self.waiting.pop(await self.ready.get(), None)
+                if run is None:
+                    continue
                 self.backlog -= len(run)
                 for start, event in run:
                     await self.deliver(start, event)
