@@ -6,6 +6,7 @@ KEEL_TEST_REDIS_URL / KEEL_TEST_MQTT_URL); with KEEL_REQUIRE_SERVICES=1
 an unreachable server fails the run instead of skipping.
 """
 
+import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -80,8 +81,16 @@ async def fresh_database(dialect: str, name: str, tmp_dir: Path) -> str:
     return f"{SERVER_URLS[dialect]}/{name}"
 
 
+def _remove_sqlite_files(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
+
+
 async def drop_database(dialect: str, url: str) -> None:
-    if dialect != "sqlite":
+    if dialect == "sqlite":
+        # The file goes too, so the next database of that name starts empty.
+        await asyncio.to_thread(_remove_sqlite_files, url.split(":///", 1)[1])
+    else:
         force = " WITH (FORCE)" if dialect == "postgresql" else ""
         await _on_server(dialect, f"DROP DATABASE IF EXISTS {_quoted(dialect, url.rsplit('/', 1)[1])}{force}")
 

@@ -27,7 +27,12 @@ from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.jobs import JobMixin
 from keel.core.mail_models import OutboxMixin
 from keel.core.realtime import EventMixin
-from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin, SessionMixin
+from keel.core.security.models import (
+    PasswordResetCodeMixin,
+    RefreshTokenMixin,
+    RevokedTokenMixin,
+    SessionMixin,
+)
 from keel.core.sweeps import Sweep
 from keel.settings import Settings
 
@@ -57,6 +62,7 @@ RULES: tuple[tuple[type, str, str], ...] = (
     (RefreshTokenMixin, "expires_at", "retention_tokens_days"),
     (RevokedTokenMixin, "expires_at", "retention_tokens_days"),
     (SessionMixin, "expires_at", "retention_tokens_days"),
+    (PasswordResetCodeMixin, "expires_at", "retention_tokens_days"),
     (IdempotencyKeyMixin, "expires_at", "retention_idempotency_keys_days"),
     (OutboxMixin, "created_at", "retention_mail_days"),
     (EventMixin, "created_at", "retention_events_days"),

@@ -2,12 +2,21 @@
 
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from keel.apps.coach.models import Base, SweepLease
 from keel.apps.coach.routes import routers
 from keel.apps.coach.seed import seed
 from keel.apps.coach.tasks import queue
+from keel.core import mail
 from keel.core.app import KeelApp
 from keel.core.retention import prunables
+
+
+async def _deliver_pending_mail(_api: FastAPI) -> None:
+    """Reset codes still on their way to the relay when the server stops are delivered first."""
+    await mail.drain()
+
 
 app = KeelApp(
     slug="coach",
@@ -20,7 +29,7 @@ app = KeelApp(
     sweep_lease=SweepLease,
     retention=prunables(Base),
     on_startup=(queue.start,),
-    on_shutdown=(queue.stop,),
+    on_shutdown=(queue.stop, _deliver_pending_mail),
     # Section 7: access tokens are refreshed every 30 minutes; refresh tokens live 7 days.
     access_token_minutes=30,
     refresh_token_days=7,

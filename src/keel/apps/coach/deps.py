@@ -4,13 +4,21 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from keel.apps.coach.models import RefreshToken, RevokedToken, Session, User
+from keel.apps.coach.models import MailOutbox, PasswordResetCode, RefreshToken, RevokedToken, Session, User
+from keel.core.mail import Mailer, mailer_dependency
 from keel.core.ratelimit import Rate, by_address, rate_limit
 from keel.core.security.auth import Authenticator, UserRow
+from keel.core.security.password_reset import Passwords
 
 auth = Authenticator(
     user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken, session_model=Session
 )
+
+# Reset by a mailed code, and change (core/security/password_reset.py).
+passwords = Passwords(app_name="coach", user_model=User, code_model=PasswordResetCode, auth=auth)
+
+# The app's mail (reset codes), recorded in its outbox and sent after the commit.
+Mail = Annotated[Mailer, Depends(mailer_dependency(MailOutbox))]
 
 # The signed-in user's row: `.id`, `.timezone`... as on `User`, read-only.
 CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
@@ -22,3 +30,9 @@ WriteLimit = rate_limit("write", Rate(120, 60))
 AILimit = rate_limit("ai", Rate(20, 3600))
 RegisterLimit = rate_limit("register", Rate(10, 3600), key=by_address)
 RefreshLimit = rate_limit("refresh", Rate(30, 60), key=by_address)
+# Per user, spent before the current password is checked (as fitness's account deletion): a
+# stolen access token gets 5 guesses every 15 minutes, as many as a person who mistypes needs.
+PasswordLimit = rate_limit("password.change", Rate(5, 15 * 60))
+# Per address: the per-account throttle (3 codes per 15 minutes) does not stop one client from
+# mailing codes to many accounts, or spreading code guesses over them.
+ResetLimit = rate_limit("password.reset", Rate(30, 3600), key=by_address)

@@ -10,8 +10,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keel.core.db import JSONColumn, utcnow
 from keel.core.jobs import JobMixin
+from keel.core.mail_models import OutboxMixin
 from keel.core.models import TableBase
-from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin, SessionMixin
+from keel.core.security.models import (
+    PasswordResetCodeMixin,
+    RefreshTokenMixin,
+    RevokedTokenMixin,
+    SessionMixin,
+)
 from keel.core.sweeps import SweepLeaseMixin
 
 
@@ -19,8 +25,16 @@ class Base(TableBase, DeclarativeBase):
     """Every coach table."""
 
 
+# Integer ids a client sees (a user's; a day log's, in the export) are never given again on
+# SQLite either: without AUTOINCREMENT it reuses the highest rowid once that row is deleted, and
+# an erased account's id would name a new one, with the old one's audit rows. PostgreSQL and
+# MariaDB never reuse ids, and ignore the option.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Either or both: the spec signs people in by email or by phone number.
@@ -39,7 +53,7 @@ class User(Base):
 
 class DayLog(Base):
     __tablename__ = "day_logs"
-    __table_args__ = (UniqueConstraint("user_id", "date"),)
+    __table_args__ = (UniqueConstraint("user_id", "date"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -241,6 +255,14 @@ class RevokedToken(RevokedTokenMixin, Base):
 
 
 class Session(SessionMixin, Base):
+    pass
+
+
+class PasswordResetCode(PasswordResetCodeMixin, Base):
+    pass
+
+
+class MailOutbox(OutboxMixin, Base):
     pass
 
 

@@ -87,6 +87,21 @@ class LoginRequest(Schema):
         return self
 
 
+class PasswordResetRequest(Schema):
+    email: EmailStr
+
+
+class PasswordReset(Schema):
+    email: EmailStr
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+    new_password: Password
+
+
+class PasswordChange(Schema):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    new_password: Password
+
+
 class UserOut(ORM):
     id: int
     email: str | None

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from keel.apps.fitness.models import Base, PasswordResetCode, SessionTombstone, SweepLease
+from keel.apps.fitness.models import Base, SessionTombstone, SweepLease
 from keel.apps.fitness.routes import routers
 from keel.apps.fitness.seed import seed
 from keel.core import mail
@@ -28,7 +28,6 @@ app = KeelApp(
     sweep_lease=SweepLease,
     retention=prunables(
         Base,
-        Prunable(PasswordResetCode, "expires_at", "retention_tokens_days"),
         Prunable(SessionTombstone, "deleted_at", "retention_tombstones_days"),
     ),
     on_shutdown=(_deliver_pending_mail,),

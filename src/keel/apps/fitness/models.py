@@ -11,7 +11,7 @@ from keel.core.db import JSONColumn, JSONDocument, utcnow
 from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.mail_models import OutboxMixin
 from keel.core.models import TableBase
-from keel.core.security.models import RefreshTokenMixin, RevokedTokenMixin
+from keel.core.security.models import PasswordResetCodeMixin, RefreshTokenMixin, RevokedTokenMixin
 from keel.core.sweeps import SweepLeaseMixin
 
 
@@ -157,16 +157,8 @@ class AppVersion(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 
 
-class PasswordResetCode(Base):
-    __tablename__ = "password_reset_codes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[str] = mapped_column(String(64))
-    attempts: Mapped[int] = mapped_column(default=0)
-    expires_at: Mapped[datetime] = mapped_column(index=True)
-    used_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+class PasswordResetCode(PasswordResetCodeMixin, Base):
+    pass
 
 
 class RefreshToken(RefreshTokenMixin, Base):

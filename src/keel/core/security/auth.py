@@ -234,17 +234,20 @@ class Authenticator:
                 .values(revoked_at=now)
             )
 
-    async def revoke_all(self, session: AsyncSession, user_id: Any) -> None:
-        """Revoke every refresh token of the user, in every family: each device signs in again
-        (after a password reset). Access tokens run out within their short lifetime."""
+    async def revoke_all(self, session: AsyncSession, user_id: Any, *, keep: str | None = None) -> None:
+        """Revoke every refresh token of the user, in every family but `keep` (the session, or
+        family, of the device that asked): each other device signs in again (after a password
+        reset or change). With sessions, their access tokens are refused at once; without, they
+        run out within their short lifetime."""
         now = utcnow()
-        for model in (self.refresh_model, self.session_model):
-            if model is not None:
-                await session.execute(
-                    update(model)
-                    .where(model.user_id == user_id, model.revoked_at.is_(None))
-                    .values(revoked_at=now)
-                )
+        models = [(self.refresh_model, self.refresh_model.family_id)]
+        if self.session_model is not None:
+            models.append((self.session_model, self.session_model.id))
+        for model, family in models:
+            statement = update(model).where(model.user_id == user_id, model.revoked_at.is_(None))
+            if keep is not None:
+                statement = statement.where(family != keep)
+            await session.execute(statement.values(revoked_at=now))
 
     async def logout(
         self, session: AsyncSession, claims: AccessClaims | None, refresh_token: str | None = None

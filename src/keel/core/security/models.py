@@ -1,8 +1,9 @@
 """Token tables every app with accounts includes in its own database.
 
 Each app declares `class RefreshToken(RefreshTokenMixin, Base)` and
-`class RevokedToken(RevokedTokenMixin, Base)`; the user id column takes the type of the app's
-own `users.id`.
+`class RevokedToken(RevokedTokenMixin, Base)` (and, for the features it offers,
+`Session(SessionMixin, Base)`, `PasswordResetCode(PasswordResetCodeMixin, Base)`); the user id
+column takes the type of the app's own `users.id`.
 """
 
 from datetime import datetime
@@ -10,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from keel.core.db import utcnow
 
 
 class RefreshTokenMixin:
@@ -54,6 +57,26 @@ class SessionMixin:
     last_used_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:
+        return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class PasswordResetCodeMixin:
+    """A mailed password reset code (security/password_reset.py), kept only as a keyed hash.
+    Apps that let people reset their password include
+    `class PasswordResetCode(PasswordResetCodeMixin, Base)`."""
+
+    __tablename__ = "password_reset_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Retention ages rows by it (core/retention.py).
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @declared_attr
     def user_id(cls) -> Mapped[Any]:

@@ -1,4 +1,4 @@
-from keel.apps.coach.routes import ai, auth, daylogs, files, me, records, settings, stats
+from keel.apps.coach.routes import ai, auth, daylogs, files, me, password, records, settings, stats
 
 # Matched in this order: the busiest resources first.
 routers = (
@@ -10,4 +10,5 @@ routers = (
     files.router,
     me.router,
     auth.router,
+    password.router,
 )
