@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query, Request
 
 from keel.apps.coach.models import RefreshToken, RevokedToken, Session, User
-from keel.core.ratelimit import Rate, by_address, rate_limit
-from keel.core.security.auth import Authenticator, UserRow
+from keel.core.errors import Unauthorized
+from keel.core.ratelimit import Rate, by_address, by_user, enforce, rate_limit
+from keel.core.security.auth import Authenticator, BearerCredentials, UserRow
 
 auth = Authenticator(
     user_model=User, refresh_model=RefreshToken, revoked_model=RevokedToken, session_model=Session
@@ -19,6 +20,34 @@ CurrentUser = Annotated[UserRow, Depends(auth.current_user)]
 # queue, tight where each call costs a password hash or an AI run (login: core/ratelimit.py).
 ReadLimit = rate_limit("read", Rate(300, 60))
 WriteLimit = rate_limit("write", Rate(120, 60))
-AILimit = rate_limit("ai", Rate(20, 3600))
+AI_RATE = Rate(20, 3600)
+AILimit = rate_limit("ai", AI_RATE)
 RegisterLimit = rate_limit("register", Rate(10, 3600), key=by_address)
 RefreshLimit = rate_limit("refresh", Rate(30, 60), key=by_address)
+
+
+async def spend_ai_rate(request: Request) -> None:
+    """Spend one of the AI bucket's tokens from inside a route (a stats read that asks for a
+    summary), as AILimit does before one."""
+    await enforce(request, f"ai:{await by_user(request)}", AI_RATE)
+
+
+async def _stream_user(
+    request: Request,
+    credentials: BearerCredentials,
+    access_token: Annotated[
+        str | None,
+        Query(max_length=4096, description="The access token, for clients that cannot send headers"),
+    ] = None,
+) -> UserRow:
+    # A browser's EventSource sends no Authorization header, so a stream also takes its token
+    # in the query string (the access log records the path only, never the query).
+    if credentials is not None:
+        return await auth.current_user(request, credentials)
+    if access_token:
+        return await auth.user_for_token(request, access_token)
+    raise Unauthorized("Not authenticated")
+
+
+# The signed-in user of a server-sent event stream: by the header or by `?access_token=`.
+StreamUser = Annotated[UserRow, Depends(_stream_user)]
