@@ -159,7 +159,7 @@ async def test_events_by_access_token_resume_from_last_event_id(coach, member: M
     await worker
     assert streamed.status_code == 200
     events = _events(streamed.text)
-    assert [event["event"] for event in events][0] == "queued"
+    assert events[0]["event"] == "queued"
     assert events[-1]["event"] == "succeeded"
     ids = [int(event["id"]) for event in events]
     assert ids == sorted(set(ids))  # every event has an id, each later one higher

@@ -129,16 +129,18 @@ async def write(settings: Settings, kind: str, prompt: dict[str, Any], style: st
     if not settings.coach_llm_base_url:
         return _rules(kind, prompt, style, language, RULES, "no LLM is configured")
     client = ChatCompletions(settings)
+    # The model configured, not the one an answer names, so a failure and a success share labels.
+    label = f"llm:{client.model}"
     started = time.perf_counter()
     try:
         written = await client.write(kind, prompt, style, language)
     except ProviderError as error:
-        ai_metrics.record(APP, f"llm:{client.model}", kind, "failure", time.perf_counter() - started)
+        ai_metrics.record(APP, label, kind, "failure", time.perf_counter() - started)
         log.warning("AI provider failed; the rule-based writer answers", extra={"error": str(error)})
         return _rules(kind, prompt, style, language, f"{RULES}:fallback", str(error))
     ai_metrics.record(
         APP,
-        written.provider,
+        label,
         kind,
         "success",
         written.latency_ms / 1000,
