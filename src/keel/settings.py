@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     retention_tombstones_days: float = Field(180, ge=0)
     retention_heartbeats_days: float = Field(30, ge=0)
     retention_device_logs_days: float = Field(90, ge=0)
+    # coach's AI use per day, read only for today's quota.
+    retention_coach_ai_usage_days: float = Field(7, ge=1)
 
     # Rate limits (core/ratelimit.py) are multiplied by this: 0 turns them off (a benchmark
     # that measures the API rather than the limiter), 10 allows ten times as much.
@@ -135,6 +137,11 @@ class Settings(BaseSettings):
     coach_llm_timeout_seconds: float = Field(20.0, gt=0, le=120)
     coach_llm_attempts: int = Field(3, ge=1, le=10)
     coach_privacy_policy_version: str = "2026-11-01"
+    # coach, issue 16: AI tasks a user may start per UTC day (reviews, plans, summaries, stats
+    # summaries asked for; a repeat answered by its stored task costs nothing), and how often
+    # the nightly stats summaries check whose week or month just ended where they live.
+    coach_ai_daily_quota: int = Field(50, ge=1)
+    coach_stats_summary_sweep_seconds: float = Field(3600, gt=0)
 
     # shop, issue 13: stock taken at checkout is held this long for payment, then the unpaid
     # order is cancelled by a sweep this often; a buyer holds at most this many unpaid orders

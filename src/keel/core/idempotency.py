@@ -17,6 +17,7 @@ transaction) stores each answer in that transaction itself (`Claim.answer`).
 """
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -165,15 +166,24 @@ class Idempotency:
             delete(model).where(model.scope == scope, model.key == key, model.status_code.is_(None))
         )
 
-    async def guard(self, request: Request, scope: str, key: str) -> "Claim":
+    async def guard(
+        self,
+        request: Request,
+        scope: str,
+        key: str,
+        *,
+        replay_headers: Callable[[Any], dict[str, str]] | None = None,
+    ) -> "Claim":
         """From a TransactionalRoute's request: run this request at most once per `key`. A
         repeat is answered the first answer as it was (status and JSON body) without running the
         route, 409 while the first is still running, 422 with another body; the first's answer
-        is stored in its own transaction, and its claim given back if it fails."""
+        is stored in its own transaction, and its claim given back if it fails. Only the body is
+        stored: `replay_headers` makes a repeat's headers from it (a 202's Location)."""
         autocommit = request_database(request).autocommit
         replay = await self.claim(autocommit, scope, key, await request.body())
         if replay is not None:
-            raise Answered(FastJSONResponse(replay.body, status_code=replay.status_code))
+            headers = replay_headers(replay.body) if replay_headers else None
+            raise Answered(FastJSONResponse(replay.body, status_code=replay.status_code, headers=headers))
         claim = Claim(self, autocommit, scope, key)
         guard_answer(request, claim)
         return claim

@@ -38,6 +38,7 @@ async def test_a_review_is_accepted_at_once_and_written_by_the_rules(coach, memb
     task = await _task(coach, member, task_id)
     assert task["status"] == "succeeded", task
     assert task["provider"] == "rules"
+    assert task["fallback"] is task["result"]["fallback"] is True
     assert task["result"]["summary"].endswith("score 87/100, 4 of 5 targets met.")
     assert task["latency_ms"] is not None
     day = (await coach.get(f"/api/v1/day-logs/{DAY}", headers=member.headers)).json()
@@ -72,6 +73,7 @@ async def test_the_llm_gets_only_what_the_prompt_needs_and_its_answer_is_kept(
     task = await _task(coach, member, accepted.json()["id"])
     assert task["status"] == "succeeded"
     assert task["provider"] == "llm:fake-model"
+    assert task["fallback"] is task["result"]["fallback"] is False
     assert (task["tokens_in"], task["tokens_out"]) == (120, 40)
     assert {k: task["result"][k] for k in GOOD} == GOOD
     [sent] = llm.requests
@@ -94,6 +96,7 @@ async def test_a_failing_llm_is_retried_then_the_rules_answer(
     task = await _task(coach, member, accepted.json()["id"])
     assert task["status"] == "succeeded"
     assert task["provider"] == "rules:fallback"
+    assert task["fallback"] is True
     assert "gave up after 2 attempts" in task["result"]["fallback_reason"]
     assert len(llm.requests) == 2
 
@@ -121,7 +124,9 @@ async def test_a_failed_task_never_erases_the_last_good_report(
 
     monkeypatch.setattr(providers, "write", broken)
     monkeypatch.setattr(queue, "max_attempts", 2)
+    # The day's task again: the rules wrote it (a fallback), so it runs again in place.
     second = await coach.post("/api/v1/ai/review", json={"date": DAY}, headers=member.headers)
+    assert second.json()["id"] == first.json()["id"]
     await run_jobs()
     retrying = await _task(coach, member, second.json()["id"])
     assert (retrying["status"], retrying["error"]) == ("queued", "RuntimeError: writer exploded")
@@ -132,7 +137,7 @@ async def test_a_failed_task_never_erases_the_last_good_report(
     await run_jobs()
     failed = await _task(coach, member, second.json()["id"])
     assert failed["status"] == "failed"
-    assert failed["result"] is None
+    assert failed["result"] == good  # the last result stays the task's too
     assert (await coach.get(f"/api/v1/day-logs/{DAY}", headers=member.headers)).json()["ai_report"] == good
 
 

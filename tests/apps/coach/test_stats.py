@@ -1,4 +1,5 @@
 import asyncio
+import datetime as dt
 from typing import Any
 
 import httpx
@@ -43,19 +44,27 @@ async def test_weekly_totals_averages_targets_streaks_and_change(
     assert body["score_average"] > 0
 
 
-async def test_the_ai_summary_is_written_once_per_period(coach, member: Member, run_jobs) -> None:
-    params = {"date": "2026-11-19"}
-    first = (await coach.get("/api/v1/stats/weekly", params=params, headers=member.headers)).json()
+async def test_the_ai_summary_is_written_once_per_period_when_asked(coach, member: Member, run_jobs) -> None:
+    today = dt.date.today()
+    monday = today - dt.timedelta(days=today.weekday())
+    await builders.record(coach, member, "workout", day=today.isoformat())
+    params = {"date": today.isoformat()}
+    browsed = (await coach.get("/api/v1/stats/weekly", params=params, headers=member.headers)).json()
+    assert (browsed["ai_summary"], browsed["ai_summary_task_id"]) == (None, None)  # not asked for
+    asked = {**params, "summary": "true"}
+    first = (await coach.get("/api/v1/stats/weekly", params=asked, headers=member.headers)).json()
     assert first["ai_summary"] is None
     assert first["ai_summary_task_id"]
-    again = (await coach.get("/api/v1/stats/weekly", params=params, headers=member.headers)).json()
+    again = (await coach.get("/api/v1/stats/weekly", params=asked, headers=member.headers)).json()
     assert again["ai_summary_task_id"] == first["ai_summary_task_id"]
     await run_jobs()
     done = (await coach.get("/api/v1/stats/weekly", params=params, headers=member.headers)).json()
-    assert done["ai_summary"].startswith("Well done for keeping track. Weekly from 2026-11-16")
+    assert done["ai_summary"].startswith(f"Well done for keeping track. Weekly from {monday.isoformat()}")
     assert done["ai_summary_task_id"] == first["ai_summary_task_id"]
     task = await coach.get(f"/api/v1/ai/tasks/{first['ai_summary_task_id']}", headers=member.headers)
     assert task.json()["type"] == "stats_summary"
+    listed = await coach.get("/api/v1/ai/tasks", params={"type": "stats_summary"}, headers=member.headers)
+    assert listed.json()["total"] == 1
 
 
 async def test_monthly_stats_and_validation(coach, member: Member) -> None:

@@ -4,13 +4,22 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from keel.apps.coach.models import Base, SweepLease
+from keel.apps.coach.models import AIUsage, Base, SweepLease
 from keel.apps.coach.routes import routers
 from keel.apps.coach.seed import seed
+from keel.apps.coach.services import summaries
 from keel.apps.coach.tasks import queue
 from keel.core import mail
 from keel.core.app import KeelApp
-from keel.core.retention import prunables
+from keel.core.retention import Prunable, prunables
+from keel.core.sweeps import Sweep
+
+# Issue 16: the week and month just ended summarised, once per deployment.
+SUMMARY_SWEEP = Sweep(
+    "stats_summaries",
+    summaries.summarise_ended_periods,
+    lambda settings: settings.coach_stats_summary_sweep_seconds,
+)
 
 
 async def _deliver_pending_mail(_api: FastAPI) -> None:
@@ -27,7 +36,8 @@ app = KeelApp(
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
     sweep_lease=SweepLease,
-    retention=prunables(Base),
+    sweeps=(SUMMARY_SWEEP,),
+    retention=prunables(Base, Prunable(AIUsage, "day", "retention_coach_ai_usage_days")),
     on_startup=(queue.start,),
     on_shutdown=(queue.stop, _deliver_pending_mail),
     # Section 7: access tokens are refreshed every 30 minutes; refresh tokens live 7 days.

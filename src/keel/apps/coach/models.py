@@ -9,6 +9,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keel.core.db import JSONColumn, utcnow
+from keel.core.idempotency_models import IdempotencyKeyMixin
 from keel.core.jobs import JobMixin
 from keel.core.mail_models import OutboxMixin
 from keel.core.models import TableBase
@@ -186,14 +187,27 @@ class UserSettings(Base):
 
 class AITask(Base):
     __tablename__ = "ai_tasks"
-    __table_args__ = (Index("ix_ai_tasks_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_ai_tasks_user_id_created_at", "user_id", "created_at"),
+        # One task per user, kind and subject: a second submit answers (or runs again) this one.
+        UniqueConstraint("user_id", "type", "subject"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))  # review, tomorrow_plan, reading_summary, stats_summary
     input: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, succeeded, failed
+    # queued, running, succeeded, failed, canceled
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # What it is about: the day (review, plan), the range (reading), the period (stats); null
+    # for tasks made before migration 0006, which nothing deduplicates against.
+    subject: Mapped[str | None] = mapped_column(String(64))
+    # Its runs so far (a failed, canceled or fallback task runs again in place): a job of an
+    # earlier run finds a newer number and leaves the task alone.
+    runs: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Bumped by each status change: the id of its server-sent event, for Last-Event-ID.
+    seq: Mapped[int] = mapped_column(default=1, server_default="1")
     error: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str | None] = mapped_column(String(64))
     latency_ms: Mapped[int | None]
@@ -201,6 +215,16 @@ class AITask(Base):
     tokens_out: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AIUsage(Base):
+    """The AI tasks each user started per UTC day, against KEEL_COACH_AI_DAILY_QUOTA."""
+
+    __tablename__ = "ai_usage"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    tasks: Mapped[int] = mapped_column(default=0)
 
 
 class StatsSummary(Base):
@@ -266,6 +290,10 @@ class MailOutbox(OutboxMixin, Base):
     pass
 
 
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    pass
+
+
 class Job(JobMixin, Base):
     pass
 
@@ -277,3 +305,4 @@ class SweepLease(SweepLeaseMixin, Base):
 # Retention prunes by these columns (core/retention.py).
 Index("ix_refresh_tokens_expires_at", RefreshToken.expires_at)
 Index("ix_sessions_expires_at", Session.expires_at)
+Index("ix_ai_usage_day", AIUsage.day)

@@ -12,10 +12,12 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    computed_field,
     field_validator,
     model_validator,
 )
 
+from keel.core.pagination import Page
 from keel.core.params import Schema
 from keel.core.schemas import ORM
 from keel.core.security.identity import normalize_phone
@@ -411,6 +413,18 @@ class TaskStatus(StrEnum):
     running = "running"
     succeeded = "succeeded"
     failed = "failed"
+    canceled = "canceled"
+
+
+FINISHED = (TaskStatus.succeeded, TaskStatus.failed, TaskStatus.canceled)
+
+
+def is_fallback(result: dict[str, Any] | None, provider: str | None) -> bool:
+    """Whether a stored result is the rules' (results from before `fallback` was written in
+    them say so by their provider)."""
+    if result is None:
+        return False
+    return bool(result.get("fallback", (provider or "").startswith("rules")))
 
 
 class ReviewRequest(Schema):
@@ -447,6 +461,14 @@ class TaskOut(ORM):
     tokens_out: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @computed_field(description="The result is the rule-based writer's template, not a model's")
+    @property
+    def fallback(self) -> bool:
+        return is_fallback(self.result, self.provider)
+
+
+TaskList = Page[TaskOut]
 
 
 # --- stats ---------------------------------------------------------------------------------

@@ -3,13 +3,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from keel.apps.coach.deps import CurrentUser, ReadLimit
+from keel.apps.coach.deps import CurrentUser, ReadLimit, spend_ai_rate
 from keel.apps.coach.schemas import StatsOut
-from keel.apps.coach.services import ai, stats
+from keel.apps.coach.services import stats, summaries
 from keel.apps.coach.services.records import today
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.encoding import FastJSONResponse
-from keel.core.errors import Unauthorized, error_responses
+from keel.core.errors import TooManyRequests, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"], route_class=TransactionalRoute)
 
@@ -25,34 +25,62 @@ Day = Annotated[
     ),
 ]
 
+Summary = Annotated[
+    bool,
+    Query(
+        alias="summary",
+        description="Ask for the AI summary when the period has records and none is written yet (or "
+        "the running period's is over 6 hours old): spends the AI rate limit and the daily quota",
+    ),
+]
+_errors = error_responses(Unauthorized, TooManyRequests)
+
 
 async def _stats(
-    kind: str, day: dt.date | None, request: Request, user: Any, db: ReadDb, session: DbSession
+    kind: str, day: dt.date | None, asked: bool, request: Request, user: Any, db: ReadDb, session: DbSession
 ) -> FastJSONResponse:
     now = today(user.timezone)
     period = stats.Period.containing(kind, day or now)
     body, cached = await stats.read(db, user.id, period, now)
-    summary, task_id = await ai.stats_summary(session, request, user.id, period, now, cached)
+    summary, task_id = await summaries.for_request(
+        session,
+        request,
+        user,
+        period,
+        body,
+        cached,
+        asked=asked,
+        charge=lambda: spend_ai_rate(request),
+        daily_quota=request.app.state.settings.coach_ai_daily_quota,
+    )
     # Written as StatsOut documents it (stats.read gives every number its type), without a
     # model per dimension: a stats read is a phone's most frequent call after the day log.
     return FastJSONResponse({**body, "ai_summary": summary, "ai_summary_task_id": task_id})
 
 
-@router.get(
-    "/weekly", response_model=StatsOut, responses=error_responses(Unauthorized), dependencies=[ReadLimit]
-)
-async def weekly(request: Request, user: CurrentUser, db: ReadDb, session: DbSession, day: Day = None) -> Any:
+@router.get("/weekly", response_model=StatsOut, responses=_errors, dependencies=[ReadLimit])
+async def weekly(
+    request: Request,
+    user: CurrentUser,
+    db: ReadDb,
+    session: DbSession,
+    day: Day = None,
+    summary: Summary = False,
+) -> Any:
     """Monday to Sunday: per-dimension totals and daily averages, days on target, streaks, the
-    change against the week before, and the AI's summary (written once per week, in the
-    background: null with its task id until then)."""
-    return await _stats("weekly", day, request, user, db, session)
+    change against the week before, and the AI's summary: the one written (by `?summary=true`
+    or by the nightly job once the week is over), null with its task id while it is written."""
+    return await _stats("weekly", day, summary, request, user, db, session)
 
 
-@router.get(
-    "/monthly", response_model=StatsOut, responses=error_responses(Unauthorized), dependencies=[ReadLimit]
-)
+@router.get("/monthly", response_model=StatsOut, responses=_errors, dependencies=[ReadLimit])
 async def monthly(
-    request: Request, user: CurrentUser, db: ReadDb, session: DbSession, day: Day = None
+    request: Request,
+    user: CurrentUser,
+    db: ReadDb,
+    session: DbSession,
+    day: Day = None,
+    summary: Summary = False,
 ) -> Any:
     """The calendar month, as the weekly stats are."""
-    return await _stats("monthly", day, request, user, db, session)
+    return await _stats("monthly", day, summary, request, user, db, session)

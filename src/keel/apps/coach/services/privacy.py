@@ -8,7 +8,16 @@ import jwt
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.coach.models import AITask, AuditLog, DayLog, Session, Target, User, UserSettings
+from keel.apps.coach.models import (
+    AITask,
+    AuditLog,
+    DayLog,
+    IdempotencyKey,
+    Session,
+    Target,
+    User,
+    UserSettings,
+)
 from keel.apps.coach.services.records import DIMENSIONS
 from keel.core.db import utcnow
 from keel.core.errors import Unprocessable
@@ -95,4 +104,6 @@ def check_confirmation(secret: str, user_id: int, token: str) -> None:
 async def erase(session: AsyncSession, user_id: int, ip: str | None) -> None:
     """Delete the user and, by cascade, everything that is theirs; the audit entry stays."""
     await audit(session, user_id, "account.delete", f"user:{user_id}", ip)
+    # Scoped by the user's id, which SQLite may give a new account: its keys must not replay ours.
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.scope.startswith(f"user:{user_id}:")))
     await session.execute(delete(User).where(User.id == user_id))

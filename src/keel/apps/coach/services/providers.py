@@ -1,6 +1,7 @@
 """Who writes reviews, plans and summaries: an OpenAI-compatible chat-completions API when one is
-configured, and the built-in rule-based writer otherwise, or when the API still fails after
-its retries. Both answer the same shape: a summary, highlights and suggestions."""
+configured, and the built-in rule-based writer (services/rules.py) otherwise, or when the API
+still fails after its retries. Both answer the same shape: a summary, highlights and
+suggestions. Every call is counted, timed and its tokens added in the core's AI metrics."""
 
 import asyncio
 import json
@@ -11,19 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
+from keel.apps.coach.services import rules
+from keel.apps.coach.services.rules import Writing
+from keel.core import ai_metrics
 from keel.settings import Settings
 
 log = logging.getLogger("keel.coach.ai")
 
 RULES = "rules"
-
-
-class Writing(BaseModel):
-    summary: str = Field(min_length=1, max_length=4000)
-    highlights: list[str] = Field(default_factory=list, max_length=20)
-    suggestions: list[str] = Field(default_factory=list, max_length=20)
+APP = "coach"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +32,8 @@ class Written:
     latency_ms: int
     tokens_in: int | None = None
     tokens_out: int | None = None
+    # Written by the rules, not by a model: kept only where no model's result is stored.
+    fallback: bool = False
 
 
 class ProviderError(Exception):
@@ -123,95 +124,36 @@ class ChatCompletions:
 
 
 async def write(settings: Settings, kind: str, prompt: dict[str, Any], style: str, language: str) -> Written:
-    """From the configured API, falling back to the rules; from the rules with no API set."""
-    if settings.coach_llm_base_url:
-        try:
-            return await ChatCompletions(settings).write(kind, prompt, style, language)
-        except ProviderError as error:
-            log.warning("AI provider failed; the rule-based writer answers", extra={"error": str(error)})
-            written = rules(kind, prompt, style)
-            return Written(
-                {**written.content, "fallback_reason": str(error)}, f"{RULES}:fallback", written.latency_ms
-            )
-    return rules(kind, prompt, style)
-
-
-# --- the rule-based writer -------------------------------------------------------------------
-
-_OPENERS = {"gentle": "Well done for keeping track. ", "direct": "", "data": ""}
-_LABELS = {
-    "sleep": ("Sleep", "h"),
-    "workout": ("Exercise", "min"),
-    "meal": ("Calories", "kcal"),
-    "work": ("Focus", "min"),
-    "reading": ("Reading", "min"),
-}
-_ADVICE = {
-    "sleep": "go to bed {gap} earlier",
-    "workout": "fit in {gap} of movement, even a brisk walk",
-    "meal": "adjust meals by {gap} to land near your target",
-    "work": "block {gap} of focused work before checking messages",
-    "reading": "read {gap} before bed instead of scrolling",
-}
-
-
-def _amount(dimension: str, value: float) -> str:
-    unit = _LABELS[dimension][1]
-    return f"{value:.1f} {unit}" if unit == "h" else f"{round(value)} {unit}"
-
-
-def _compare(measures: dict[str, float], targets: dict[str, float]) -> tuple[list[str], list[str]]:
-    """Highlights for dimensions on target, suggestions for the others, furthest behind first."""
-    highlights, behind = [], []
-    for dimension, value in measures.items():
-        target = targets[dimension]
-        label = _LABELS[dimension][0]
-        on_target = abs(value - target) <= 0.1 * target if dimension == "meal" else value >= target
-        if on_target:
-            highlights.append(f"{label}: {_amount(dimension, value)} (target {_amount(dimension, target)})")
-        elif target > 0:
-            gap = abs(target - value)
-            advice = _ADVICE[dimension].format(gap=_amount(dimension, gap))
-            behind.append(
-                (
-                    gap / target,
-                    f"{label}: {_amount(dimension, value)} of {_amount(dimension, target)}; {advice}.",
-                )
-            )
-    return highlights, [text for _, text in sorted(behind, reverse=True)]
-
-
-def rules(kind: str, prompt: dict[str, Any], style: str) -> Written:
+    """From the configured API, falling back to the rules; from the rules with no API set. A
+    fallback's content says so (`fallback`, `fallback_reason`)."""
+    if not settings.coach_llm_base_url:
+        return _rules(kind, prompt, style, language, RULES, "no LLM is configured")
+    client = ChatCompletions(settings)
+    # The model configured, not the one an answer names, so a failure and a success share labels.
+    label = f"llm:{client.model}"
     started = time.perf_counter()
-    opener = _OPENERS.get(style, "")
-    if kind == "reading_summary":
-        books = prompt["books"]
-        minutes = sum(b["minutes"] or 0 for b in books)
-        pages = sum(b["pages"] or 0 for b in books)
-        summary = f"{opener}From {prompt['from']} to {prompt['to']} you read {len(books)} time(s): {pages} pages in {minutes} minutes."
-        highlights = [f"{b['title']}: {b['pages'] or 0} pages, {b['minutes'] or 0} min" for b in books]
-        target_minutes = prompt["target_minutes_per_day"] * prompt["days"]
-        suggestions = (
-            [f"Reading: {minutes} of {target_minutes} min over the period; add a short session each evening."]
-            if minutes < target_minutes
-            else ["Keep your reading rhythm; note one idea from each session."]
-        )
-        content = Writing(summary=summary, highlights=highlights, suggestions=suggestions)
-    else:
-        highlights, suggestions = _compare(prompt["measures"], prompt["targets"])
-        if kind == "review":
-            summary = (
-                f"{opener}{prompt['date']}: score {prompt['score']}/100, {len(highlights)} of 5 targets met."
-            )
-        elif kind == "tomorrow_plan":
-            summary = f"{opener}Plan for {prompt['date']}, from your daily averages over the last {prompt['days']} days."
-            suggestions = suggestions or ["Keep every habit at its current level."]
-        else:
-            summary = (
-                f"{opener}{prompt['period'].capitalize()} from {prompt['start']}: average score "
-                f"{prompt['score_average']}/100."
-            )
-        if not suggestions and kind == "review":
-            suggestions = ["Every target met: keep tomorrow the same."]
-        content = Writing(summary=summary, highlights=highlights, suggestions=suggestions)
-    return Written(content.model_dump(), RULES, round((time.perf_counter() - started) * 1000))
+    try:
+        written = await client.write(kind, prompt, style, language)
+    except ProviderError as error:
+        ai_metrics.record(APP, label, kind, "failure", time.perf_counter() - started)
+        log.warning("AI provider failed; the rule-based writer answers", extra={"error": str(error)})
+        return _rules(kind, prompt, style, language, f"{RULES}:fallback", str(error))
+    ai_metrics.record(
+        APP,
+        label,
+        kind,
+        "success",
+        written.latency_ms / 1000,
+        written.tokens_in,
+        written.tokens_out,
+    )
+    return written
+
+
+def _rules(
+    kind: str, prompt: dict[str, Any], style: str, language: str, provider: str, reason: str
+) -> Written:
+    content, seconds = rules.write(kind, prompt, style, language)
+    ai_metrics.record(APP, RULES, kind, "fallback", seconds)
+    content = {**content, "fallback": True, "fallback_reason": reason}
+    return Written(content, provider, round(seconds * 1000), fallback=True)
