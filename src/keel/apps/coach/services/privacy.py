@@ -5,13 +5,16 @@ import datetime as dt
 from typing import Any
 
 import jwt
+from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.coach.models import AITask, AuditLog, DayLog, Session, Target, User, UserSettings
+from keel.apps.coach.services import files
 from keel.apps.coach.services.records import DIMENSIONS
 from keel.core.db import utcnow
 from keel.core.errors import Unprocessable
+from keel.core.storage import Presigner
 
 CONFIRMATION_TTL = dt.timedelta(minutes=10)
 _AUDIENCE = "coach:delete-account"
@@ -26,8 +29,9 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in result]
 
 
-async def export(session: AsyncSession, user_id: int) -> dict[str, Any]:
-    """All of the user's data, as JSON-ready dicts (no password hash, no token hashes)."""
+async def export(session: AsyncSession, user_id: int, request: Request, store: Presigner) -> dict[str, Any]:
+    """All of the user's data, as JSON-ready dicts (no password hash, no token hashes); the
+    uploaded files with links valid for an hour."""
     user = await session.get_one(User, user_id)
     profile = {
         column.key: getattr(user, column.key)
@@ -55,6 +59,7 @@ async def export(session: AsyncSession, user_id: int) -> dict[str, Any]:
             select(AITask.__table__).where(AITask.user_id == user_id).order_by(AITask.created_at)
         )
     )
+    data["files"] = await files.listing(session, request, store, user_id)
     data["sessions"] = _rows(
         await session.execute(
             select(
@@ -92,7 +97,9 @@ def check_confirmation(secret: str, user_id: int, token: str) -> None:
         raise Unprocessable("Invalid confirmation token", loc=("body", "confirmation_token"))
 
 
-async def erase(session: AsyncSession, user_id: int, ip: str | None) -> None:
-    """Delete the user and, by cascade, everything that is theirs; the audit entry stays."""
+async def erase(session: AsyncSession, user_id: int, ip: str | None, request: Request | None = None) -> None:
+    """Delete the user and, by cascade, everything that is theirs; the audit entry stays. The
+    uploaded objects are removed from storage by a job committed with the erasure."""
     await audit(session, user_id, "account.delete", f"user:{user_id}", ip)
+    await files.forget(session, user_id, request)
     await session.execute(delete(User).where(User.id == user_id))
