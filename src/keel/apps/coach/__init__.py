@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from keel.apps.coach.models import Base, SweepLease
+from keel.apps.coach.models import Base, ReminderSend, SweepLease
 from keel.apps.coach.routes import routers
 from keel.apps.coach.seed import seed
 from keel.apps.coach.tasks import queue
 from keel.core.app import KeelApp
-from keel.core.retention import prunables
+from keel.core.retention import Prunable, prunables
 
 app = KeelApp(
     slug="coach",
@@ -18,7 +18,8 @@ app = KeelApp(
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
     sweep_lease=SweepLease,
-    retention=prunables(Base),
+    # A reminder's unique row matters only on its day; it goes with the jobs that sent it.
+    retention=prunables(Base, Prunable(ReminderSend, "created_at", "retention_jobs_days")),
     on_startup=(queue.start,),
     on_shutdown=(queue.stop,),
     # Section 7: access tokens are refreshed every 30 minutes; refresh tokens live 7 days.

@@ -504,3 +504,24 @@ class FileLink(BaseModel):
     key: str
     url: str = Field(description="A signed download link")
     expires_at: dt.datetime
+
+
+# --- push tokens ---------------------------------------------------------------------------
+
+
+class Platform(StrEnum):
+    ios = "ios"
+    android = "android"
+    web = "web"
+
+
+class PushTokenIn(Schema):
+    token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+    platform: Platform
+
+
+class PushTokenOut(BaseModel):
+    token: str
+    platform: Platform
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -1,4 +1,4 @@
-from keel.apps.coach.routes import ai, auth, daylogs, files, me, records, settings, stats
+from keel.apps.coach.routes import ai, auth, daylogs, files, me, push_tokens, records, settings, stats
 
 # Matched in this order: the busiest resources first.
 routers = (
@@ -8,6 +8,7 @@ routers = (
     ai.router,
     settings.router,
     files.router,
+    push_tokens.router,
     me.router,
     auth.router,
 )

@@ -9,7 +9,7 @@ from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.coach.models import AITask, AuditLog, DayLog, Session, Target, User, UserSettings
+from keel.apps.coach.models import AITask, AuditLog, DayLog, PushToken, Session, Target, User, UserSettings
 from keel.apps.coach.services import files
 from keel.apps.coach.services.records import DIMENSIONS
 from keel.core.db import utcnow
@@ -60,6 +60,13 @@ async def export(session: AsyncSession, user_id: int, request: Request, store: P
         )
     )
     data["files"] = await files.listing(session, request, store, user_id)
+    data["push_tokens"] = _rows(
+        await session.execute(
+            select(PushToken.token, PushToken.platform, PushToken.created_at).where(
+                PushToken.user_id == user_id
+            )
+        )
+    )
     data["sessions"] = _rows(
         await session.execute(
             select(
