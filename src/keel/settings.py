@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     coach_llm_api_key: str | None = None
     coach_llm_timeout_seconds: float = Field(20.0, gt=0, le=120)
     coach_llm_attempts: int = Field(3, ge=1, le=10)
+    # coach: reminders are pushed through FCM HTTP v1 when a project is set (the service
+    # account's JSON key file signs the OAuth2 grant; the two URLs are overridable for tests or
+    # a proxy), else POSTed as JSON to the webhook URL when set, else only logged.
+    coach_fcm_project_id: str | None = None
+    coach_fcm_credentials_file: Path | None = None
+    coach_fcm_base_url: str = "https://fcm.googleapis.com"
+    coach_fcm_token_uri: str | None = None
+    coach_push_webhook_url: str | None = None
+    coach_push_timeout_seconds: float = Field(10.0, gt=0, le=60)
     coach_privacy_policy_version: str = "2026-11-01"
     # coach, issue 16: AI tasks a user may start per UTC day (reviews, plans, summaries, stats
     # summaries asked for; a repeat answered by its stored task costs nothing), and how often

@@ -1,5 +1,6 @@
 """Uploaded files: content-addressed local storage per app, reading uploads within a size limit,
-detecting images by their first bytes, and the read-only route that serves files back.
+detecting images by their first bytes, the read-only route that serves files back, and
+presigned uploads and downloads (local, or an S3-compatible store signed by botocore).
 
 A file's key is the SHA-256 of its bytes plus an extension from its content type, sharded as
 `ab/cd/<sha256>.png`: the same bytes stored twice are one file, so a retried upload is stored
@@ -9,10 +10,8 @@ half a file; all file I/O runs off the event loop.
 """
 
 import asyncio
-import base64
 import hashlib
 import hmac
-import json
 import os
 import re
 import tempfile
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
+import botocore.session
+from botocore.config import Config
 from fastapi import Depends, Request, UploadFile
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import FileResponse, Response
@@ -40,6 +41,8 @@ _EXTENSIONS = {
     "image/png": "png",
     "image/webp": "webp",
     "image/gif": "gif",
+    "image/heic": "heic",
+    "image/heif": "heif",
     "application/pdf": "pdf",
     "application/json": "json",
     "text/plain": "txt",
@@ -54,17 +57,42 @@ _KEY = re.compile(r"(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{2})/(?P<sha>[0-9a-f]{64})\
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
+# HEIF files (iPhone photos) open with an ISO-BMFF `ftyp` box: a 4-byte size, `ftyp`, then the
+# major brand. HEVC-coded brands are HEIC; `mif1`/`msf1` are HEIF's generic image/sequence brands.
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"})
+_HEIF_BRANDS = frozenset({b"mif1", b"msf1"})
+# The types one photo may be declared as and still match its bytes: a phone names a `mif1`
+# file image/heic as often as image/heif.
+_SAME_IMAGE = {"image/heic": "image/heif", "image/heif": "image/heic"}
 
 
 def detect_image_type(head: bytes) -> str | None:
-    """JPEG, PNG or WebP from the first bytes (12 are enough), whatever the client claimed."""
+    """JPEG, PNG, WebP, HEIC or HEIF from the first bytes (12 are enough), whatever the client
+    claimed."""
     if head.startswith(_JPEG):
         return "image/jpeg"
     if head.startswith(_PNG):
         return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+    if len(head) < 12:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
+    if head[4:8] == b"ftyp":
+        if head[8:12] in _HEIC_BRANDS:
+            return "image/heic"
+        if head[8:12] in _HEIF_BRANDS:
+            return "image/heif"
     return None
+
+
+# The image types detect_image_type knows, so a presigned upload of one is checked by its bytes.
+_DETECTABLE = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
+
+
+def image_matches(head: bytes, content_type: str) -> bool:
+    """Whether the first bytes are an image of `content_type` (HEIC and HEIF count as one)."""
+    detected = detect_image_type(head)
+    return detected is not None and content_type in (detected, _SAME_IMAGE.get(detected))
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -254,7 +282,8 @@ async def serve_file(request: Request) -> Response:
 # A client uploads straight into storage with a form the server signed: the key, the content
 # type and the largest size are fixed by the signature, and it expires. Local storage checks
 # that signature itself at `POST /files/presigned` and serves signed, expiring downloads at
-# `GET /files/presigned/{key}`; an S3-compatible store checks its own (a SigV4 POST policy).
+# `GET /files/presigned/{key}`; an S3-compatible store checks its own (a SigV4 POST policy, a
+# SigV4 presigned GET). Both presigners also delete (`remove`) what was uploaded.
 
 _PRESIGNED_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}\.[a-z0-9]{1,8}")
 # The largest file a local upload form may allow: the receiver's body limit is sized from it.
@@ -325,6 +354,10 @@ class LocalPresigner:
             raise NotFound("No such file")
         return self.root / key
 
+    async def remove(self, key: str) -> None:
+        """Delete the file; nothing for one that was never uploaded."""
+        await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
+
 
 def _expired(expires: str) -> bool:
     return not expires.isdigit() or int(expires) < datetime.now(UTC).timestamp()
@@ -354,13 +387,19 @@ async def receive_presigned_upload(request: Request) -> Response:
         )
         if _expired(values["expires"]):
             raise Forbidden("The upload form has expired")
-        if _base_type(upload.content_type or "") != _base_type(values["content_type"]):
+        content_type = _base_type(values["content_type"])
+        if _base_type(upload.content_type or "") != content_type:
             raise UnsupportedMediaType(f"The file must be {values['content_type']}")
         target = presigner.path(values["key"])
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         handle, temporary = await asyncio.to_thread(_temporary_file, target.parent)
         try:
+            first = True
             async for chunk in iter_upload(upload, int(values["max_size"])):  # type: ignore[arg-type]
+                # An image must be one: its first bytes, not the part's header, say what it is.
+                if first and content_type in _DETECTABLE and not image_matches(chunk[:12], content_type):
+                    raise UnsupportedMediaType(f"The file is not a {content_type} image")
+                first = False
                 await asyncio.to_thread(handle.write, chunk)
             await asyncio.to_thread(_sync, handle)
             await asyncio.to_thread(os.replace, temporary, target)
@@ -390,14 +429,12 @@ async def serve_presigned_file(request: Request) -> Response:
     )
 
 
-def sigv4_signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
-    """AWS Signature Version 4's key for one day, region and service."""
-    return _hmac(_hmac(_hmac(_hmac("AWS4" + secret_key, day), region), service), "aws4_request")
-
-
 class S3Presigner:
-    """Upload forms an S3-compatible store checks itself: a SigV4-signed POST policy that fixes
-    the bucket, key, content type and size range, and expires."""
+    """Upload forms and download links an S3-compatible store checks itself, signed by
+    botocore: a SigV4 POST policy that fixes the bucket, key, content type and size range, and
+    a SigV4 query-signed GET; both expire. Signing is local CPU work (HMACs, no request), so it
+    runs on the event loop; deleting is a request to the store, made in a thread (botocore's
+    client is thread-safe and blocking)."""
 
     def __init__(
         self,
@@ -405,45 +442,48 @@ class S3Presigner:
         endpoint_url: str,
         bucket: str,
         region: str,
-        access_key: str,
-        secret_key: str,
+        access_key: str | None,
+        secret_key: str | None,
         prefix: str = "",
     ):
-        self.url = f"{endpoint_url.rstrip('/')}/{bucket}"
-        self.prefix = prefix
         self.bucket = bucket
-        self.region = region
-        self.access_key = access_key
-        self._secret_key = secret_key
+        self.prefix = prefix
+        # Path-style addressing (`<endpoint>/<bucket>/<key>`): every S3-compatible store
+        # (MinIO, Ceph, R2) serves it, and a bucket name needs no DNS entry of its own.
+        self._client = botocore.session.get_session().create_client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
 
     def upload(
         self, request: Request, key: str, content_type: str, max_size: int, ttl: timedelta
     ) -> PresignedUpload:
-        now = datetime.now(UTC)
-        expires_at = now + ttl
-        day, stamp = now.strftime("%Y%m%d"), now.strftime("%Y%m%dT%H%M%SZ")
-        credential = f"{self.access_key}/{day}/{self.region}/s3/aws4_request"
-        fields = {
-            "key": self.prefix + key,
-            "Content-Type": content_type,
-            "x-amz-algorithm": "AWS4-HMAC-SHA256",
-            "x-amz-credential": credential,
-            "x-amz-date": stamp,
-        }
-        policy = {
-            "expiration": expires_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "conditions": [
-                {"bucket": self.bucket},
-                ["content-length-range", 1, max_size],
-                *({name: value} for name, value in fields.items()),
-            ],
-        }
-        encoded = base64.b64encode(json.dumps(policy).encode()).decode()
-        signing_key = sigv4_signing_key(self._secret_key, day, self.region, "s3")
-        signature = hmac.new(signing_key, encoded.encode(), hashlib.sha256).hexdigest()
-        return PresignedUpload(
-            self.url, {**fields, "policy": encoded, "x-amz-signature": signature}, expires_at
+        expires_at = datetime.now(UTC) + ttl
+        form = self._client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=self.prefix + key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_size]],
+            ExpiresIn=_seconds(ttl),
         )
+        return PresignedUpload(form["url"], form["fields"], expires_at)
+
+    def download_url(self, request: Request, key: str, ttl: timedelta) -> str:
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self.prefix + key}, ExpiresIn=_seconds(ttl)
+        )
+
+    async def remove(self, key: str) -> None:
+        """Delete the object; deleting one that is not there succeeds too (S3's own rule)."""
+        await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=self.prefix + key)
+
+
+def _seconds(ttl: timedelta) -> int:
+    return int(ttl.total_seconds())
 
 
 Presigner = LocalPresigner | S3Presigner

@@ -1,13 +1,14 @@
-import base64
-import json
 import time
 from urllib.parse import urlsplit
 
 import httpx
 
+from tests.apps.coach import builders
 from tests.apps.coach.builders import Member
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+# An iPhone photo's first bytes: an ISO-BMFF `ftyp` box with the HEIC brand.
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200
 
 
 async def _presign(coach: httpx.AsyncClient, who: Member, **overrides) -> httpx.Response:
@@ -77,34 +78,76 @@ async def test_presign_validates_type_and_size(coach, member: Member) -> None:
     assert (await coach.post("/api/v1/files/presign", json={})).status_code == 401
 
 
-async def test_an_s3_store_gets_a_sigv4_post_policy(coach, coach_database, settings) -> None:
-    from keel.server import build_server
-    from tests.apps.coach import builders
+async def _upload(coach: httpx.AsyncClient, who: Member, content: bytes = PNG, **overrides) -> dict:
+    presigned = (await _presign(coach, who, size=len(content), **overrides)).json()
+    content_type = overrides.get("content_type", "image/png")
+    files = {"file": ("upload", content, content_type)}
+    uploaded = await coach.post(_path(presigned["url"]), data=presigned["fields"], files=files)
+    assert uploaded.status_code == 204, uploaded.text
+    return presigned
 
-    s3 = settings.model_copy(
-        update={
-            "s3_bucket": "coach-uploads",
-            "s3_endpoint_url": "https://s3.example.com",
-            "s3_access_key": "AKID",
-            "s3_secret_key": "secret",
-        }
+
+async def test_an_iphone_heic_photo_is_accepted_by_its_bytes(coach, member: Member) -> None:
+    presigned = await _upload(coach, member, HEIC, filename="IMG_0001.HEIC", content_type="image/heic")
+    assert presigned["key"].endswith(".heic")
+    downloaded = await coach.get(_path(presigned["download_url"]))
+    assert downloaded.status_code == 200 and downloaded.content == HEIC
+    assert downloaded.headers["content-type"] == "image/heic"
+    # A phone may call the same photo HEIF.
+    await _upload(coach, member, HEIC, content_type="image/heif")
+    # Bytes that are not the image the form was signed for are refused, whatever the part says.
+    for content_type, content in (("image/heic", PNG), ("image/png", HEIC)):
+        presigned = (await _presign(coach, member, content_type=content_type, size=len(content))).json()
+        refused = await coach.post(
+            _path(presigned["url"]),
+            data=presigned["fields"],
+            files={"file": ("upload", content, content_type)},
+        )
+        assert refused.status_code == 415, (content_type, refused.text)
+        assert refused.json()["code"] == "unsupported_media_type"
+
+
+async def test_an_owner_renews_a_link_and_nobody_else_can(coach, member: Member) -> None:
+    presigned = await _upload(coach, member)
+    renewed = await coach.get(f"/api/v1/files/{presigned['key']}/link", headers=member.headers)
+    assert renewed.status_code == 200, renewed.text
+    link = renewed.json()
+    assert link["key"] == presigned["key"]
+    assert link["expires_at"] > presigned["expires_at"]
+    downloaded = await coach.get(_path(link["url"]))
+    assert downloaded.status_code == 200 and downloaded.content == PNG
+
+    other = await builders.member(coach)
+    theirs = await coach.get(f"/api/v1/files/{presigned['key']}/link", headers=other.headers)
+    assert theirs.status_code == 404
+    assert theirs.json()["code"] == "not_found"
+    missing = await coach.get(f"/api/v1/files/u{member.id}/nothing.png/link", headers=member.headers)
+    assert missing.status_code == 404
+    assert (await coach.get(f"/api/v1/files/{presigned['key']}/link")).status_code == 401
+
+
+async def test_the_export_lists_the_files_with_fresh_links(coach, member: Member) -> None:
+    presigned = await _upload(coach, member, filename="dinner.png")
+    other = await builders.member(coach)
+    await _upload(coach, other)
+    exported = (await coach.get("/api/v1/me/export", headers=member.headers)).json()
+    [listed] = exported["files"]
+    assert listed["key"] == presigned["key"]
+    assert listed["filename"] == "dinner.png"
+    assert listed["content_type"] == "image/png" and listed["size"] == len(PNG)
+    downloaded = await coach.get(_path(listed["download_url"]))
+    assert downloaded.status_code == 200 and downloaded.content == PNG
+
+
+async def test_erasing_the_account_removes_its_files(coach, member: Member, run_jobs) -> None:
+    mine = await _upload(coach, member)
+    other = await builders.member(coach)
+    theirs = await _upload(coach, other)
+    token = (await coach.post("/api/v1/me/deletion", headers=member.headers)).json()["confirmation_token"]
+    erased = await coach.request(
+        "DELETE", "/api/v1/me", json={"confirmation_token": token}, headers=member.headers
     )
-    server = build_server(s3, only="coach", databases={"coach": coach_database})
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=server), base_url="http://coach.test"
-    ) as client:
-        who = await builders.member(client)
-        presigned = (await _presign(client, who)).json()
-    assert presigned["url"] == "https://s3.example.com/coach-uploads"
-    assert presigned["download_url"] is None
-    fields = presigned["fields"]
-    assert fields["key"] == f"coach/{presigned['key']}"
-    assert fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
-    assert fields["x-amz-credential"].startswith("AKID/") and fields["x-amz-credential"].endswith(
-        "/us-east-1/s3/aws4_request"
-    )
-    policy = json.loads(base64.b64decode(fields["policy"]))
-    assert {"bucket": "coach-uploads"} in policy["conditions"]
-    assert ["content-length-range", 1, len(PNG)] in policy["conditions"]
-    assert {"Content-Type": "image/png"} in policy["conditions"]
-    assert len(fields["x-amz-signature"]) == 64
+    assert erased.status_code == 204
+    await run_jobs()
+    assert (await coach.get(_path(mine["download_url"]))).status_code == 404
+    assert (await coach.get(_path(theirs["download_url"]))).status_code == 200

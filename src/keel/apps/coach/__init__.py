@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from keel.apps.coach.models import AIUsage, Base, SweepLease
+from keel.apps.coach.models import AIUsage, Base, ReminderSend, SweepLease
 from keel.apps.coach.routes import routers
 from keel.apps.coach.seed import seed
 from keel.apps.coach.services import summaries
@@ -37,7 +37,12 @@ app = KeelApp(
     seed=seed,
     sweep_lease=SweepLease,
     sweeps=(SUMMARY_SWEEP,),
-    retention=prunables(Base, Prunable(AIUsage, "day", "retention_coach_ai_usage_days")),
+    # A reminder's unique row matters only on its day; it goes with the jobs that sent it.
+    retention=prunables(
+        Base,
+        Prunable(AIUsage, "day", "retention_coach_ai_usage_days"),
+        Prunable(ReminderSend, "created_at", "retention_jobs_days"),
+    ),
     on_startup=(queue.start,),
     on_shutdown=(queue.stop, _deliver_pending_mail),
     # Section 7: access tokens are refreshed every 30 minutes; refresh tokens live 7 days.

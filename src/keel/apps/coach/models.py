@@ -270,6 +270,40 @@ class UploadedFile(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PushToken(Base):
+    """A device's push token (FCM registration token, or whatever the webhook provider takes).
+    A token names one device, so it belongs to whoever registered it last."""
+
+    __tablename__ = "push_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token: Mapped[str] = mapped_column(String(512), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))  # ios, android, web
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReminderSend(Base):
+    """One reminder of one kind on one of the user's days: the unique key that lets exactly one
+    job send it, however many jobs and worker processes there are."""
+
+    __tablename__ = "reminder_sends"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "day"),
+        Index("ix_reminder_sends_created_at", "created_at"),  # retention
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # review, plan
+    day: Mapped[dt.date] = mapped_column(Date)
+    # The job that won the day: only it sends (again, when its attempt is retried).
+    job_id: Mapped[int]
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class RefreshToken(RefreshTokenMixin, Base):
     pass
 

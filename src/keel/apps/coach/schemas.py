@@ -501,7 +501,15 @@ class StatsOut(BaseModel):
 
 # --- files ---------------------------------------------------------------------------------
 
-UPLOAD_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf"}
+# HEIC/HEIF: what an iPhone's camera saves.
+UPLOAD_TYPES = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "image/heif": "heif",
+    "application/pdf": "pdf",
+}
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
@@ -524,4 +532,33 @@ class PresignOut(BaseModel):
     fields: dict[str, str]
     key: str
     expires_at: dt.datetime
-    download_url: str | None = Field(description="A signed link to the file once uploaded (local storage)")
+    download_url: str = Field(
+        description="A signed link to the file once uploaded, valid an hour; `GET /files/{key}/link` renews it"
+    )
+
+
+class FileLink(BaseModel):
+    key: str
+    url: str = Field(description="A signed download link")
+    expires_at: dt.datetime
+
+
+# --- push tokens ---------------------------------------------------------------------------
+
+
+class Platform(StrEnum):
+    ios = "ios"
+    android = "android"
+    web = "web"
+
+
+class PushTokenIn(Schema):
+    token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+    platform: Platform
+
+
+class PushTokenOut(BaseModel):
+    token: str
+    platform: Platform
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -1,4 +1,15 @@
-from keel.apps.coach.routes import ai, auth, daylogs, files, me, password, records, settings, stats
+from keel.apps.coach.routes import (
+    ai,
+    auth,
+    daylogs,
+    files,
+    me,
+    password,
+    push_tokens,
+    records,
+    settings,
+    stats,
+)
 
 # Matched in this order: the busiest resources first.
 routers = (
@@ -8,6 +19,7 @@ routers = (
     ai.router,
     settings.router,
     files.router,
+    push_tokens.router,
     me.router,
     auth.router,
     password.router,

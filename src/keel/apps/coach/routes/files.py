@@ -1,20 +1,15 @@
-import datetime as dt
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 
-from keel.apps.coach.deps import CurrentUser, WriteLimit
-from keel.apps.coach.models import UploadedFile
-from keel.apps.coach.schemas import UPLOAD_TYPES, PresignOut, PresignRequest
-from keel.core.db import DbSession, TransactionalRoute, utcnow
-from keel.core.errors import TooManyRequests, Unauthorized, error_responses
-from keel.core.storage import LocalPresigner, Presigned
+from keel.apps.coach.deps import CurrentUser, ReadLimit, WriteLimit
+from keel.apps.coach.schemas import FileLink, PresignOut, PresignRequest
+from keel.apps.coach.services import files
+from keel.core.db import DbSession, ReadDb, TransactionalRoute
+from keel.core.errors import NotFound, TooManyRequests, Unauthorized, error_responses
+from keel.core.storage import Presigned
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"], route_class=TransactionalRoute)
-
-UPLOAD_TTL = dt.timedelta(minutes=15)
-DOWNLOAD_TTL = dt.timedelta(hours=1)
 
 
 @router.post(
@@ -27,26 +22,18 @@ async def presign(
     data: PresignRequest, request: Request, user: CurrentUser, session: DbSession, presigner: Presigned
 ) -> dict[str, Any]:
     """A form for uploading one file straight into storage: its key, type and size are fixed
-    by the signature, and it expires in 15 minutes."""
-    key = f"u{user.id}/{uuid.uuid4().hex}.{UPLOAD_TYPES[data.content_type]}"
-    upload = presigner.upload(request, key, data.content_type, data.size, UPLOAD_TTL)
-    session.add(
-        UploadedFile(
-            key=key,
-            user_id=user.id,
-            filename=data.filename,
-            content_type=data.content_type,
-            size=data.size,
-            created_at=utcnow(),
-        )
-    )
-    download = (
-        presigner.download_url(request, key, DOWNLOAD_TTL) if isinstance(presigner, LocalPresigner) else None
-    )
-    return {
-        "url": upload.url,
-        "fields": upload.fields,
-        "key": key,
-        "expires_at": upload.expires_at,
-        "download_url": download,
-    }
+    by the signature, and it expires in 15 minutes. `download_url` works for an hour."""
+    return await files.presign(session, request, presigner, user.id, data)
+
+
+@router.get(
+    "/{key:path}/link",
+    response_model=FileLink,
+    responses=error_responses(Unauthorized, NotFound, TooManyRequests),
+    dependencies=[ReadLimit],
+)
+async def link(
+    key: str, request: Request, user: CurrentUser, db: ReadDb, presigner: Presigned
+) -> dict[str, Any]:
+    """A fresh download link (valid an hour) for one of the user's own files."""
+    return await files.owned_link(db, request, presigner, user.id, key)

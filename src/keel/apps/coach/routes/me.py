@@ -16,6 +16,7 @@ from keel.core.db import DbSession, TransactionalRoute
 from keel.core.errors import NotFound, Unauthorized, Unprocessable, error_responses
 from keel.core.ratelimit import client_address
 from keel.core.security.auth import request_access_claims
+from keel.core.storage import Presigned
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"], route_class=TransactionalRoute)
 
@@ -56,10 +57,13 @@ async def end_session(session_id: str, user: CurrentUser, session: DbSession) ->
 
 
 @router.get("/export", responses=error_responses(Unauthorized), dependencies=[WriteLimit])
-async def export(request: Request, user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    """Everything stored about the user, as JSON. Each export is written to the audit log."""
+async def export(
+    request: Request, user: CurrentUser, session: DbSession, presigner: Presigned
+) -> dict[str, Any]:
+    """Everything stored about the user, as JSON, with links to the uploaded files. Each export
+    is written to the audit log."""
     await privacy.audit(session, user.id, "account.export", f"user:{user.id}", client_address(request))
-    return jsonable_encoder(await privacy.export(session, user.id))
+    return jsonable_encoder(await privacy.export(session, user.id, request, presigner))
 
 
 @router.post(
@@ -84,4 +88,4 @@ async def ask_deletion(request: Request, user: CurrentUser) -> dict[str, Any]:
 async def delete_me(data: DeleteAccount, request: Request, user: CurrentUser, session: DbSession) -> None:
     """Erase the account and all its data, with the token from `POST /me/deletion`."""
     privacy.check_confirmation(request.app.state.settings.secret_key, user.id, data.confirmation_token)
-    await privacy.erase(session, user.id, client_address(request))
+    await privacy.erase(session, user.id, client_address(request), request)

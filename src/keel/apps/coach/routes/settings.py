@@ -1,10 +1,10 @@
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from keel.apps.coach.deps import CurrentUser, ReadLimit, WriteLimit
 from keel.apps.coach.schemas import AISettings, Notifications, Targets, TargetsUpdate
-from keel.apps.coach.services import preferences
+from keel.apps.coach.services import preferences, reminders
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Unauthorized, error_responses
 
@@ -29,9 +29,13 @@ async def get_notifications(user: CurrentUser, db: ReadDb) -> Notifications:
 
 
 @router.put("/notifications", response_model=Notifications, responses=_errors, dependencies=[WriteLimit])
-async def put_notifications(data: Notifications, user: CurrentUser, session: DbSession) -> Notifications:
-    """The whole reminder settings; fields left out take their defaults."""
+async def put_notifications(
+    data: Notifications, request: Request, user: CurrentUser, session: DbSession
+) -> Notifications:
+    """The whole reminder settings; fields left out take their defaults. Enabled reminders are
+    scheduled at their next local time; a switched-off one stops."""
     await preferences.save(session, user.id, {"notifications": preferences.as_dict(data)})
+    await reminders.schedule(session, user.id, request)
     return data
 
 

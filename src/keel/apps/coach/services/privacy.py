@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any
 
 import jwt
+from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,14 +14,17 @@ from keel.apps.coach.models import (
     AuditLog,
     DayLog,
     IdempotencyKey,
+    PushToken,
     Session,
     Target,
     User,
     UserSettings,
 )
+from keel.apps.coach.services import files
 from keel.apps.coach.services.records import DIMENSIONS
 from keel.core.db import utcnow
 from keel.core.errors import Unprocessable
+from keel.core.storage import Presigner
 
 CONFIRMATION_TTL = dt.timedelta(minutes=10)
 _AUDIENCE = "coach:delete-account"
@@ -35,8 +39,9 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in result]
 
 
-async def export(session: AsyncSession, user_id: int) -> dict[str, Any]:
-    """All of the user's data, as JSON-ready dicts (no password hash, no token hashes)."""
+async def export(session: AsyncSession, user_id: int, request: Request, store: Presigner) -> dict[str, Any]:
+    """All of the user's data, as JSON-ready dicts (no password hash, no token hashes); the
+    uploaded files with links valid for an hour."""
     user = await session.get_one(User, user_id)
     profile = {
         column.key: getattr(user, column.key)
@@ -62,6 +67,14 @@ async def export(session: AsyncSession, user_id: int) -> dict[str, Any]:
     data["ai_tasks"] = _rows(
         await session.execute(
             select(AITask.__table__).where(AITask.user_id == user_id).order_by(AITask.created_at)
+        )
+    )
+    data["files"] = await files.listing(session, request, store, user_id)
+    data["push_tokens"] = _rows(
+        await session.execute(
+            select(PushToken.token, PushToken.platform, PushToken.created_at).where(
+                PushToken.user_id == user_id
+            )
         )
     )
     data["sessions"] = _rows(
@@ -101,9 +114,11 @@ def check_confirmation(secret: str, user_id: int, token: str) -> None:
         raise Unprocessable("Invalid confirmation token", loc=("body", "confirmation_token"))
 
 
-async def erase(session: AsyncSession, user_id: int, ip: str | None) -> None:
-    """Delete the user and, by cascade, everything that is theirs; the audit entry stays."""
+async def erase(session: AsyncSession, user_id: int, ip: str | None, request: Request | None = None) -> None:
+    """Delete the user and, by cascade, everything that is theirs; the audit entry stays. The
+    uploaded objects are removed from storage by a job committed with the erasure."""
     await audit(session, user_id, "account.delete", f"user:{user_id}", ip)
     # Scoped by the user's id, which SQLite may give a new account: its keys must not replay ours.
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.scope.startswith(f"user:{user_id}:")))
+    await files.forget(session, user_id, request)
     await session.execute(delete(User).where(User.id == user_id))
