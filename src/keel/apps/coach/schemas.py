@@ -3,7 +3,7 @@
 import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -12,6 +12,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -211,6 +212,14 @@ class RecordCreate(Schema):
         description="The day it belongs to; default: today in the user's time zone (sleep: the wake-up day)",
     )
     note: Text | None = None
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        None,
+        description=(
+            "The version the record has on the client (default 1). Repeating a stored `id` with "
+            "another body updates the record when this is newer than the server's version, "
+            "else is 409 with the server's copy"
+        ),
+    )
 
 
 class RecordUpdate(Schema):
@@ -302,6 +311,25 @@ class ReadingOut(RecordOut):
     notes: str | None
 
 
+class Tombstone(BaseModel):
+    """A deleted record, as the change feed and a conflict with it answer it."""
+
+    id: uuid.UUID
+    deleted: Literal[True] = True
+    deleted_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def change_of(out: type[RecordOut]) -> type[RecordOut]:
+    """A stored record as the change feed answers it: marked `deleted: false` beside tombstones."""
+    return create_model(  # type: ignore[no-any-return, call-overload]
+        out.__name__.removesuffix("Out") + "Change",
+        __base__=out,
+        deleted=(Literal[False], False),
+        deleted_at=(None, None),
+    )
+
+
 # --- day logs ------------------------------------------------------------------------------
 
 
@@ -327,7 +355,21 @@ class DayLogOut(BaseModel):
     ai_report: dict[str, Any] | None
     ai_plan: dict[str, Any] | None
     version: int
+    updated_at: dt.datetime | None = Field(description="When the log last changed; null before it exists")
     records: DayRecords
+
+
+class DayLogChange(BaseModel):
+    """A day log as its change feed answers it: the log's own fields (its records have their
+    own feeds, and its score follows from them)."""
+
+    date: dt.date
+    status: DayStatus
+    note: str | None
+    ai_report: dict[str, Any] | None
+    ai_plan: dict[str, Any] | None
+    version: int
+    updated_at: dt.datetime
 
 
 class DayLogUpdate(Schema):

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.coach.models import AITask, AuditLog, DayLog, Session, Target, User, UserSettings
-from keel.apps.coach.services.records import DIMENSIONS
+from keel.apps.coach.services.records import DIMENSIONS, live
 from keel.core.db import utcnow
 from keel.core.errors import Unprocessable
 
@@ -45,7 +45,9 @@ async def export(session: AsyncSession, user_id: int) -> dict[str, Any]:
     data["records"] = {
         name: _rows(
             await session.execute(
-                select(*spec.columns).where(spec.model.user_id == user_id).order_by(spec.model.date)
+                select(*spec.columns)
+                .where(spec.model.user_id == user_id, live(spec.model))
+                .order_by(spec.model.date)
             )
         )
         for name, spec in DIMENSIONS.items()
