@@ -5,9 +5,10 @@ from pathlib import Path
 from keel.apps.coach.models import Base, SweepLease
 from keel.apps.coach.routes import routers
 from keel.apps.coach.seed import seed
+from keel.apps.coach.services.records import DIMENSIONS
 from keel.apps.coach.tasks import queue
 from keel.core.app import KeelApp
-from keel.core.retention import prunables
+from keel.core.retention import Prunable, prunables
 
 app = KeelApp(
     slug="coach",
@@ -18,7 +19,12 @@ app = KeelApp(
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
     sweep_lease=SweepLease,
-    retention=prunables(Base),
+    # A deleted record's tombstone is kept as long as change feeds remember deletions (their
+    # cursors older than that are 410), then goes for good.
+    retention=prunables(
+        Base,
+        *(Prunable(spec.model, "deleted_at", "retention_tombstones_days") for spec in DIMENSIONS.values()),
+    ),
     on_startup=(queue.start,),
     on_shutdown=(queue.stop,),
     # Section 7: access tokens are refreshed every 30 minutes; refresh tokens live 7 days.

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from keel.core.errors import ErrorDetail
 from keel.core.params import Schema
 from keel.core.schemas import ORM
 from keel.core.security.identity import normalize_phone
@@ -318,6 +319,23 @@ class Tombstone(BaseModel):
     deleted: Literal[True] = True
     deleted_at: dt.datetime
     updated_at: dt.datetime
+
+
+class ConflictOut(BaseModel):
+    detail: str
+    code: str
+    current: dict[str, Any] | None = Field(
+        None,
+        description="The server's copy (a record, its tombstone, or a day log) when the conflict is a version's",
+    )
+
+
+# A write that may meet a newer version: 409 with the server's copy (services/records.py
+# VersionConflict), beside 401.
+conflict_response: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "Unauthorized"},
+    409: {"model": ConflictOut, "description": "Conflict: a stale version, or an id in use"},
+}
 
 
 def change_of(out: type[RecordOut]) -> type[RecordOut]:

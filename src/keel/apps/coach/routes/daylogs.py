@@ -4,8 +4,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from keel.apps.coach.deps import CurrentUser, ReadLimit, WriteLimit
-from keel.apps.coach.routes.records import conflict_response
-from keel.apps.coach.schemas import DayLogChange, DayLogOut, DayLogUpdate
+from keel.apps.coach.schemas import DayLogChange, DayLogOut, DayLogUpdate, conflict_response
 from keel.apps.coach.services import daylogs
 from keel.core.changes import ChangePage, ChangesParams
 from keel.core.db import DbSession, ReadDb, TransactionalRoute

@@ -9,12 +9,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
 
 from keel.apps.coach.deps import CurrentUser, ReadLimit, WriteLimit
-from keel.apps.coach.schemas import Tombstone
+from keel.apps.coach.schemas import Tombstone, conflict_response
 from keel.apps.coach.services import privacy, records
-from keel.apps.coach.services.records import NAMES, DimensionSpec, VersionConflict
+from keel.apps.coach.services.records import NAMES, DimensionSpec
 from keel.core.changes import ChangePage, ChangesParams
 from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import (
@@ -176,17 +175,6 @@ tombstone when it was deleted). 409 too when another user has that id."""
 _REPLACE = """Replace the record's fields. The version edited goes in If-Match or `version`; when
 the record has moved on since, 409 with the server's copy as `current`, and nothing changes."""
 
-
-class ConflictBody(BaseModel):
-    detail: str
-    current: dict[str, Any] | None = Field(
-        None, description="The server's copy (a record, or its tombstone) when the conflict is a version's"
-    )
-
-
-conflict_response: dict[int | str, dict[str, Any]] = error_responses(Unauthorized) | {
-    VersionConflict.status_code: {"model": ConflictBody, "description": "Conflict"}
-}
 
 for _name, _spec in NAMES.items():
     _add_routes(_spec, _name)
