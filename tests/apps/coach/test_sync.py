@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from keel.apps.coach.models import DayLog, Reading
@@ -302,3 +303,35 @@ async def test_day_logs_have_a_change_feed_and_a_stale_put_is_409_with_the_serve
     missing = await coach.get(path, headers=member.headers)
     assert missing.status_code == 422
     assert (await coach.get(path, params={"updated_since": before})).status_code == 401
+
+
+async def test_the_ai_review_leaves_deleted_records_out(
+    coach: httpx.AsyncClient, member: Member, run_jobs: Any
+) -> None:
+    await builders.record(coach, member, "workout", kind="swim", minutes=20)
+    dropped = await builders.record(coach, member, "workout", kind="boxing", minutes=60)
+    await coach.delete(f"{RECORDS_PATH}/workout/{dropped['id']}", headers=member.headers)
+    accepted = await coach.post("/api/v1/ai/review", json={"date": DAY}, headers=member.headers)
+    await run_jobs()
+    task = (await coach.get(f"/api/v1/ai/tasks/{accepted.json()['id']}", headers=member.headers)).json()
+    assert task["status"] == "succeeded"
+    # 20 minutes of the 30 asked for: with the deleted hour, the target would have been met.
+    assert any("20 min of 30 min" in line for line in task["result"]["suggestions"]), task["result"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="services/ai.py _reading_prompt (the AI helpers' file, not this one's) selects readings "
+    "without `records.live(Reading)`, so a deleted reading is still summarised",
+)
+async def test_the_reading_summary_leaves_deleted_readings_out(
+    coach: httpx.AsyncClient, member: Member, run_jobs: Any
+) -> None:
+    today = utcnow().date().isoformat()
+    await builders.record(coach, member, "reading", day=today, title="Kept", minutes=10)
+    dropped = await builders.record(coach, member, "reading", day=today, title="Dropped", minutes=10)
+    await coach.delete(f"{RECORDS_PATH}/reading/{dropped['id']}", headers=member.headers)
+    accepted = await coach.post("/api/v1/ai/reading-summary", json={}, headers=member.headers)
+    await run_jobs()
+    task = (await coach.get(f"/api/v1/ai/tasks/{accepted.json()['id']}", headers=member.headers)).json()
+    assert task["result"]["highlights"] == ["Kept: 20 pages, 10 min"]
