@@ -176,6 +176,11 @@ async def test_a_create_keeps_the_clients_version(coach: httpx.AsyncClient, memb
     assert created["version"] == 3
     read = await coach.get(f"{RECORDS_PATH}/work/{created['id']}", headers=member.headers)
     assert read.headers["etag"] == '"3"'
+    # The column is an INTEGER: a larger version is refused, not an overflow in the driver.
+    huge = await coach.post(
+        f"{RECORDS_PATH}/work", json={**RECORDS["work"], "version": 2**31}, headers=member.headers
+    )
+    assert huge.status_code == 422
 
 
 async def test_deletes_are_idempotent_and_deleted_records_leave_every_read(

@@ -44,6 +44,8 @@ def _valid_phone(value: str | None) -> str | None:
 
 
 TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# A row's version is an INTEGER column: a larger one is a 422, not the driver's overflow (500).
+Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -213,7 +215,7 @@ class RecordCreate(Schema):
         description="The day it belongs to; default: today in the user's time zone (sleep: the wake-up day)",
     )
     note: Text | None = None
-    version: Annotated[int, Field(ge=1)] | None = Field(
+    version: Version | None = Field(
         None,
         description=(
             "The version the record has on the client (default 1). Repeating a stored `id` with "
@@ -226,9 +228,7 @@ class RecordCreate(Schema):
 class RecordUpdate(Schema):
     date: dt.date | None = None
     note: Text | None = None
-    version: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="The version this edit is based on (or If-Match)"
-    )
+    version: Version | None = Field(None, description="The version this edit is based on (or If-Match)")
 
 
 class RecordOut(ORM):
@@ -395,7 +395,7 @@ class DayLogUpdate(Schema):
 
     status: DayStatus | None = None
     note: Text | None = None
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Version | None = None
 
 
 # --- settings ------------------------------------------------------------------------------
