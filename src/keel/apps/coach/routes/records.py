@@ -91,8 +91,7 @@ def _add_routes(spec: DimensionSpec, name: str) -> None:
         status_code=201,
         response_model=out,
         description=_CREATE + alias,
-        responses={200: {"model": out, "description": "Already stored with this id: the stored record"}}
-        | conflict_response,
+        responses={200: {"model": out, "description": _REPEATED}} | conflict_response,
         dependencies=[WriteLimit],
     )
     async def create(
@@ -171,6 +170,8 @@ _CREATE = """201 when stored. A stored `id` again (an offline copy synced): the 
 with the stored record; another body is an update (200) when its `version` is newer than the
 stored one (the record takes that version), else 409 with the server's copy as `current` (its
 tombstone when it was deleted). 409 too when another user has that id."""
+
+_REPEATED = "Already stored with this id: the stored record (updated when the body's version is newer)"
 
 _REPLACE = """Replace the record's fields. The version edited goes in If-Match or `version`; when
 the record has moved on since, 409 with the server's copy as `current`, and nothing changes."""
