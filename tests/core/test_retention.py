@@ -11,7 +11,7 @@ from sqlalchemy import event, insert, select, update
 
 from keel.apps import APP_SLUGS, load_app
 from keel.apps.badge.models import ErrorLog, Heartbeat
-from keel.apps.coach.models import Job
+from keel.apps.coach.models import Job, Workout
 from keel.apps.coach.models import Session as CoachSession
 from keel.apps.fitness.models import IdempotencyKey, MailOutbox, PasswordResetCode, SessionTombstone
 from keel.apps.fitness.models import RefreshToken as FitnessRefreshToken
@@ -104,10 +104,13 @@ async def test_fitness_prunes_expired_credentials_idempotency_keys_and_old_mail(
     assert refreshed.status_code == 200, refreshed.text
 
 
-async def test_coach_prunes_jobs_finished_long_ago_and_expired_sessions(
+async def test_coach_prunes_jobs_finished_long_ago_expired_sessions_and_old_tombstones(
     coach: httpx.AsyncClient, coach_database: Database, settings: Settings
 ) -> None:
     gone, kept = await coach_builders.member(coach), await coach_builders.member(coach)
+    old, young, live = [(await coach_builders.record(coach, kept, "workout"))["id"] for _ in range(3)]
+    for deleted in (old, young):
+        await coach.delete(f"/api/v1/records/workout/{deleted}", headers=kept.headers)
     jobs = [
         ("old success", SUCCEEDED, _days_ago(15)),
         ("old failure", FAILED, _days_ago(15)),
@@ -131,12 +134,17 @@ async def test_coach_prunes_jobs_finished_long_ago_and_expired_sessions(
         await session.execute(
             update(CoachSession).where(CoachSession.user_id == gone.id).values(expires_at=_days_ago(1))
         )
+        # Deletions are remembered 180 days (KEEL_RETENTION_TOMBSTONES_DAYS).
+        await session.execute(
+            update(Workout).where(Workout.id == uuid.UUID(old)).values(deleted_at=_days_ago(181))
+        )
         await session.commit()
 
     await _retain("coach", coach_database, settings)
 
     assert await _column(coach_database, Job.kind) == ["waiting", "young success"]
     assert await _column(coach_database, CoachSession.user_id) == [kept.id]
+    assert await _column(coach_database, Workout.id) == sorted(uuid.UUID(id_) for id_ in (young, live))
 
 
 async def test_queue_prunes_events_after_seven_days(

@@ -8,6 +8,7 @@ from keel.apps.coach.models import AIUsage, Base, ReminderSend, SweepLease
 from keel.apps.coach.routes import routers
 from keel.apps.coach.seed import seed
 from keel.apps.coach.services import summaries
+from keel.apps.coach.services.records import DIMENSIONS
 from keel.apps.coach.tasks import queue
 from keel.core import mail
 from keel.core.app import KeelApp
@@ -37,11 +38,14 @@ app = KeelApp(
     seed=seed,
     sweep_lease=SweepLease,
     sweeps=(SUMMARY_SWEEP,),
-    # A reminder's unique row matters only on its day; it goes with the jobs that sent it.
     retention=prunables(
         Base,
         Prunable(AIUsage, "day", "retention_coach_ai_usage_days"),
+        # A reminder's unique row matters only on its day; it goes with the jobs that sent it.
         Prunable(ReminderSend, "created_at", "retention_jobs_days"),
+        # A deleted record's tombstone is kept as long as change feeds remember deletions (their
+        # cursors older than that are 410), then goes for good.
+        *(Prunable(spec.model, "deleted_at", "retention_tombstones_days") for spec in DIMENSIONS.values()),
     ),
     on_startup=(queue.start,),
     on_shutdown=(queue.stop, _deliver_pending_mail),

@@ -68,6 +68,10 @@ class DayLog(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# The day logs' change feed reads by it (services/daylogs.py).
+Index("ix_day_logs_user_id_updated_at", DayLog.user_id, DayLog.updated_at)
+
+
 class RecordColumns:
     """What every dimension's record has: the client may choose the id (its offline copy's)."""
 
@@ -76,7 +80,21 @@ class RecordColumns:
     note: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every write stamps it, deletion too: the change feed orders by it.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # A deleted record stays as its tombstone (for KEEL_RETENTION_TOMBSTONES_DAYS), so another
+    # device's change feed learns of the deletion; every other read skips it.
+    deleted_at: Mapped[datetime | None]
+
+
+def _indexes(table: str) -> tuple[Index, ...]:
+    """A record table's indexes: its lists by day, its change feed, and retention's prune of
+    its tombstones."""
+    return (
+        Index(f"ix_{table}_user_id_date", "user_id", "date"),
+        Index(f"ix_{table}_user_id_updated_at", "user_id", "updated_at"),
+        Index(f"ix_{table}_deleted_at", "deleted_at"),
+    )
 
 
 def _owner() -> Mapped[int]:
@@ -89,7 +107,7 @@ def _day_log() -> Mapped[int]:
 
 class Workout(RecordColumns, Base):
     __tablename__ = "workouts"
-    __table_args__ = (Index("ix_workouts_user_id_date", "user_id", "date"),)
+    __table_args__ = _indexes("workouts")
 
     user_id: Mapped[int] = _owner()
     day_log_id: Mapped[int] = _day_log()
@@ -100,7 +118,7 @@ class Workout(RecordColumns, Base):
 
 class Meal(RecordColumns, Base):
     __tablename__ = "meals"
-    __table_args__ = (Index("ix_meals_user_id_date", "user_id", "date"),)
+    __table_args__ = _indexes("meals")
 
     user_id: Mapped[int] = _owner()
     day_log_id: Mapped[int] = _day_log()
@@ -111,7 +129,7 @@ class Meal(RecordColumns, Base):
 
 class Sleep(RecordColumns, Base):
     __tablename__ = "sleeps"
-    __table_args__ = (Index("ix_sleeps_user_id_date", "user_id", "date"),)
+    __table_args__ = _indexes("sleeps")
 
     user_id: Mapped[int] = _owner()
     day_log_id: Mapped[int] = _day_log()
@@ -124,7 +142,7 @@ class Sleep(RecordColumns, Base):
 
 class WorkNote(RecordColumns, Base):
     __tablename__ = "work_notes"
-    __table_args__ = (Index("ix_work_notes_user_id_date", "user_id", "date"),)
+    __table_args__ = _indexes("work_notes")
 
     user_id: Mapped[int] = _owner()
     day_log_id: Mapped[int] = _day_log()
@@ -135,7 +153,7 @@ class WorkNote(RecordColumns, Base):
 
 class Reading(RecordColumns, Base):
     __tablename__ = "readings"
-    __table_args__ = (Index("ix_readings_user_id_date", "user_id", "date"),)
+    __table_args__ = _indexes("readings")
 
     user_id: Mapped[int] = _owner()
     day_log_id: Mapped[int] = _day_log()

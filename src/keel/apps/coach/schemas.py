@@ -3,7 +3,7 @@
 import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -13,10 +13,12 @@ from pydantic import (
     Field,
     StringConstraints,
     computed_field,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from keel.core.errors import ErrorDetail
 from keel.core.pagination import Page
 from keel.core.params import Schema
 from keel.core.schemas import ORM
@@ -44,6 +46,8 @@ def _valid_phone(value: str | None) -> str | None:
 
 
 TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# A row's version is an INTEGER column: a larger one is a 422, not the driver's overflow (500).
+Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -228,14 +232,20 @@ class RecordCreate(Schema):
         description="The day it belongs to; default: today in the user's time zone (sleep: the wake-up day)",
     )
     note: Text | None = None
+    version: Version | None = Field(
+        None,
+        description=(
+            "The version the record has on the client (default 1). Repeating a stored `id` with "
+            "another body updates the record when this is newer than the server's version, "
+            "else is 409 with the server's copy"
+        ),
+    )
 
 
 class RecordUpdate(Schema):
     date: dt.date | None = None
     note: Text | None = None
-    version: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="The version this edit is based on (or If-Match)"
-    )
+    version: Version | None = Field(None, description="The version this edit is based on (or If-Match)")
 
 
 class RecordOut(ORM):
@@ -319,6 +329,42 @@ class ReadingOut(RecordOut):
     notes: str | None
 
 
+class Tombstone(BaseModel):
+    """A deleted record, as the change feed and a conflict with it answer it."""
+
+    id: uuid.UUID
+    deleted: Literal[True] = True
+    deleted_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ConflictOut(BaseModel):
+    detail: str
+    code: str
+    current: dict[str, Any] | None = Field(
+        None,
+        description="The server's copy (a record, its tombstone, or a day log) when the conflict is a version's",
+    )
+
+
+# A write that may meet a newer version: 409 with the server's copy (services/records.py
+# VersionConflict), beside 401.
+conflict_response: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "Unauthorized"},
+    409: {"model": ConflictOut, "description": "Conflict: a stale version, or an id in use"},
+}
+
+
+def change_of(out: type[RecordOut]) -> type[RecordOut]:
+    """A stored record as the change feed answers it: marked `deleted: false` beside tombstones."""
+    return create_model(  # type: ignore[no-any-return, call-overload]
+        out.__name__.removesuffix("Out") + "Change",
+        __base__=out,
+        deleted=(Literal[False], False),
+        deleted_at=(None, None),
+    )
+
+
 # --- day logs ------------------------------------------------------------------------------
 
 
@@ -344,7 +390,21 @@ class DayLogOut(BaseModel):
     ai_report: dict[str, Any] | None
     ai_plan: dict[str, Any] | None
     version: int
+    updated_at: dt.datetime | None = Field(description="When the log last changed; null before it exists")
     records: DayRecords
+
+
+class DayLogChange(BaseModel):
+    """A day log as its change feed answers it: the log's own fields (its records have their
+    own feeds, and its score follows from them)."""
+
+    date: dt.date
+    status: DayStatus
+    note: str | None
+    ai_report: dict[str, Any] | None
+    ai_plan: dict[str, Any] | None
+    version: int
+    updated_at: dt.datetime
 
 
 class DayLogUpdate(Schema):
@@ -352,7 +412,7 @@ class DayLogUpdate(Schema):
 
     status: DayStatus | None = None
     note: Text | None = None
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Version | None = None
 
 
 # --- settings ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ ai_tasks.seq (its event id). ai_usage: tasks started per user and UTC day, again
 quota. idempotency_keys: `Idempotency-Key` on the submits.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04 20:00:00
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 import keel.core.db
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

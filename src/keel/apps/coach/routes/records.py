@@ -1,5 +1,7 @@
 """`/records/{dimension}` for the five dimensions. Each gets its own routes (and its own
-schemas in the OpenAPI document); any other dimension is a 404 that names the valid ones."""
+schemas in the OpenAPI document), under its name and under its table's name of spec 001
+section 4.1 (`workouts`, `meals`, `sleeps`, `work_notes`, `readings`), the aliases the one
+resolver (`records.NAMES`) knows; any other dimension is a 404 that names the valid ones."""
 
 import datetime as dt
 import re
@@ -9,11 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from keel.apps.coach.deps import CurrentUser, ReadLimit, WriteLimit
+from keel.apps.coach.schemas import Tombstone, conflict_response
 from keel.apps.coach.services import privacy, records
-from keel.apps.coach.services.records import DIMENSIONS, DimensionSpec
+from keel.apps.coach.services.records import NAMES, DimensionSpec
+from keel.core.changes import ChangePage, ChangesParams
 from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import (
-    Conflict,
+    Gone,
     NotFound,
     PreconditionRequired,
     Unauthorized,
@@ -47,25 +51,37 @@ def _etag(record: dict[str, Any]) -> dict[str, str]:
     return {"ETag": f'"{record["version"]}"'}
 
 
-def _add_routes(spec: DimensionSpec) -> None:
-    name = spec.name.value
+def _add_routes(spec: DimensionSpec, name: str) -> None:
+    """The dimension's routes at `/records/<name>`: its own name, or its table's (an alias:
+    the same operations, documented as such)."""
     out, create_schema, update_schema = spec.out, spec.create, spec.update
+    change = spec.change | Tombstone
+    alias = (
+        ""
+        if name == spec.name.value
+        else f"\n\nAlias of `/api/v1/records/{spec.name.value}` (spec 001 names the table `{name}`)."
+    )
 
     @router.get(
         f"/{name}",
         name=f"list_{name}",
-        response_model=Page[out],  # type: ignore[valid-type]
-        responses=error_responses(Unauthorized),
+        description=_LIST + alias,
+        response_model=Page[out] | ChangePage[change],  # type: ignore[valid-type]
+        responses=error_responses(Unauthorized, Gone),
         dependencies=[ReadLimit],
     )
     async def list_records(
         user: CurrentUser,
         db: ReadDb,
         page: PageParams,
+        changed: ChangesParams,
         since: Annotated[dt.date | None, Query(alias="from", description="On or after this date")] = None,
         until: Annotated[dt.date | None, Query(alias="to", description="On or before this date")] = None,
     ) -> Any:
-        """Newest day first."""
+        if changed is not None:
+            if (since, until) != (None, None):
+                raise Unprocessable("the change feed takes no from or to", loc=("query", "updated_since"))
+            return await records.changes(db, spec, user.id, changed)
         rows, total = await fetch_page(db, records.listing(spec, user.id, since, until), page)
         return page_of([dict(row._mapping) for row in rows], total, page)
 
@@ -74,8 +90,8 @@ def _add_routes(spec: DimensionSpec) -> None:
         name=f"create_{name}",
         status_code=201,
         response_model=out,
-        responses={200: {"model": out, "description": "Already stored with this id: the stored record"}}
-        | error_responses(Unauthorized, Conflict),
+        description=_CREATE + alias,
+        responses={200: {"model": out, "description": _REPEATED}} | conflict_response,
         dependencies=[WriteLimit],
     )
     async def create(
@@ -84,7 +100,6 @@ def _add_routes(spec: DimensionSpec) -> None:
         database: AppDatabase,
         session: DbSession,
     ) -> Response:
-        """201 when stored; 200 with the stored record when its `id` was stored before."""
         record, created = await records.create(database, session, spec, user.id, user.timezone, data)
         return Response(
             out.model_validate(record).model_dump_json(),
@@ -96,6 +111,7 @@ def _add_routes(spec: DimensionSpec) -> None:
     @router.get(
         f"/{name}/{{record_id}}",
         name=f"get_{name}",
+        description="The record; its version as `ETag`. A deleted record is 404." + alias,
         response_model=out,
         responses=error_responses(Unauthorized, NotFound),
         dependencies=[ReadLimit],
@@ -108,8 +124,9 @@ def _add_routes(spec: DimensionSpec) -> None:
     @router.put(
         f"/{name}/{{record_id}}",
         name=f"replace_{name}",
+        description=_REPLACE + alias,
         response_model=out,
-        responses=error_responses(Unauthorized, NotFound, Conflict, PreconditionRequired),
+        responses=error_responses(Unauthorized, NotFound, PreconditionRequired) | conflict_response,
         dependencies=[WriteLimit],
     )
     async def replace(
@@ -120,8 +137,6 @@ def _add_routes(spec: DimensionSpec) -> None:
         response: Response,
         if_match: IfMatch = None,
     ) -> Any:
-        """Replace the record's fields. The version edited goes in If-Match or `version`; when
-        the record has moved on since, 409 and nothing changes."""
         record = await records.replace(session, spec, user.id, record_id, data, _if_match(if_match))
         response.headers.update(_etag(record))
         return record
@@ -129,18 +144,41 @@ def _add_routes(spec: DimensionSpec) -> None:
     @router.delete(
         f"/{name}/{{record_id}}",
         name=f"delete_{name}",
+        description="204, and 204 again for a record deleted already; 404 for one never stored (or another user's)."
+        + alias,
         status_code=204,
         response_class=Response,
         responses=error_responses(Unauthorized, NotFound),
         dependencies=[WriteLimit],
     )
     async def remove(record_id: uuid.UUID, request: Request, user: CurrentUser, session: DbSession) -> None:
-        await records.remove(session, spec, user.id, record_id)
-        await privacy.audit(session, user.id, "record.delete", f"{name}:{record_id}", client_address(request))
+        if await records.remove(session, spec, user.id, record_id):
+            target = f"{spec.name.value}:{record_id}"
+            await privacy.audit(session, user.id, "record.delete", target, client_address(request))
 
 
-for _spec in DIMENSIONS.values():
-    _add_routes(_spec)
+_LIST = """Newest day first.
+
+With `updated_since` (then `cursor`), what changed instead, oldest first: records stored or
+edited since (`deleted: false`), and those deleted since as tombstones (`{"id", "deleted":
+true, "deleted_at"}`). Ask again with the answer's `cursor` while `has_more`, later with the
+last `cursor`. An item may come again in the next answer (the last minute is read twice, so a
+write committed late is not missed): apply items by `id`. A position older than
+KEEL_RETENTION_TOMBSTONES_DAYS is 410: read the whole list again."""
+
+_CREATE = """201 when stored. A stored `id` again (an offline copy synced): the same body is 200
+with the stored record; another body is an update (200) when its `version` is newer than the
+stored one (the record takes that version), else 409 with the server's copy as `current` (its
+tombstone when it was deleted). 409 too when another user has that id."""
+
+_REPEATED = "Already stored with this id: the stored record (updated when the body's version is newer)"
+
+_REPLACE = """Replace the record's fields. The version edited goes in If-Match or `version`; when
+the record has moved on since, 409 with the server's copy as `current`, and nothing changes."""
+
+
+for _name, _spec in NAMES.items():
+    _add_routes(_spec, _name)
 
 
 @router.api_route(

@@ -218,7 +218,7 @@ async def _reading_prompt(session: AsyncSession, user_id: int, given: dict[str, 
     since, until = dt.date.fromisoformat(given["from"]), dt.date.fromisoformat(given["to"])
     rows = await session.execute(
         select(Reading.title, Reading.pages, Reading.minutes, Reading.notes)
-        .where(Reading.user_id == user_id, Reading.date.between(since, until))
+        .where(Reading.user_id == user_id, Reading.date.between(since, until), records.live(Reading))
         .order_by(Reading.date, Reading.created_at)
     )
     targets = await preferences.targets(session, user_id)

@@ -1,4 +1,5 @@
-"""Day logs: a day's records per dimension, its score, the AI's report and plan, its status."""
+"""Day logs: a day's records per dimension, its score, the AI's report and plan, its status;
+their change feed, as the records' (services/records.py), for an offline client's sync."""
 
 import datetime as dt
 from types import SimpleNamespace
@@ -8,10 +9,12 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.coach.models import DayLog, Target
-from keel.apps.coach.schemas import DayLogUpdate, DayStatus, Targets
+from keel.apps.coach.schemas import DayLogOut, DayLogUpdate, DayStatus, Targets
 from keel.apps.coach.services import records, scoring
+from keel.core import changes as change_feed
+from keel.core.changes import ChangePage, ChangesRequest, Source
 from keel.core.db import Executor, fetch_all, utcnow
-from keel.core.errors import Conflict, Unprocessable
+from keel.core.errors import Unprocessable
 
 # The targets, the day's log (when it exists) and its records, in one round trip: a row per
 # record (one with NULL record columns on a day without any), each beside the targets and log.
@@ -26,6 +29,7 @@ _DAY = (
         DayLog.ai_report,
         DayLog.ai_plan,
         DayLog.version.label("log_version"),
+        DayLog.updated_at.label("log_updated_at"),
         *(column for column in _R if column.key != "user_id"),
     )
     .select_from(Target)
@@ -53,12 +57,14 @@ async def read(db: Executor, user_id: int, day: dt.date) -> dict[str, Any]:
         "ai_report": head["ai_report"],
         "ai_plan": head["ai_plan"],
         "version": head["log_version"] or 1,
+        "updated_at": head["log_updated_at"],
         "records": day_records,
     }
 
 
 async def change(session: AsyncSession, user_id: int, day: dt.date, data: DayLogUpdate) -> None:
-    """Set the day's status or note; with `version`, only if the log is still at it."""
+    """Set the day's status or note; with `version`, only if the log is still at it (else 409
+    with the log as the server has it)."""
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     if not changes:
         raise Unprocessable("Nothing to change: send `status` or `note`")
@@ -70,5 +76,26 @@ async def change(session: AsyncSession, user_id: int, day: dt.date, data: DayLog
         statement.values(**changes, version=DayLog.version + 1, updated_at=utcnow())
     )
     if result.rowcount != 1:
-        current = (await session.execute(select(DayLog.version).where(DayLog.id == log_id))).scalar_one()
-        raise Conflict(f"The day log is at version {current}, not {data.version}: fetch it and retry")
+        current = DayLogOut.model_validate(await read(session, user_id, day)).model_dump(mode="json")
+        raise records.VersionConflict(
+            f"The day log is at version {current['version']}, not {data.version}: apply your change "
+            "to `current` and retry",
+            current,
+        )
+
+
+_LOG_KEYS = ("date", "status", "note", "ai_report", "ai_plan", "version", "updated_at")
+
+
+async def changes(db: Executor, user_id: int, request: ChangesRequest) -> ChangePage[dict[str, Any]]:
+    """What changed in the user's day logs after the request's position, oldest first, ordered
+    and settled as the records' feed is (`records.changes` says why). Day logs are never
+    deleted (only with the account), so there are no tombstones."""
+    source = Source(
+        select(DayLog.id, *(getattr(DayLog, key) for key in _LOG_KEYS)).where(DayLog.user_id == user_id),
+        changed_at=DayLog.updated_at,
+        id=DayLog.id,
+        item=lambda row: {key: row[key] for key in _LOG_KEYS},
+        id_of=int,
+    )
+    return await change_feed.read(db, [source], request, utcnow())

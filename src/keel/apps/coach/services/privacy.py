@@ -21,7 +21,7 @@ from keel.apps.coach.models import (
     UserSettings,
 )
 from keel.apps.coach.services import files
-from keel.apps.coach.services.records import DIMENSIONS
+from keel.apps.coach.services.records import DIMENSIONS, live
 from keel.core.db import utcnow
 from keel.core.errors import Unprocessable
 from keel.core.storage import Presigner
@@ -59,7 +59,9 @@ async def export(session: AsyncSession, user_id: int, request: Request, store: P
     data["records"] = {
         name: _rows(
             await session.execute(
-                select(*spec.columns).where(spec.model.user_id == user_id).order_by(spec.model.date)
+                select(*spec.columns)
+                .where(spec.model.user_id == user_id, live(spec.model))
+                .order_by(spec.model.date)
             )
         )
         for name, spec in DIMENSIONS.items()

@@ -1,11 +1,17 @@
-"""The five dimensions' records: idempotent create with the client's id, versioned edits, and
-the day log each record belongs to. Every write moves the day's totals (`DayTotal`) in the
-same transaction, so stats never sum the records themselves."""
+"""The five dimensions' records: idempotent create with the client's id, versioned edits, soft
+deletes, the change feed an offline client syncs by, and the day log each record belongs to.
+Every write moves the day's totals (`DayTotal`) in the same transaction, so stats never sum the
+records themselves.
+
+A deleted record stays as its tombstone (`deleted_at` set) so other devices learn of the
+deletion; every read but the change feed's (`live`) skips it, and it goes for good after
+KEEL_RETENTION_TOMBSTONES_DAYS (retention) or with the account."""
 
 import datetime as dt
+import math
 import uuid
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +21,6 @@ from sqlalchemy import (
     Subquery,
     bindparam,
     cast,
-    delete,
     literal_column,
     null,
     select,
@@ -31,6 +36,8 @@ from sqlalchemy.sql.expression import ColumnElement, TextualSelect
 from keel.apps.coach import schemas
 from keel.apps.coach.models import DayLog, DayTotal, Meal, Reading, Sleep, WorkNote, Workout
 from keel.apps.coach.schemas import DayStatus, Dimension
+from keel.core import changes as change_feed
+from keel.core.changes import ChangePage, ChangesRequest, Source
 from keel.core.db import Database, Executor, fetch_all, utcnow
 from keel.core.errors import Conflict, NotFound, PreconditionRequired, Unprocessable
 from keel.core.sql import dialect_of, insert_adding, insert_skipping_duplicates
@@ -49,8 +56,18 @@ class DimensionSpec:
     # Cached: every create, read and edit asks for them.
     @cached_property
     def columns(self) -> list[Any]:
-        """What a client reads: everything but the owner and the day log's internal id."""
-        return [c for c in self.model.__table__.c if c.key not in ("user_id", "day_log_id")]
+        """What a client reads: everything but the owner, the day log's internal id and the
+        deletion time (only the change feed reads deleted records)."""
+        return [c for c in self.model.__table__.c if c.key not in ("user_id", "day_log_id", "deleted_at")]
+
+    @cached_property
+    def change(self) -> type[schemas.RecordOut]:
+        return schemas.change_of(self.out)
+
+    @property
+    def table(self) -> str:
+        """Spec 001 section 4.1's name for the dimension's records, an alias of the dimension."""
+        return str(self.model.__tablename__)
 
     @cached_property
     def keys(self) -> tuple[str, ...]:
@@ -94,6 +111,27 @@ DIMENSIONS: dict[str, DimensionSpec] = {
 }
 
 
+# One resolver for `/records/{dimension}`: each dimension's name and its table's name (4.1).
+NAMES: dict[str, DimensionSpec] = DIMENSIONS | {spec.table: spec for spec in DIMENSIONS.values()}
+
+
+def live(model: Any) -> ColumnElement[bool]:
+    """Not deleted: the condition of every read but the change feed."""
+    return model.deleted_at.is_(None)  # type: ignore[no-any-return]
+
+
+class VersionConflict(Conflict):
+    """A write against a version the record has moved on from (or a deleted record): 409 with
+    the server's copy as `current`, so an offline client can resolve the conflict itself."""
+
+    def __init__(self, detail: str, current: dict[str, Any]):
+        super().__init__(detail)
+        self.current = current
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail, "current": self.current}
+
+
 class _typed_null(ColumnElement[Any]):
     """NULL for a column a dimension lacks, typed like the column that has it. PostgreSQL types
     a bare NULL in a UNION as text (then clashes with the other branches), so it gets a CAST
@@ -135,7 +173,7 @@ def _day_records() -> Subquery:
                     own[key] if key in own else _typed_null(type_).label(key)
                     for key, type_ in superset.items()
                 ),
-            ).where(model.user_id == bindparam("user_id"), model.date == bindparam("date"))
+            ).where(model.user_id == bindparam("user_id"), model.date == bindparam("date"), live(model))
         )
     return union_all(*branches).subquery("day_records")
 
@@ -145,7 +183,10 @@ _DAY_QUERY = select(DAY_RECORDS).order_by(DAY_RECORDS.c.created_at, DAY_RECORDS.
 
 
 def unknown_dimension(name: str) -> NotFound:
-    return NotFound(f"Unknown dimension {name!r}; the dimensions are: {', '.join(DIMENSIONS)}")
+    return NotFound(
+        f"Unknown dimension {name!r}; the dimensions are: {', '.join(DIMENSIONS)} "
+        f"(or their tables: {', '.join(spec.table for spec in DIMENSIONS.values())})"
+    )
 
 
 def today(timezone: str) -> dt.date:
@@ -164,6 +205,7 @@ def _record_date(spec: DimensionSpec, data: BaseModel, timezone: str) -> dt.date
 
 
 def _fields(spec: DimensionSpec, data: BaseModel) -> dict[str, Any]:
+    """The values a create or an edit stores in the record's own columns (note included)."""
     values = data.model_dump(exclude={"id", "date", "version"})
     if spec.name is Dimension.sleep:
         values["duration_minutes"] = round((data.wake_time - data.bed_time).total_seconds() / 60)  # type: ignore[attr-defined]
@@ -216,7 +258,9 @@ async def day_log_id(session: AsyncSession, user_id: int, day: dt.date) -> int:
 async def find(db: Executor, spec: DimensionSpec, user_id: int, record_id: uuid.UUID) -> dict[str, Any]:
     model = spec.model
     row = (
-        await db.execute(select(*spec.columns).where(model.id == record_id, model.user_id == user_id))
+        await db.execute(
+            select(*spec.columns).where(model.id == record_id, model.user_id == user_id, live(model))
+        )
     ).first()
     if row is None:
         raise NotFound(f"No {spec.name.value} record {record_id}")
@@ -231,8 +275,9 @@ async def create(
     timezone: str,
     data: schemas.RecordCreate,
 ) -> tuple[dict[str, Any], bool]:
-    """The stored record and whether it is new: a repeat with the same client id returns the
-    record as it is stored, whatever the repeat's body says.
+    """The stored record and whether it is new. A repeat of a stored client id is the sync of
+    an offline copy: the same body answers the record as stored; another body with a newer
+    `version` updates it; else 409 with the server's copy (`_repeat`).
 
     On PostgreSQL a new record is stored by one statement in autocommit (`_create_statement`),
     two round trips in all (the user, then this) instead of five. Whatever that statement does
@@ -298,9 +343,10 @@ async def _create_in_one_statement(
     record = {
         "id": data.id or uuid.uuid4(),
         "date": _record_date(spec, data, timezone),
-        "version": 1,
+        "version": data.version or 1,
         "created_at": now,
         "updated_at": now,
+        "deleted_at": None,
         **_fields(spec, data),
     }
     stored = await database.autocommit.fetch_all(_create_statement(spec), {**record, "user_id": user_id})
@@ -316,10 +362,12 @@ async def create_in_session(
     """`create` inside the session's transaction (the seed's, and every dialect's but PostgreSQL's)."""
     model = spec.model
     if data.id is not None:
-        owner = (await session.execute(select(model.user_id).where(model.id == data.id))).scalar_one_or_none()
-        if owner == user_id:
-            return await find(session, spec, user_id, data.id), False
-        if owner is not None:
+        stored = (
+            (await session.execute(select(model.__table__).where(model.id == data.id))).mappings().first()
+        )
+        if stored is not None and stored["user_id"] == user_id:
+            return await _repeat(session, spec, user_id, data, stored), False
+        if stored is not None:
             raise Conflict("This record id is already in use; generate a new one")
     day, fields = _record_date(spec, data, timezone), _fields(spec, data)
     now = utcnow()
@@ -328,7 +376,7 @@ async def create_in_session(
         user_id=user_id,
         day_log_id=await day_log_id(session, user_id, day),
         date=day,
-        version=1,
+        version=data.version or 1,
         created_at=now,
         updated_at=now,
         **fields,
@@ -349,6 +397,52 @@ def _as_read(value: Any) -> Any:
     return value.astimezone(dt.UTC) if isinstance(value, dt.datetime) else value
 
 
+async def _repeat(
+    session: AsyncSession, spec: DimensionSpec, user_id: int, data: schemas.RecordCreate, stored: Any
+) -> dict[str, Any]:
+    """A create repeating one of the user's stored ids: the same body (a retry) answers the
+    record as stored; another body is an edit made offline, stored when its `version` is newer
+    than the server's, else a conflict the client resolves from the server's copy."""
+    record = {key: stored[key] for key in spec.keys}
+    if stored["deleted_at"] is not None:
+        raise VersionConflict(
+            "The record was deleted; drop your copy or create it with a new id", _current(spec, stored)
+        )
+    if _same(spec, data, record):
+        return record
+    if data.version is not None and data.version > record["version"]:
+        return await _update(session, spec, user_id, stored["id"], data, record["version"], data.version)
+    raise VersionConflict(
+        f"The record is at version {record['version']} with other values: send a newer version "
+        "to replace them, or keep the server's copy",
+        _current(spec, stored),
+    )
+
+
+def _same(spec: DimensionSpec, data: schemas.RecordCreate, record: dict[str, Any]) -> bool:
+    """Whether a repeated create says what is stored (a date left out matches any: it was
+    filled in by the first write)."""
+    sent = _fields(spec, data)
+    if data.date is not None:
+        sent["date"] = data.date
+    if data.version is not None:
+        sent["version"] = data.version
+    return all(_equal(value, record[key]) for key, value in sent.items())
+
+
+def _equal(sent: Any, stored: Any) -> bool:
+    # MariaDB keeps a FLOAT in single precision: 700.1 is read back as 700.0999755859375.
+    if isinstance(sent, float) and isinstance(stored, float):
+        return math.isclose(sent, stored, rel_tol=1e-6)
+    return bool(sent == stored)
+
+
+def _current(spec: DimensionSpec, stored: Any) -> dict[str, Any]:
+    """The server's copy of a record row, as JSON: the record, or its tombstone."""
+    model = schemas.Tombstone if stored["deleted_at"] is not None else spec.out
+    return model.model_validate(dict(stored)).model_dump(mode="json")
+
+
 async def replace(
     session: AsyncSession,
     spec: DimensionSpec,
@@ -358,29 +452,47 @@ async def replace(
     if_match: int | None,
 ) -> dict[str, Any]:
     """Replace the record's fields if it is still at the version the client edited: a stale
-    edit (409) changes nothing. A date left out keeps the record's date."""
+    edit (409 with the server's copy) changes nothing. A date left out keeps the record's date."""
     if data.version is not None and if_match is not None and data.version != if_match:
         raise Unprocessable("If-Match and version disagree", loc=("body", "version"))
     expected = data.version if data.version is not None else if_match
     if expected is None:
         raise PreconditionRequired("Send the version you edited, as If-Match or as `version`")
+    return await _update(session, spec, user_id, record_id, data, expected, None)
+
+
+async def _update(
+    session: AsyncSession,
+    spec: DimensionSpec,
+    user_id: int,
+    record_id: uuid.UUID,
+    data: schemas.RecordCreate | schemas.RecordUpdate,
+    expected: int,
+    version: int | None,
+) -> dict[str, Any]:
+    """Store `data` over the record if it is still at version `expected`, and give it `version`
+    (default: the next one)."""
     model = spec.model
     values = _fields(spec, data)
     if data.date is not None:
         values.update(date=data.date, day_log_id=await day_log_id(session, user_id, data.date))
-    at_version = (model.id == record_id, model.user_id == user_id, model.version == expected)
+    at_version = (model.id == record_id, model.user_id == user_id, model.version == expected, live(model))
     # What the edited version counted in its day's total: the update below changes the row only
     # when it is still at that version, so these are the values it replaces.
     before = (
         await session.execute(select(model.date, getattr(model, spec.measure)).where(*at_version))
     ).first()
     changed = await session.execute(
-        update(model).where(*at_version).values(**values, version=model.version + 1, updated_at=utcnow())
+        update(model)
+        .where(*at_version)
+        .values(**values, version=version or model.version + 1, updated_at=utcnow())
     )
     if before is None or changed.rowcount != 1:
         current = await find(session, spec, user_id, record_id)  # 404 when it is not the user's
-        raise Conflict(
-            f"The record is at version {current['version']}, not {expected}: fetch it, apply your change, and retry"
+        raise VersionConflict(
+            f"The record is at version {current['version']}, not {expected}: apply your change to "
+            "`current` and retry",
+            spec.out.model_validate(current).model_dump(mode="json"),
         )
     day, value = before
     moved = [(day, -float(value or 0), -1), (data.date or day, _measured(spec, values), 1)]
@@ -388,20 +500,32 @@ async def replace(
     return await find(session, spec, user_id, record_id)
 
 
-async def remove(session: AsyncSession, spec: DimensionSpec, user_id: int, record_id: uuid.UUID) -> None:
+async def remove(session: AsyncSession, spec: DimensionSpec, user_id: int, record_id: uuid.UUID) -> bool:
+    """Delete the record, leaving its tombstone; False when it was deleted already (a repeat
+    changes nothing, and is no error: the client's queue may replay it)."""
     model = spec.model
     mine = (model.id == record_id, model.user_id == user_id)
-    found = (await session.execute(select(model.date, getattr(model, spec.measure)).where(*mine))).first()
-    deleted = await session.execute(delete(model).where(*mine))
+    found = (
+        await session.execute(select(model.date, getattr(model, spec.measure)).where(*mine, live(model)))
+    ).first()
+    now = utcnow()
+    deleted = await session.execute(
+        update(model)
+        .where(*mine, live(model))
+        .values(deleted_at=now, updated_at=now, version=model.version + 1)
+    )
     if found is None or deleted.rowcount != 1:  # a concurrent delete of it takes nothing off twice
+        if (await session.execute(select(model.id).where(*mine))).first() is not None:
+            return False
         raise NotFound(f"No {spec.name.value} record {record_id}")
     day, value = found
     await _count(session, spec, user_id, [(day, -float(value or 0), -1)])
+    return True
 
 
 def listing(spec: DimensionSpec, user_id: int, since: dt.date | None, until: dt.date | None) -> Select[Any]:
     model = spec.model
-    statement = select(*spec.columns).where(model.user_id == user_id)
+    statement = select(*spec.columns).where(model.user_id == user_id, live(model))
     if since is not None:
         statement = statement.where(model.date >= since)
     if until is not None:
@@ -420,6 +544,41 @@ def by_dimension(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 _KEYS = {name: spec.keys for name, spec in DIMENSIONS.items()}
+
+
+async def changes(
+    db: Executor, spec: DimensionSpec, user_id: int, request: ChangesRequest
+) -> ChangePage[dict[str, Any]]:
+    """What changed in the user's records of the dimension after the request's position, oldest
+    first: records stored or edited since, and tombstones of those deleted since.
+
+    Ordered by (updated_at, id) through core/changes.py, whose cursor never passes the last
+    minute: a transaction stamps updated_at before it commits, so a row can appear after rows
+    stamped later, and re-reading that minute is what keeps it from being skipped (ties on
+    updated_at are ordered by id). A per-user change sequence would also close that gap, but
+    every write would then lock the user's counter row until its commit (and the one-statement
+    create would need a second write); a repeated item costs the client nothing, as it applies
+    items by id."""
+    model = spec.model
+    source = Source(
+        select(*spec.columns, model.deleted_at).where(model.user_id == user_id),
+        changed_at=model.updated_at,
+        id=model.id,
+        item=partial(_change, spec.keys),
+        id_of=uuid.UUID,
+    )
+    return await change_feed.read(db, [source], request, utcnow())
+
+
+def _change(keys: tuple[str, ...], row: Any) -> dict[str, Any]:
+    if row["deleted_at"] is not None:
+        return {
+            "id": row["id"],
+            "deleted": True,
+            "deleted_at": row["deleted_at"],
+            "updated_at": row["updated_at"],
+        }
+    return {key: row[key] for key in keys} | {"deleted": False, "deleted_at": None}
 
 
 async def of_day(db: Executor, user_id: int, day: dt.date) -> dict[str, list[dict[str, Any]]]:
