@@ -47,6 +47,7 @@ MAX_SKEW = timedelta(minutes=15)
 # The longest life a presigned URL may ask for: seven days.
 MAX_EXPIRES = 7 * 24 * 3600
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
+_FORM_FIELDS = ("key", "policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature")
 # The fields a POST policy need not name (the file, and the signature over the policy itself).
 _UNCONDITIONED = frozenset({"policy", "x-amz-signature", "file"})
 
@@ -181,8 +182,8 @@ _AUTHORIZATION = re.compile(
 )
 
 
-def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], tuple[str, bytes] | None]:
-    """A form's text fields (names lowercased) up to its file, and the file (name, bytes).
+def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], bytes | None]:
+    """A form's text fields (names lowercased) up to its file, and the file's bytes.
 
     S3 ignores every field after the file, so they are not read.
     """
@@ -195,12 +196,12 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], tuple[st
         if part.startswith(b"--"):
             break  # the closing delimiter
         head, separator, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        disposition = re.search(rb'name="([^"]*)"(?:; filename="([^"]*)")?', head)
+        disposition = re.search(rb'name="([^"]*)"', head)
         if not separator or not content.endswith(b"\r\n") or disposition is None:
             raise Refused(400, "MalformedPOSTRequest", "The body is not a well-formed multipart form")
         name, content = disposition[1].decode().lower(), content[:-2]
         if name == "file":
-            return fields, ((disposition[2] or b"").decode(), content)
+            return fields, content
         fields[name] = content.decode()
     return fields, None
 
@@ -325,11 +326,11 @@ class S3Front:
 
     def _verify_form(self, request: _Request) -> None:
         fields, file = _multipart(request.headers.get("Content-Type", ""), request.body)
-        required = ("key", "policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date")
-        missing = [name for name in (*required, "x-amz-signature") if name not in fields]
-        if file is None or missing:
-            names = ", ".join([*missing, *(["file"] if file is None else [])])
-            raise Refused(400, "InvalidArgument", f"Bucket POST must contain the fields: {names}")
+        missing = [name for name in _FORM_FIELDS if name not in fields] + (["file"] if file is None else [])
+        if missing or file is None:
+            raise Refused(
+                400, "InvalidArgument", f"Bucket POST must contain the fields: {', '.join(missing)}"
+            )
         if fields["x-amz-algorithm"] != ALGORITHM:
             raise Refused(400, "InvalidArgument", f"x-amz-algorithm only supports {ALGORITHM!r}")
         amz_date = fields["x-amz-date"]
@@ -341,7 +342,7 @@ class S3Front:
         if self.clock() >= _parse_expiration(policy.get("expiration")):
             raise _denied("Invalid according to Policy: Policy expired.")
         bucket = request.path.strip("/")
-        named = _check_conditions(policy.get("conditions"), {**fields, "bucket": bucket}, len(file[1]))
+        named = _check_conditions(policy.get("conditions"), {**fields, "bucket": bucket}, len(file))
         extra = sorted(
             name
             for name in fields
@@ -377,7 +378,6 @@ def _check_conditions(conditions: Any, fields: dict[str, str], size: int) -> set
         raise Refused(400, "InvalidPolicyDocument", "Invalid Policy: Policy missing condition.")
     named: set[str] = set()
     for condition in conditions:
-        failed = _denied(f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}")
         if isinstance(condition, dict) and len(condition) == 1:
             [(name, expected)] = condition.items()
             operator, name = "eq", name.lower()
@@ -393,7 +393,7 @@ def _check_conditions(conditions: Any, fields: dict[str, str], size: int) -> set
             raise Refused(400, "InvalidPolicyDocument", f"Invalid Policy: {json.dumps(condition)}")
         value = fields.get(name, "")
         if not (value == expected if operator == "eq" else value.startswith(str(expected))):
-            raise failed
+            raise _denied(f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}")
         named.add(name)
     return named
 
