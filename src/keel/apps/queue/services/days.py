@@ -40,16 +40,21 @@ def is_open(opening_hours: dict[str, Any] | None, time_zone: str, now: datetime)
 
 
 async def booking_day(db: Executor, store_id: Any, now: datetime, *, by_staff: bool) -> date:
-    """The store's day for a booking taken now: 404 for no such store; 409 while it has paused
-    bookings or is outside its opening hours, unless its staff take the booking at the counter
-    (a walk-in), who decide for themselves whom they still serve."""
+    """The store's day for a booking taken now: 404 for no such store; 409 when it is closed
+    (`is_active` false), or while it has paused bookings or is outside its opening hours, unless
+    its staff take the booking at the counter (a walk-in), who decide for themselves whom they
+    still serve."""
     row = (
         await db.execute(
-            select(Store.time_zone, Store.opening_hours, Store.accepting_bookings).where(Store.id == store_id)
+            select(Store.time_zone, Store.opening_hours, Store.accepting_bookings, Store.is_active).where(
+                Store.id == store_id
+            )
         )
     ).first()
     if row is None:
         raise NotFound("Store not found")
+    if not row.is_active:
+        raise Conflict("This store's queue is closed")
     if not by_staff:
         if not row.accepting_bookings:
             raise Conflict("This store has paused taking bookings")
