@@ -214,18 +214,9 @@ async def _move(
     if new == BookingStatus.completed:
         await lines.remeasure(session, booking.store_id)
     line = await lines.load(session, booking.store_id, default_minutes)
-    changed = {
-        "booking_id": str(booking.id),
-        "old_status": old,
-        "new_status": new,
-        "message": STATUS_MESSAGES[new],
-        "updated_at": now.isoformat(),
-    }
-    left = booking.user_id if old == BookingStatus.waiting else None
-    # The customer and the store both hear of the move (the spec's 相關的使用者和商家).
-    outgoing: list[Outgoing] = [
-        (live.user_channel(booking.user_id), "booking_status_changed", changed),
-        (live.user_channel(line.owner_id), "booking_status_changed", changed),
+    left = [booking.user_id] if old == BookingStatus.waiting else []
+    outgoing = [
+        *status_changed(booking, line.owner_id, old, new, now),
         live.queue_updated(line, now, left=left),
     ]
     # Those now at the head who stood behind the booking that left moved up: (position, who).
@@ -237,6 +228,23 @@ async def _move(
     await notifications.add(session, _notifications(line, booking, old, new, moved_up, by_owner=by_owner))
     await events.emit(session, outgoing)
     return now
+
+
+def status_changed(
+    booking: Any, owner_id: uuid.UUID, old: str, new: BookingStatus, now: datetime
+) -> list[Outgoing]:
+    """The customer and the store both hear of a move (the spec's 相關的使用者和商家)."""
+    changed = {
+        "booking_id": str(booking.id),
+        "old_status": old,
+        "new_status": new,
+        "message": STATUS_MESSAGES[new],
+        "updated_at": now.isoformat(),
+    }
+    return [
+        (live.user_channel(booking.user_id), "booking_status_changed", changed),
+        (live.user_channel(owner_id), "booking_status_changed", changed),
+    ]
 
 
 def _notifications(
