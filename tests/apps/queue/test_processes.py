@@ -4,15 +4,23 @@ one process hears about changes made through the other."""
 import asyncio
 import json
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
 
 from keel.apps import load_app
+from keel.apps.queue.models import Booking
+from keel.apps.queue.services.days import local_day
+from keel.core.db import utcnow
 from keel.settings import Settings
 from tests.apps.queue import builders
 from tests.databases import REDIS_URL, SERVER_URLS, drop_database, migrated_database, require_service
@@ -21,8 +29,14 @@ from tests.serving import serving
 SRC = Path(__file__).resolve().parents[3] / "src"
 
 
+class Servers(NamedTuple):
+    a: str
+    b: str
+    database_url: str
+
+
 @pytest.fixture
-async def two_servers(data_dir: Path, settings: Settings) -> AsyncIterator[tuple[str, str]]:
+async def two_servers(data_dir: Path, settings: Settings) -> AsyncIterator[Servers]:
     require_service("postgresql", SERVER_URLS["postgresql"])
     require_service("redis", REDIS_URL)
     url = await migrated_database("postgresql", load_app("queue"), data_dir, suffix="_processes")
@@ -36,6 +50,8 @@ async def two_servers(data_dir: Path, settings: Settings) -> AsyncIterator[tuple
         "KEEL_ENV": "test",
         "KEEL_ACCESS_LOG": "false",
         "KEEL_DATABASE_POOL_SIZE": "2",
+        # Both processes check every half second; the lease lets one of them close a day.
+        "KEEL_QUEUE_DAY_SWEEP_SECONDS": "0.5",
     }
     try:
         with ExitStack() as servers:
@@ -43,15 +59,15 @@ async def two_servers(data_dir: Path, settings: Settings) -> AsyncIterator[tuple
                 servers.enter_context(serving(env, "--app", "queue", log=data_dir / f"queue-process-{n}.log"))
                 for n in range(2)
             )
-            yield a.url, b.url
+            yield Servers(a.url, b.url, url)
     finally:
         await drop_database("postgresql", url)
 
 
 async def test_an_event_caused_through_one_process_reaches_a_websocket_on_the_other(
-    two_servers: tuple[str, str],
+    two_servers: Servers,
 ) -> None:
-    a_base, b_base = two_servers
+    a_base, b_base, _ = two_servers
     async with httpx.AsyncClient(base_url=a_base) as a, httpx.AsyncClient(base_url=b_base) as b:
         owner = await builders.account(a, name="Owner")
         store_id = await builders.store(a, owner, name="Two Processes")
@@ -86,10 +102,10 @@ async def test_an_event_caused_through_one_process_reaches_a_websocket_on_the_ot
 
 
 async def test_a_client_that_reconnects_to_the_other_process_with_its_cursor_misses_nothing(
-    two_servers: tuple[str, str],
+    two_servers: Servers,
 ) -> None:
-    a_base, b_base = two_servers
-    ws_a, ws_b = (base.replace("http", "ws") + "/ws" for base in two_servers)
+    a_base, b_base, _ = two_servers
+    ws_a, ws_b = (base.replace("http", "ws") + "/ws" for base in (a_base, b_base))
     async with httpx.AsyncClient(base_url=a_base) as a, httpx.AsyncClient(base_url=b_base) as b:
         owner = await builders.account(a, name="Owner")
         store_id = await builders.store(a, owner)
@@ -121,3 +137,36 @@ async def test_a_client_that_reconnects_to_the_other_process_with_its_cursor_mis
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(on_b.recv(), 0.3)
         assert len({e["id"] for e in (*replayed, live)}) == 5
+
+
+async def test_a_days_end_closed_by_one_process_reaches_the_sockets_of_both(two_servers: Servers) -> None:
+    """The end-of-day sweep runs in whichever process wins its lease, outside any request; its
+    events still reach every process's sockets through Redis."""
+    a_base, b_base, database_url = two_servers
+    async with httpx.AsyncClient(base_url=a_base) as a:
+        owner = await builders.account(a, name="Owner")
+        store_id = await builders.store(a, owner)
+        late = await builders.account(a)
+        missed = await builders.booking(a, late, store_id)
+        ws_a, ws_b = (base.replace("http", "ws") + "/ws" for base in (a_base, b_base))
+        async with (
+            connect(f"{ws_a}?token={late.token}") as on_a,
+            connect(f"{ws_b}?store_id={store_id}") as on_b,
+        ):
+            # The booking becomes yesterday's (Taipei's, the stores' default zone).
+            engine = create_async_engine(database_url)
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        update(Booking)
+                        .where(Booking.id == uuid.UUID(missed["id"]))
+                        .values(queue_day=local_day("Asia/Taipei", utcnow()) - timedelta(days=1))
+                    )
+            finally:
+                await engine.dispose()
+            changed = json.loads(await asyncio.wait_for(on_a.recv(), 5))
+            assert (changed["event"], changed["data"]["new_status"]) == ("booking_status_changed", "no_show")
+            line = json.loads(await asyncio.wait_for(on_b.recv(), 5))
+            assert (line["event"], line["data"]["current_queue_count"]) == ("queue_updated", 0)
+            with pytest.raises(TimeoutError):  # closed once, by one of the two
+                await asyncio.wait_for(on_a.recv(), 1.5)

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,10 +11,14 @@ import websockets
 from sqlalchemy import delete, func, select
 from websockets.asyncio.client import ClientConnection, connect
 
+from keel.apps.queue.deps import realtime
 from keel.apps.queue.models import Event, User
-from keel.core.db import Database
+from keel.apps.queue.services import day_end, days
+from keel.core.db import Database, utcnow
 from keel.core.realtime import Hub
 from keel.core.realtime import hub as hub_module
+from keel.core.sweeps import Sweeper
+from keel.settings import Settings
 from tests.apps.queue import builders
 from tests.apps.queue.builders import Account
 from tests.apps.queue.conftest import Live
@@ -339,6 +344,54 @@ async def test_a_busy_line_reaches_a_socket_as_its_latest_state_at_most_once_an_
         assert [first["data"]["current_queue_count"], latest["data"]["current_queue_count"]] == [1, 3]
         assert latest["id"].endswith(f"store/{store_id}:3")
         await nothing_more(watcher)
+
+
+@pytest.fixture
+def no_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The served app runs no sweeps of its own (requested before `live`): the test runs the
+    day's end itself, at the moment it chooses."""
+    monkeypatch.setattr(Sweeper, "start", lambda _self: None)
+
+
+async def test_the_end_of_a_stores_day_is_heard_by_its_customers_owner_and_watchers(
+    no_sweeps: None, live: Live, queue_database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await builders.account(live.http, name="Owner")
+    store_id = await builders.store(live.http, owner)
+    late, today = await builders.account(live.http), await builders.account(live.http)
+    with monkeypatch.context() as yesterday:
+        yesterday.setattr(days, "clock", lambda: utcnow() - timedelta(days=1))
+        missed = await builders.booking(live.http, late, store_id)
+    await builders.booking(live.http, today, store_id)
+    urls = (f"?token={late.token}", f"?token={owner.token}", f"?store_id={store_id}", f"?token={today.token}")
+    sockets = [await connect(live.ws_url + url).__aenter__() for url in urls]
+    try:
+        assert await day_end.close_ended_days(queue_database, realtime, settings, utcnow()) == 1
+        customer, owners, watcher, behind = sockets
+        no_show = {
+            "booking_id": missed["id"],
+            "old_status": "waiting",
+            "new_status": "no_show",
+            "message": "您已過號,如需服務請聯絡店家",
+        }
+        assert without_time((await receive(customer))["data"]) == no_show
+        # The owner: the line (its channel first), then the move.
+        line, changed = await receive(owners), await receive(owners)
+        assert (line["event"], line["data"]["current_queue_count"]) == ("queue_updated", 1)
+        assert (changed["event"], without_time(changed["data"])) == ("booking_status_changed", no_show)
+        assert without_time((await receive(watcher))["data"]) == {
+            "store_id": store_id,
+            "current_queue_count": 1,
+        }
+        moved_up = (await receive(behind))["data"]
+        assert (moved_up["your_position"], moved_up["estimated_wait_time"]) == (1, 0)
+        # The one who missed their day left the line: no more of its changes.
+        await builders.booking(live.http, await builders.account(live.http), store_id)
+        assert (await receive(watcher))["data"]["current_queue_count"] == 2
+        await nothing_more(customer)
+    finally:
+        for ws in sockets:
+            await ws.close()
 
 
 async def test_a_client_without_a_cursor_starts_live(live: Live) -> None:

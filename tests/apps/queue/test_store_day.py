@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from keel.apps.queue import DAY_SWEEP
+from keel.apps.queue.deps import realtime
 from keel.apps.queue.models import SweepLease
-from keel.apps.queue.services import days
+from keel.apps.queue.services import day_end, days
 from keel.core.db import Database, utcnow
 from keel.core.sweeps import Sweeper
 from keel.settings import Settings
@@ -133,7 +134,8 @@ async def test_the_end_of_day_sweep_makes_the_days_waiting_no_show_once(
         await builders.set_status(queue, owner, being_served["id"], "serving")
     await builders.booking(queue, today, follows)
     # With the deployment's rule off, only stores that ask for it close their day: none here.
-    assert await days.close_ended_days(queue_database, False, utcnow()) == 0
+    rule_off = settings.model_copy(update={"queue_end_of_day_no_show": False})
+    assert await day_end.close_ended_days(queue_database, realtime, rule_off, utcnow()) == 0
     sweeper = Sweeper("queue", SweepLease, [DAY_SWEEP], queue_database, settings)
     await sweeper.run_if_due(DAY_SWEEP)  # the first check anywhere creates the lease row
     await sweeper.run_if_due(DAY_SWEEP)
@@ -143,4 +145,4 @@ async def test_the_end_of_day_sweep_makes_the_days_waiting_no_show_once(
     assert await _status(queue, today) == [(1, "waiting")]
     assert (await queue.get(f"/stores/{follows}")).json()["current_queue_count"] == 1
     # Closed once: a run after it (or overlapping it) finds nothing left to move.
-    assert await days.close_ended_days(queue_database, True, utcnow()) == 0
+    assert await day_end.close_ended_days(queue_database, realtime, settings, utcnow()) == 0

@@ -6,7 +6,7 @@ from keel.apps.queue.deps import realtime
 from keel.apps.queue.models import Base, SweepLease
 from keel.apps.queue.routes import routers
 from keel.apps.queue.seed import seed
-from keel.apps.queue.services import days
+from keel.apps.queue.services import day_end, days
 from keel.core.app import KeelApp
 from keel.core.db import Database
 from keel.core.retention import prunables
@@ -15,7 +15,7 @@ from keel.settings import Settings
 
 
 async def _close_store_days(database: Database, settings: Settings) -> None:
-    await days.close_ended_days(database, settings.queue_end_of_day_no_show, days.clock())
+    await day_end.close_ended_days(database, realtime, settings, days.clock())
 
 
 # Issue 14 item 1: each store's ended day closed (waiting -> no_show), once per deployment.

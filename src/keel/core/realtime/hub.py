@@ -159,7 +159,7 @@ class Hub:
         self.feed = realtime.feed
         self.redis = redis
         self.database = database
-        self.channel = f"keel:{realtime.slug}:events"
+        self.channel = realtime.redis_channel
         self._channels: dict[str, set[Connection]] = defaultdict(set)
         self._users: dict[str, set[Connection]] = defaultdict(set)
         self._all: set[Connection] = set()

@@ -3,11 +3,13 @@ endpoint."""
 
 import asyncio
 import logging
+import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from fastapi import Request
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +30,9 @@ from keel.core.realtime.events import (
     superseded,
 )
 from keel.core.realtime.hub import Connection, Hub
+from keel.core.redis import connect as connect_redis
 from keel.core.sql import dialect_of, insert_adding
+from keel.settings import Settings
 
 log = logging.getLogger("keel.realtime")
 
@@ -43,29 +47,11 @@ class EventSink:
         self.realtime = realtime
 
     async def emit(self, session: AsyncSession, outgoing: Sequence[Outgoing]) -> list[Event]:
-        """Number the events on their channels and insert them in one multi-row statement;
-        they leave after the commit, together with the request's other events. Call it once per
-        transaction where one can: channels are locked in name order within a call, so two
-        transactions cannot deadlock on them."""
-        if not outgoing:
+        """Stored in the request's transaction (`Realtime.store`: call it once per transaction
+        where one can); they leave after the commit, together with the request's other events."""
+        events = await self.realtime.store(session, outgoing)
+        if not events:
             return []
-        by_channel: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-        for channel, name, data in outgoing:
-            by_channel[channel].append((name, data))
-        events: list[Event] = []
-        for channel in sorted(by_channel):
-            items = by_channel[channel]
-            last = await self.realtime.take(session, channel, len(items))
-            first = last - len(items) + 1
-            events += [Event(channel, first + n, name, data) for n, (name, data) in enumerate(items)]
-        now = utcnow()
-        await session.execute(
-            insert(self.realtime.event_model.__table__),
-            [
-                {"channel": e.channel, "seq": e.seq, "name": e.name, "data": e.data, "created_at": now}
-                for e in events
-            ],
-        )
         state = self.request.scope["state"]
         batch = state.get(_BATCH)
         if batch is None:
@@ -87,6 +73,12 @@ class Realtime:
         self.event_model: Any = event_model
         self.channel_model: Any = channel_model
         self.feed = feed
+        # This process's hubs of the app (one each served instance), for `publish_committed`.
+        self._hubs: weakref.WeakSet[Hub] = weakref.WeakSet()
+
+    @property
+    def redis_channel(self) -> str:
+        return f"keel:{self.slug}:events"
 
     def hub(self, app: Any) -> Hub:
         """The app's hub, made on first use (an app served without a lifespan still delivers)."""
@@ -94,6 +86,7 @@ class Realtime:
         existing = getattr(state, "realtime_hub", None)
         if existing is None:
             existing = state.realtime_hub = Hub(self, state.redis, state.database)
+            self._hubs.add(existing)
         return existing
 
     async def start(self, app: Any) -> None:
@@ -107,6 +100,48 @@ class Realtime:
     async def sink(self, request: Request) -> EventSink:
         """The request's events (a dependency)."""
         return EventSink(request, self)
+
+    async def store(self, session: AsyncSession, outgoing: Sequence[Outgoing]) -> list[Event]:
+        """Number the events on their channels and insert them in one multi-row statement, in
+        the session's transaction. Channels are locked in name order within a call, so two
+        transactions cannot deadlock on them."""
+        if not outgoing:
+            return []
+        by_channel: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        for channel, name, data in outgoing:
+            by_channel[channel].append((name, data))
+        events: list[Event] = []
+        for channel in sorted(by_channel):
+            items = by_channel[channel]
+            last = await self.take(session, channel, len(items))
+            first = last - len(items) + 1
+            events += [Event(channel, first + n, name, data) for n, (name, data) in enumerate(items)]
+        now = utcnow()
+        await session.execute(
+            insert(self.event_model.__table__),
+            [
+                {"channel": e.channel, "seq": e.seq, "name": e.name, "data": e.data, "created_at": now}
+                for e in events
+            ],
+        )
+        return events
+
+    async def publish_committed(self, settings: Settings, events: Sequence[Event]) -> None:
+        """For work without a request (a sweep, perhaps in `keel worker`): events `store`d in a
+        transaction that has committed. With Redis, to every process; without, to this
+        process's own sockets (the only ones there are)."""
+        if not events:
+            return
+        if settings.redis_url:
+            client = connect_redis(settings)
+            assert client is not None
+            try:
+                await client.publish(self.redis_channel, orjson.dumps([e.row() for e in events]))
+            finally:
+                await client.aclose()
+            return
+        for local in list(self._hubs):
+            local.dispatch(events)
 
     async def take(self, session: AsyncSession, channel: str, count: int) -> int:
         """Add `count` to the channel's number and answer the new last one; the row stays locked

@@ -41,9 +41,9 @@ async def create_booking(
     default_minutes: DefaultServiceMinutes,
     key: IdempotencyKeyHeader,
 ) -> dict[str, Any]:
-    """Take the next number at a store (from 1 each UTC day). The wait is the people ahead times
-    the store's recent service time, shared among the counters serving now (its default until
-    it has completed enough). 404 for an unknown store; 409 when its queue is closed or you
+    """Take the next number at a store (from 1 each day, from the store's local midnight). The
+    wait is the people ahead times the store's recent service time, shared among the counters
+    serving now (its default until it has completed enough). 404 for an unknown store; 409 when its queue is closed or you
     already wait or are being served there. With an `Idempotency-Key`, a retry answers the
     same booking (201, the same body) instead of a 409."""
     if key is not None:

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, IdempotencyKey, Store, User
@@ -69,21 +69,9 @@ async def create_booking(
     now = days.clock()
     # Outside the transaction (autocommit), so taking the number stays its first statement.
     day = await days.booking_day(database.autocommit, data.store_id, now, by_staff=walk_in_name is not None)
-    # First, before any read: the counter's lock orders concurrent bookings at this store, so
-    # the checks below see every booking committed before this one.
+    # First in the transaction: the counter's lock orders concurrent bookings at this store, so
+    # the line read after the insert sees every booking committed before this one.
     number = await take_number(session, database, data.store_id, day)
-    already = exists().where(
-        Booking.store_id == data.store_id, Booking.user_id == user.id, Booking.status.in_(ACTIVE)
-    )
-    store = (
-        await session.execute(
-            select(Store.is_active, already.label("already")).where(Store.id == data.store_id)
-        )
-    ).one()
-    if not store.is_active:
-        raise Conflict("This store's queue is closed")
-    if store.already and walk_in_name is None:
-        raise Conflict("You are already in this store's queue")
     booking = Booking(
         store_id=data.store_id,
         user_id=user.id,
@@ -97,7 +85,10 @@ async def create_booking(
     )
     session.add(booking)
     await session.flush()
-    line = await lines.load(session, data.store_id, default_minutes)
+    line = await lines.load(session, data.store_id, default_minutes, customer=user.id)
+    # Counted with this booking: another active one rolls this one back.
+    if line.customer_active > 1 and walk_in_name is None:
+        raise Conflict("You are already in this store's queue")
     position = line.position(day, number)
     assert position is not None  # it was inserted waiting, in this transaction
     wait = lines.estimated_wait(position - 1, line.minutes_per_person)
@@ -112,6 +103,7 @@ async def create_booking(
                 f"{walk_in_name or user.name}預約了{line.store_name},第{number}號",
             ),
         ],
+        switches={user.id: user.notification_settings, line.owner_id: line.owner_switches},
     )
     await events.emit(session, [live.queue_updated(line, now, joined=booking)])
     return {
@@ -222,18 +214,9 @@ async def _move(
     if new == BookingStatus.completed:
         await lines.remeasure(session, booking.store_id)
     line = await lines.load(session, booking.store_id, default_minutes)
-    changed = {
-        "booking_id": str(booking.id),
-        "old_status": old,
-        "new_status": new,
-        "message": STATUS_MESSAGES[new],
-        "updated_at": now.isoformat(),
-    }
-    left = booking.user_id if old == BookingStatus.waiting else None
-    # The customer and the store both hear of the move (the spec's 相關的使用者和商家).
-    outgoing: list[Outgoing] = [
-        (live.user_channel(booking.user_id), "booking_status_changed", changed),
-        (live.user_channel(line.owner_id), "booking_status_changed", changed),
+    left = [booking.user_id] if old == BookingStatus.waiting else []
+    outgoing = [
+        *status_changed(booking, line.owner_id, old, new, now),
         live.queue_updated(line, now, left=left),
     ]
     # Those now at the head who stood behind the booking that left moved up: (position, who).
@@ -245,6 +228,23 @@ async def _move(
     await notifications.add(session, _notifications(line, booking, old, new, moved_up, by_owner=by_owner))
     await events.emit(session, outgoing)
     return now
+
+
+def status_changed(
+    booking: Any, owner_id: uuid.UUID, old: str, new: BookingStatus, now: datetime
+) -> list[Outgoing]:
+    """The customer and the store both hear of a move (the spec's 相關的使用者和商家)."""
+    changed = {
+        "booking_id": str(booking.id),
+        "old_status": old,
+        "new_status": new,
+        "message": STATUS_MESSAGES[new],
+        "updated_at": now.isoformat(),
+    }
+    return [
+        (live.user_channel(booking.user_id), "booking_status_changed", changed),
+        (live.user_channel(owner_id), "booking_status_changed", changed),
+    ]
 
 
 def _notifications(

@@ -101,7 +101,7 @@ async def _walk_in_user(database: Database, store_id: uuid.UUID) -> Any:
     line, its events and the lists treat walk-ins like anyone else (their events reach no
     socket). Made in a transaction of its own, committed before the booking's begins."""
     email = _walk_in_email(store_id)
-    found = select(User.id, User.name).where(User.email == email)
+    found = select(User.id, User.name, User.notification_settings).where(User.email == email)
     existing = (await database.autocommit.execute(found)).first()
     if existing is not None:
         return existing

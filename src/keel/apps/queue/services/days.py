@@ -10,11 +10,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
-from keel.apps.queue.models import Booking, Store
-from keel.apps.queue.schemas import BookingStatus
-from keel.core.db import Database, Executor, utcnow
+from keel.apps.queue.models import Store
+from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -40,16 +39,21 @@ def is_open(opening_hours: dict[str, Any] | None, time_zone: str, now: datetime)
 
 
 async def booking_day(db: Executor, store_id: Any, now: datetime, *, by_staff: bool) -> date:
-    """The store's day for a booking taken now: 404 for no such store; 409 while it has paused
-    bookings or is outside its opening hours, unless its staff take the booking at the counter
-    (a walk-in), who decide for themselves whom they still serve."""
+    """The store's day for a booking taken now: 404 for no such store; 409 when it is closed
+    (`is_active` false), or while it has paused bookings or is outside its opening hours, unless
+    its staff take the booking at the counter (a walk-in), who decide for themselves whom they
+    still serve."""
     row = (
         await db.execute(
-            select(Store.time_zone, Store.opening_hours, Store.accepting_bookings).where(Store.id == store_id)
+            select(Store.time_zone, Store.opening_hours, Store.accepting_bookings, Store.is_active).where(
+                Store.id == store_id
+            )
         )
     ).first()
     if row is None:
         raise NotFound("Store not found")
+    if not row.is_active:
+        raise Conflict("This store's queue is closed")
     if not by_staff:
         if not row.accepting_bookings:
             raise Conflict("This store has paused taking bookings")
@@ -61,33 +65,3 @@ async def booking_day(db: Executor, store_id: Any, now: datetime, *, by_staff: b
 async def today_at(db: Executor, store_id: Any, now: datetime) -> date:
     time_zone = (await db.execute(select(Store.time_zone).where(Store.id == store_id))).scalar_one()
     return local_day(time_zone, now)
-
-
-async def close_ended_days(database: Database, no_show_by_default: bool, now: datetime) -> int:
-    """Bookings still waiting from a day that has ended at their store become no_show, at each
-    store whose rule says so (its `end_of_day_no_show`, else the deployment's): one UPDATE per
-    time zone in use, each its own transaction. What a run moved is no longer waiting, so a
-    second run, or one overlapping it, moves nothing: each store's day closes once.
-
-    No events are sent: the core publishes events after a request's commit, and a sweep has no
-    request. The customers' apps see the no_show when they next load or reconnect."""
-    rule = Store.end_of_day_no_show.is_(True)
-    if no_show_by_default:
-        rule = or_(rule, Store.end_of_day_no_show.is_(None))
-    zones = (await database.autocommit.execute(select(Store.time_zone).distinct())).scalars().all()
-    moved = 0
-    for zone in zones:
-        stores = select(Store.id).where(Store.time_zone == zone, rule)
-        async with database.sessionmaker() as session, session.begin():
-            result = await session.execute(
-                update(Booking)
-                .where(
-                    Booking.store_id.in_(stores),
-                    Booking.status == BookingStatus.waiting,
-                    Booking.queue_day < local_day(zone, now),
-                )
-                .values(status=BookingStatus.no_show, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            moved += result.rowcount
-    return moved

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from keel.apps.queue.models import Booking, Store
+from keel.apps.queue.models import Booking, Store, User
 from keel.apps.queue.schemas import BookingStatus
 
 # The services a store's estimate is measured from: enough that one odd service moves it
@@ -132,8 +132,11 @@ class Line:
     store_id: uuid.UUID
     store_name: str
     owner_id: uuid.UUID
+    owner_switches: dict[str, Any]  # the owner's notification_settings
     minutes_per_person: float
     spans: list[Span]  # the days in order: a day's line is behind the days before it
+    # The active (waiting or serving) bookings at the store of the customer `load` was given.
+    customer_active: int
 
     @property
     def count(self) -> int:
@@ -159,19 +162,32 @@ def position_in(spans: list[Span], day: date, number: int) -> int | None:
 # (store_id, status, queue_day, queue_number) index, not the bookings.
 _DAYS = (
     select(
+        Booking.store_id,
         Booking.queue_day,
         func.min(Booking.queue_number).label("lo"),
         func.max(Booking.queue_number).label("hi"),
         func.count().label("n"),
     )
     .where(Booking.store_id == bindparam("store_id"), Booking.status == BookingStatus.waiting)
-    .group_by(Booking.queue_day)
+    .group_by(Booking.store_id, Booking.queue_day)
     .subquery()
+)
+_customer_active = (
+    select(func.count())
+    .select_from(Booking)
+    .where(
+        Booking.store_id == bindparam("store_id"),
+        Booking.user_id == bindparam("customer"),
+        Booking.status.in_((BookingStatus.waiting, BookingStatus.serving)),
+    )
+    .scalar_subquery()
 )
 _LINE = (
     select(
         Store.name,
         Store.owner_id,
+        User.notification_settings.label("owner_switches"),
+        _customer_active.label("customer_active"),
         Store.default_service_minutes,
         Store.service_seconds_estimate,
         serving_count(Store.id).label("counters"),
@@ -181,15 +197,19 @@ _LINE = (
         _DAYS.c.n,
     )
     .select_from(Store)
-    .outerjoin(_DAYS, true())
+    .join(User, User.id == Store.owner_id)
+    .outerjoin(_DAYS, _DAYS.c.store_id == Store.id)
     .where(Store.id == bindparam("store_id"))
     .order_by(_DAYS.c.queue_day)
 )
 
 
-async def load(session: AsyncSession, store_id: uuid.UUID, default_minutes: float) -> Line:
-    """`default_minutes`: KEEL_QUEUE_DEFAULT_SERVICE_MINUTES (deps.DefaultServiceMinutes)."""
-    rows: list[Any] = (await session.execute(_LINE, {"store_id": store_id})).all()
+async def load(
+    session: AsyncSession, store_id: uuid.UUID, default_minutes: float, customer: uuid.UUID | None = None
+) -> Line:
+    """`default_minutes`: KEEL_QUEUE_DEFAULT_SERVICE_MINUTES (deps.DefaultServiceMinutes);
+    `customer`: whose active bookings at the store to count, in the same round trip."""
+    rows: list[Any] = (await session.execute(_LINE, {"store_id": store_id, "customer": customer})).all()
     first = rows[0]
     minutes = minutes_per_person(
         first.service_seconds_estimate, first.default_service_minutes, default_minutes, first.counters
@@ -201,8 +221,10 @@ async def load(session: AsyncSession, store_id: uuid.UUID, default_minutes: floa
         store_id=store_id,
         store_name=first.name,
         owner_id=first.owner_id,
+        owner_switches=first.owner_switches or {},
         minutes_per_person=minutes,
         spans=[Span(row.queue_day, row.lo, row.hi, holes.get(row.queue_day, ())) for row in days],
+        customer_active=first.customer_active,
     )
 
 

@@ -17,7 +17,7 @@ onto or off the channel as the event passes.
 """
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -40,10 +40,10 @@ def user_channel(user_id: uuid.UUID | str) -> str:
 
 
 def queue_updated(
-    line: Line, now: datetime, *, joined: Booking | None = None, left: uuid.UUID | None = None
+    line: Line, now: datetime, *, joined: Booking | None = None, left: Sequence[uuid.UUID] = ()
 ) -> Outgoing:
     """The store's one event for a change of its line; `joined` is the booking that entered
-    it, `left` the customer whose booking stopped waiting."""
+    it, `left` the customers whose bookings stopped waiting."""
     data: dict[str, Any] = {
         "store_id": str(line.store_id),
         "current_queue_count": line.count,
@@ -53,8 +53,8 @@ def queue_updated(
     }
     if joined is not None:
         data["joined"] = [str(joined.user_id), joined.queue_day.isoformat(), joined.queue_number]
-    if left is not None:
-        data["left"] = str(left)
+    if left:
+        data["left"] = [str(user_id) for user_id in left]
     return store_channel(line.store_id), "queue_updated", data
 
 
@@ -107,8 +107,7 @@ class QueueFeed:
                 connection.viewer.places[store_id] = (date.fromisoformat(day), number)
                 if event.channel not in connection.channels:
                     hub.follow(connection, event.channel, from_seq=event.seq)
-        left = event.data.get("left")
-        if left is not None:
+        for left in event.data.get("left", ()):
             for connection in list(hub.connections_of(left)):
                 viewer: Viewer = connection.viewer
                 viewer.places.pop(store_id, None)

@@ -2,7 +2,7 @@
 the same transaction as the change they tell about."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +19,16 @@ NewNotification = tuple[uuid.UUID, str, str, str]
 _SWITCHES_SLICE = 5000
 
 
-async def add(session: AsyncSession, notifications: Sequence[NewNotification]) -> None:
-    """All in one multi-row insert: a status change may notify everyone in a long queue. A
-    recipient whose `push_notifications` is off gets none: the in-app list is what a push would
-    carry (there is no mail or SMS delivery, so their switches have nothing to stop)."""
-    notifications = await _wanted(session, notifications)
+async def add(
+    session: AsyncSession,
+    notifications: Sequence[NewNotification],
+    switches: Mapping[uuid.UUID, Mapping[str, Any] | None] | None = None,
+) -> None:
+    """All in one multi-row insert. A recipient whose `push_notifications` is off gets none:
+    the in-app list is what a push would carry (there is no mail or SMS delivery, so their
+    switches have nothing to stop). `switches`: the recipients' notification_settings the
+    caller has read already; the others are read here."""
+    notifications = await _wanted(session, notifications, switches or {})
     if not notifications:
         return
     now = utcnow()
@@ -37,11 +42,19 @@ async def add(session: AsyncSession, notifications: Sequence[NewNotification]) -
     )  # fmt: skip
 
 
-async def _wanted(session: AsyncSession, notifications: Sequence[NewNotification]) -> list[NewNotification]:
+def _muted(settings: Mapping[str, Any] | None) -> bool:
+    return (settings or {}).get("push_notifications") is False
+
+
+async def _wanted(
+    session: AsyncSession,
+    notifications: Sequence[NewNotification],
+    known: Mapping[uuid.UUID, Mapping[str, Any] | None],
+) -> list[NewNotification]:
     if not notifications:
         return []
-    recipients = list({user_id for user_id, *_ in notifications})
-    muted: set[uuid.UUID] = set()
+    muted = {user_id for user_id, settings in known.items() if _muted(settings)}
+    recipients = list({user_id for user_id, *_ in notifications} - known.keys())
     # In slices: a line of tens of thousands would pass the drivers' limit on bound parameters.
     for start in range(0, len(recipients), _SWITCHES_SLICE):
         rows = await session.execute(
@@ -49,9 +62,7 @@ async def _wanted(session: AsyncSession, notifications: Sequence[NewNotification
                 User.id.in_(recipients[start : start + _SWITCHES_SLICE])
             )
         )
-        muted |= {
-            row.id for row in rows if (row.notification_settings or {}).get("push_notifications") is False
-        }
+        muted |= {row.id for row in rows if _muted(row.notification_settings)}
     return [n for n in notifications if n[0] not in muted]
 
 
