@@ -56,7 +56,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_reminder_sends_created_at"), table_name="reminder_sends")
+    # Their indexes go with the tables (MariaDB refuses to drop one a foreign key needs first).
     op.drop_table("reminder_sends")
-    op.drop_index(op.f("ix_push_tokens_user_id"), table_name="push_tokens")
     op.drop_table("push_tokens")
