@@ -5,6 +5,7 @@ statements from the functions here (or pick among their own spellings with `by_d
 branch on a dialect's name only where the whole way of doing the work differs (a
 PostgreSQL-only one-statement path), never to spell a statement."""
 
+import functools
 import weakref
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -87,15 +88,25 @@ def insert_adding(db: Handle, table: Table, key: list[str], added: list[str]) ->
     running totals and counters, kept in one atomic statement. ON CONFLICT DO UPDATE, or MySQL's
     ON DUPLICATE KEY UPDATE, which locks the row it finds exclusively at once (a separate
     insert, then update, would take a shared lock first, and two writers would deadlock)."""
-    match dialect_of(db):
-        case "postgresql" | "sqlite" as dialect:
+    return _insert_adding(dialect_of(db), table, tuple(key), tuple(added))
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_adding(dialect: str, table: Table, key: tuple[str, ...], added: tuple[str, ...]) -> Insert:
+    # Built once per table: `excluded` and `inserted` make a new alias of the table at each
+    # access, a cost hot counters (a queue's numbers, a channel's events) paid on every write.
+    # Constructs are immutable, so every caller's `.values(...)` makes its own copy.
+    match dialect:
+        case "postgresql" | "sqlite":
             upsert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+            excluded = upsert.excluded
             return upsert.on_conflict_do_update(
-                index_elements=key, set_={name: table.c[name] + upsert.excluded[name] for name in added}
+                index_elements=list(key), set_={name: table.c[name] + excluded[name] for name in added}
             )
         case _:
             mine = mysql.insert(table)
-            return mine.on_duplicate_key_update({name: table.c[name] + mine.inserted[name] for name in added})
+            inserted = mine.inserted
+            return mine.on_duplicate_key_update({name: table.c[name] + inserted[name] for name in added})
 
 
 class json_array_contains(FunctionElement[bool]):
