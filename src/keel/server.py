@@ -49,7 +49,9 @@ def build_server(
     async def index(_request: Request) -> JSONResponse:
         return JSONResponse(
             {
-                "apps": {slug: {"docs": f"/{slug}/docs", "openapi": f"/{slug}/openapi.json"} for slug in apps},
+                "apps": {
+                    slug: {"docs": f"/{slug}/docs", "openapi": f"/{slug}/openapi.json"} for slug in apps
+                },
                 "console": "/admin/",
             }
         )
@@ -88,7 +90,10 @@ def build_server(
         root.router.lifespan_context = lifespan
     else:
         routes = [Route("/health", health), Route("/metrics", metrics), Route("/", index)]
-        routes += [Route("/admin", to_console), Mount("/admin", console_app({slug: f"/{slug}" for slug in apps}))]
+        routes += [
+            Route("/admin", to_console),
+            Mount("/admin", console_app({slug: f"/{slug}" for slug in apps})),
+        ]
         routes += [Mount(f"/{slug}", api) for slug, api in apps.items()]
         root = Starlette(routes=routes, lifespan=lifespan)
         install_error_handlers(root)  # type: ignore[arg-type]
