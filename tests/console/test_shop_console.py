@@ -124,6 +124,8 @@ def test_an_admin_signs_in_and_ships_a_paid_order(server: KeelServe, tmp_path: P
             row.click()
             detail = page.locator("[data-test=order-detail]")
             expect(detail).to_contain_text("陳小美")
+            # Who bought it, from the admin's GET /api/users/{id}.
+            expect(detail.locator("[data-test=customer]")).to_contain_text("user@example.com")
             detail.locator("[data-test=ship]").click()
             expect(detail).to_contain_text("已出貨")
             expect(detail.locator("[data-test=deliver]")).to_be_visible()

@@ -15,7 +15,7 @@ export default {
       deleteConfirm: '確定要刪除分類「{name}」嗎？其中的商品會繼續販售，但變成未分類。',
     },
     order: {
-      id: '訂單編號', user: '顧客編號', total: '金額', status: '狀態', created: '建立時間', items: '件數',
+      id: '訂單編號', user: '顧客編號', customer: '顧客', total: '金額', status: '狀態', created: '建立時間', items: '件數',
       allStatuses: '全部狀態', findById: '依訂單編號查詢', userFilter: '顧客編號', from: '起', to: '迄',
       detail: '訂單 #{id}', product: '商品', quantity: '數量', unitPrice: '單價', address: '收件資訊',
       payment: '付款方式', reference: '付款參考', timeline: '時間', paid: '付款', shipped: '出貨', delivered: '送達',
@@ -45,7 +45,7 @@ export default {
       deleteConfirm: '确定要删除分类“{name}”吗？其中的商品会继续销售，但变成未分类。',
     },
     order: {
-      id: '订单号', user: '顾客编号', total: '金额', status: '状态', created: '创建时间', items: '件数',
+      id: '订单号', user: '顾客编号', customer: '顾客', total: '金额', status: '状态', created: '创建时间', items: '件数',
       allStatuses: '全部状态', findById: '按订单号查询', userFilter: '顾客编号', from: '起', to: '止',
       detail: '订单 #{id}', product: '商品', quantity: '数量', unitPrice: '单价', address: '收货信息',
       payment: '支付方式', reference: '支付参考', timeline: '时间', paid: '支付', shipped: '发货', delivered: '送达',
@@ -75,7 +75,7 @@ export default {
       deleteConfirm: 'Delete the category "{name}"? Its products stay on sale, uncategorised.',
     },
     order: {
-      id: 'Order', user: 'Customer id', total: 'Total', status: 'Status', created: 'Created', items: 'Units',
+      id: 'Order', user: 'Customer id', customer: 'Customer', total: 'Total', status: 'Status', created: 'Created', items: 'Units',
       allStatuses: 'All statuses', findById: 'Find order by id', userFilter: 'Customer id', from: 'From', to: 'To',
       detail: 'Order #{id}', product: 'Product', quantity: 'Quantity', unitPrice: 'Unit price', address: 'Ship to',
       payment: 'Payment method', reference: 'Payment reference', timeline: 'Times', paid: 'Paid', shipped: 'Shipped',
