@@ -139,6 +139,20 @@ def test_an_admin_signs_in_and_ships_a_paid_order(server: KeelServe, tmp_path: P
             page.get_by_role("option", name="English").click()
             expect(page.get_by_role("menuitem", name="Orders")).to_be_visible()
             expect(row).to_contain_text("Shipped")
+
+            # The shipped mugs lead the bestsellers, drawn by ECharts (loaded with the page).
+            page.get_by_role("menuitem", name="Bestsellers").click()
+            page.wait_for_url("**/admin/shop/bestsellers")
+            expect(page.locator("[data-test=bestsellers-chart] canvas")).to_be_visible()
+            leader = page.locator(".el-table__body tr").first.locator("td")
+            expect(leader.nth(1)).to_have_text("Database Mug")
+            expect(leader.nth(2)).to_have_text("2")
+
+            # The landing page lists the sections this server has; the session is kept.
+            page.get_by_role("link", name="keel console").click()
+            page.wait_for_url(re.compile(r"/admin/$"))
+            page.get_by_role("link", name="Open").click()
+            page.wait_for_url("**/admin/shop/products")
             assert errors == []
         finally:
             browser.close()
