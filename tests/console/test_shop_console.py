@@ -115,7 +115,7 @@ def test_an_admin_signs_in_and_ships_a_paid_order(server: KeelServe, tmp_path: P
             # Traditional Chinese is the shop's language; the mugs sold are out of stock.
             expect(page.get_by_role("menuitem", name="訂單")).to_be_visible()
             expect(products.locator("tr", has_text="Database Mug")).to_contain_text("148")
-            page.screenshot(path=shots / "products.png")
+            page.screenshot(path=shots / "products.png", animations="disabled")
 
             page.get_by_role("menuitem", name="訂單").click()
             page.wait_for_url("**/admin/shop/orders")
@@ -130,7 +130,11 @@ def test_an_admin_signs_in_and_ships_a_paid_order(server: KeelServe, tmp_path: P
             expect(detail).to_contain_text("已出貨")
             expect(detail.locator("[data-test=deliver]")).to_be_visible()
             expect(row).to_contain_text("已出貨")
-            page.screenshot(path=shots / "orders.png")
+            # The picture without the pointer's hover and the passing toast over the drawer's title.
+            page.mouse.move(0, 0)
+            page.screenshot(
+                path=shots / "orders.png", animations="disabled", style=".el-message { display: none }"
+            )
             page.keyboard.press("Escape")
             expect(detail).to_be_hidden()
 
