@@ -1,4 +1,14 @@
 # keel: every app behind one server. Build: docker build -t keel .
+
+# The admin console (console/, Vue): Vite builds it into src/keel/console/dist; only the built
+# files go into the image, which needs no Node.
+FROM node:20-slim AS console
+WORKDIR /build
+COPY console/package.json console/package-lock.json ./console/
+RUN cd console && npm ci --no-audit --no-fund
+COPY console ./console
+RUN cd console && npm run build
+
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,6 +22,7 @@ WORKDIR /app
 # A regular (non-editable) install: the image runs the installed package, not /app/src.
 COPY pyproject.toml README.md ./
 COPY src ./src
+COPY --from=console /build/src/keel/console/dist ./src/keel/console/dist
 RUN pip install . \
  && useradd --system --create-home --uid 10001 keel \
  && mkdir -p /data \

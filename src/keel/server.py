@@ -1,5 +1,5 @@
 """The ASGI application: every registered app under `/<slug>` (or one app at the root),
-`/health` and `/metrics` beside them, and CORS and the observability middleware around it all."""
+`/health`, `/metrics` and the admin console (`/admin`, keel/console) beside them, and CORS and the observability middleware around it all."""
 
 import os
 from collections.abc import AsyncIterator
@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from keel.apps import APP_SLUGS, load_app
+from keel.console import console_app, to_console
 from keel.core.db import Database
 from keel.core.errors import install_error_handlers
 from keel.core.health import report as health_report
@@ -47,7 +48,12 @@ def build_server(
 
     async def index(_request: Request) -> JSONResponse:
         return JSONResponse(
-            {"apps": {slug: {"docs": f"/{slug}/docs", "openapi": f"/{slug}/openapi.json"} for slug in apps}}
+            {
+                "apps": {
+                    slug: {"docs": f"/{slug}/docs", "openapi": f"/{slug}/openapi.json"} for slug in apps
+                },
+                "console": "/admin/",
+            }
         )
 
     @asynccontextmanager
@@ -78,9 +84,16 @@ def build_server(
         root = apps[only]
         root.add_route("/health", health, include_in_schema=False)
         root.add_route("/metrics", metrics, include_in_schema=False)
+        # The console calls the app's API at the root, as its spec's clients do.
+        root.add_route("/admin", to_console, include_in_schema=False)
+        root.mount("/admin", console_app({only: ""}))
         root.router.lifespan_context = lifespan
     else:
         routes = [Route("/health", health), Route("/metrics", metrics), Route("/", index)]
+        routes += [
+            Route("/admin", to_console),
+            Mount("/admin", console_app({slug: f"/{slug}" for slug in apps})),
+        ]
         routes += [Mount(f"/{slug}", api) for slug, api in apps.items()]
         root = Starlette(routes=routes, lifespan=lifespan)
         install_error_handlers(root)  # type: ignore[arg-type]

@@ -212,3 +212,38 @@ async def test_a_phone_longer_than_its_column_is_422_and_not_stored(
     response = await shop.put(PROFILE, json={"phone": "+" + "1" * 32}, headers=buyer.headers)
     assert response.status_code == 422
     assert (await profile(shop, buyer))["phone"] is None
+
+
+async def test_an_admin_reads_a_customers_profile(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
+    updated = await shop.put(
+        PROFILE, json={"full_name": "陳小美", "default_shipping_address": ADDRESS}, headers=buyer.headers
+    )
+    assert updated.status_code == 200, updated.text
+    response = await shop.get(f"/api/users/{buyer.id}", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == PROFILE_FIELDS
+    assert (body["id"], body["email"], body["full_name"], body["is_admin"]) == (
+        buyer.id,
+        buyer.email,
+        "陳小美",
+        False,
+    )
+    assert body["default_shipping_address"] == FULL_ADDRESS
+
+
+async def test_only_an_admin_reads_another_users_profile(
+    shop: httpx.AsyncClient, admin: Account, buyer: Account
+) -> None:
+    other = await builders.account(shop)
+    refused = await shop.get(f"/api/users/{other.id}", headers=buyer.headers)
+    assert refused.status_code == 403
+    assert "detail" in refused.json()
+    # Not even one's own: a customer has /me/profile.
+    assert (await shop.get(f"/api/users/{buyer.id}", headers=buyer.headers)).status_code == 403
+    assert (await shop.get(f"/api/users/{other.id}")).status_code == 401
+    missing = await shop.get("/api/users/999999999", headers=admin.headers)
+    assert (missing.status_code, missing.json()) == (404, {"detail": "User not found"})
+    assert (await shop.get("/api/users/abc", headers=admin.headers)).status_code == 422

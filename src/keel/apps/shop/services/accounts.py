@@ -1,4 +1,4 @@
-"""Registration, login and the profile."""
+"""Registration, login, the profile, and an admin's look at a customer."""
 
 from typing import Any
 
@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.shop.models import User, username_key
 from keel.apps.shop.schemas import UserCreate, UserProfileUpdate
-from keel.core.errors import Conflict, Unauthorized
+from keel.core.errors import Conflict, NotFound, Unauthorized
 from keel.core.security.identity import normalize_email
 from keel.core.security.passwords import hash_password, verify_password
 
@@ -65,6 +65,14 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
         raise Unauthorized("Incorrect email or password")
     if not user.is_active:
         raise Unauthorized("Account is disabled")
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    """For the back office: who placed an order (orders carry only the buyer's id)."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found")
     return user
 
 

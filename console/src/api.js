@@ -1,0 +1,104 @@
+// A JSON client for one app's API with a signed-in admin's tokens, kept in memory only (a
+// reload signs out), refreshed with the refresh token a minute before the access token expires
+// and once more if a request is answered 401.
+import { reactive } from 'vue'
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail)
+    this.status = status
+  }
+}
+
+// FastAPI's `detail` is a string, or a list of validation errors ({loc, msg}).
+function describe(status, body) {
+  const detail = body?.detail
+  if (typeof detail === 'string') return detail
+  if (Array.isArray(detail)) {
+    return detail.map((e) => `${(e.loc || []).filter((p) => p !== 'body').join('.')}: ${e.msg}`).join('; ')
+  }
+  return `HTTP ${status}`
+}
+
+export function createSession({ base, login, refresh, logout }) {
+  const state = reactive({ user: null })
+  let tokens = null
+  let timer = null
+
+  function keep(answer) {
+    tokens = { access: answer.access_token, refresh: answer.refresh_token }
+    state.user = answer.user
+    clearTimeout(timer)
+    const seconds = Math.max(10, (answer.expires_in || 60) - 60)
+    timer = setTimeout(() => renew().catch(() => forget()), seconds * 1000)
+  }
+
+  function forget() {
+    clearTimeout(timer)
+    tokens = null
+    state.user = null
+  }
+
+  async function send(method, path, { body, params, auth = true } = {}) {
+    const query = new URLSearchParams()
+    for (const [key, value] of Object.entries(params || {})) {
+      if (value !== null && value !== undefined && value !== '') query.append(key, value)
+    }
+    const url = `${base()}${path}${query.size ? `?${query}` : ''}`
+    const headers = { Accept: 'application/json' }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    if (auth && tokens) headers.Authorization = `Bearer ${tokens.access}`
+    const response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await response.text()
+    let data = null
+    try {
+      data = text ? JSON.parse(text) : null
+    } catch {
+      data = { detail: text }
+    }
+    if (!response.ok) throw new ApiError(response.status, describe(response.status, data))
+    const total = response.headers.get('X-Total-Count')
+    return { data, total: total === null ? null : Number(total) }
+  }
+
+  async function renew() {
+    const { data } = await send('POST', refresh, { body: { refresh_token: tokens.refresh }, auth: false })
+    keep(data)
+  }
+
+  async function request(method, path, options = {}) {
+    try {
+      return await send(method, path, options)
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 401 || !tokens) throw error
+      try {
+        await renew()
+      } catch {
+        forget()
+        throw error
+      }
+      return send(method, path, options)
+    }
+  }
+
+  return {
+    state,
+    request,
+    async signIn(email, password, accept) {
+      const { data } = await send('POST', login, { body: { email, password }, auth: false })
+      const refusal = accept(data.user)
+      if (refusal) throw new ApiError(403, refusal)
+      keep(data)
+    },
+    async signOut() {
+      if (tokens) {
+        await send('POST', logout, { body: { refresh_token: tokens.refresh } }).catch(() => {})
+      }
+      forget()
+    },
+  }
+}

@@ -1,0 +1,4 @@
+// Every section the console has; the navigation shows those whose app the server serves.
+import shop from './shop/index.js'
+
+export const SECTIONS = [shop]

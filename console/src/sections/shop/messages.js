@@ -1,0 +1,92 @@
+export default {
+  'zh-Hant': {
+    title: '商店',
+    summary: '商品與庫存、分類、訂單出貨，以及熱銷排行。',
+    nav: { products: '商品', categories: '分類', orders: '訂單', bestsellers: '熱銷排行' },
+    product: {
+      name: '名稱', description: '說明', price: '價格', stock: '庫存', category: '分類', image: '圖片網址',
+      none: '未分類', searchHint: '搜尋商品名稱', allCategories: '全部分類', new: '新增商品', editTitle: '編輯商品',
+      setStock: '調整庫存', stockPrompt: '「{name}」的新庫存數量', stockInvalid: '請輸入 0 以上的整數',
+      deleteConfirm: '確定要下架「{name}」嗎？已有訂單的商品會封存，訂單仍保留它。',
+      sort: '排序', sortDefault: '依編號', price_asc: '價格由低到高', price_desc: '價格由高到低', name_asc: '名稱', newest: '最新',
+    },
+    category: {
+      name: '名稱', description: '說明', new: '新增分類', editTitle: '編輯分類',
+      deleteConfirm: '確定要刪除分類「{name}」嗎？其中的商品會繼續販售，但變成未分類。',
+    },
+    order: {
+      id: '訂單編號', user: '顧客編號', customer: '顧客', total: '金額', status: '狀態', created: '建立時間', items: '件數',
+      allStatuses: '全部狀態', findById: '依訂單編號查詢', userFilter: '顧客編號', from: '起', to: '迄',
+      detail: '訂單 #{id}', product: '商品', quantity: '數量', unitPrice: '單價', address: '收件資訊',
+      payment: '付款方式', reference: '付款參考', timeline: '時間', paid: '付款', shipped: '出貨', delivered: '送達',
+      cancelled: '取消', expires: '付款期限', refunded: '退款', cancelReason: '取消原因',
+      ship: '出貨', deliver: '標記送達', cancelOrder: '取消訂單',
+      cancelConfirm: '確定要取消訂單 #{id} 嗎？庫存會歸還，已付款的訂單會退款。',
+      moved: '訂單 #{id} 現在是「{status}」',
+    },
+    status: {
+      pending_payment: '待付款', paying: '付款中', paid: '已付款', shipped: '已出貨', delivered: '已送達', cancelled: '已取消',
+    },
+    bestsellers: { sold: '售出數量', top: '前 {n} 名', empty: '還沒有已付款的訂單。' },
+  },
+  'zh-Hans': {
+    title: '商店',
+    summary: '商品与库存、分类、订单发货，以及热销排行。',
+    nav: { products: '商品', categories: '分类', orders: '订单', bestsellers: '热销排行' },
+    product: {
+      name: '名称', description: '说明', price: '价格', stock: '库存', category: '分类', image: '图片网址',
+      none: '未分类', searchHint: '搜索商品名称', allCategories: '全部分类', new: '新建商品', editTitle: '编辑商品',
+      setStock: '调整库存', stockPrompt: '“{name}”的新库存数量', stockInvalid: '请输入 0 以上的整数',
+      deleteConfirm: '确定要下架“{name}”吗？已有订单的商品会归档，订单仍保留它。',
+      sort: '排序', sortDefault: '按编号', price_asc: '价格从低到高', price_desc: '价格从高到低', name_asc: '名称', newest: '最新',
+    },
+    category: {
+      name: '名称', description: '说明', new: '新建分类', editTitle: '编辑分类',
+      deleteConfirm: '确定要删除分类“{name}”吗？其中的商品会继续销售，但变成未分类。',
+    },
+    order: {
+      id: '订单号', user: '顾客编号', customer: '顾客', total: '金额', status: '状态', created: '创建时间', items: '件数',
+      allStatuses: '全部状态', findById: '按订单号查询', userFilter: '顾客编号', from: '起', to: '止',
+      detail: '订单 #{id}', product: '商品', quantity: '数量', unitPrice: '单价', address: '收货信息',
+      payment: '支付方式', reference: '支付参考', timeline: '时间', paid: '支付', shipped: '发货', delivered: '送达',
+      cancelled: '取消', expires: '支付期限', refunded: '退款', cancelReason: '取消原因',
+      ship: '发货', deliver: '标记送达', cancelOrder: '取消订单',
+      cancelConfirm: '确定要取消订单 #{id} 吗？库存会归还，已支付的订单会退款。',
+      moved: '订单 #{id} 现在是“{status}”',
+    },
+    status: {
+      pending_payment: '待支付', paying: '支付中', paid: '已支付', shipped: '已发货', delivered: '已送达', cancelled: '已取消',
+    },
+    bestsellers: { sold: '售出数量', top: '前 {n} 名', empty: '还没有已支付的订单。' },
+  },
+  en: {
+    title: 'Shop',
+    summary: 'Products and stock, categories, shipping orders, and the bestsellers.',
+    nav: { products: 'Products', categories: 'Categories', orders: 'Orders', bestsellers: 'Bestsellers' },
+    product: {
+      name: 'Name', description: 'Description', price: 'Price', stock: 'Stock', category: 'Category', image: 'Image URL',
+      none: 'Uncategorised', searchHint: 'Search product names', allCategories: 'All categories', new: 'New product',
+      editTitle: 'Edit product', setStock: 'Stock', stockPrompt: 'New stock of "{name}"', stockInvalid: 'A whole number, 0 or more',
+      deleteConfirm: 'Take "{name}" off sale? A product that was ordered is archived and its orders keep it.',
+      sort: 'Sort', sortDefault: 'By id', price_asc: 'Price, low to high', price_desc: 'Price, high to low', name_asc: 'Name', newest: 'Newest',
+    },
+    category: {
+      name: 'Name', description: 'Description', new: 'New category', editTitle: 'Edit category',
+      deleteConfirm: 'Delete the category "{name}"? Its products stay on sale, uncategorised.',
+    },
+    order: {
+      id: 'Order', user: 'Customer id', customer: 'Customer', total: 'Total', status: 'Status', created: 'Created', items: 'Units',
+      allStatuses: 'All statuses', findById: 'Find order by id', userFilter: 'Customer id', from: 'From', to: 'To',
+      detail: 'Order #{id}', product: 'Product', quantity: 'Quantity', unitPrice: 'Unit price', address: 'Ship to',
+      payment: 'Payment method', reference: 'Payment reference', timeline: 'Times', paid: 'Paid', shipped: 'Shipped',
+      delivered: 'Delivered', cancelled: 'Cancelled', expires: 'Pay by', refunded: 'Refunded', cancelReason: 'Cancel reason',
+      ship: 'Ship', deliver: 'Mark delivered', cancelOrder: 'Cancel order',
+      cancelConfirm: 'Cancel order #{id}? Its stock goes back and a paid order is refunded.',
+      moved: 'Order #{id} is now "{status}"',
+    },
+    status: {
+      pending_payment: 'Pending payment', paying: 'Paying', paid: 'Paid', shipped: 'Shipped', delivered: 'Delivered', cancelled: 'Cancelled',
+    },
+    bestsellers: { sold: 'Units sold', top: 'Top {n}', empty: 'No paid orders yet.' },
+  },
+}
