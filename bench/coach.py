@@ -63,15 +63,18 @@ def prepare_users(client: httpx.Client, day: dt.date) -> list[str]:
 
 
 def warm_summaries(client: httpx.Client, tokens: list[str], path: str) -> None:
-    """Ask for each user's weekly summary and wait until the server's worker has written it,
-    so the scenario measures the cached read."""
+    """Ask for each user's weekly summary (`summary=true`: a plain read never starts one) and
+    wait until the server's worker has written it, so the scenario measures the cached read."""
     deadline = time.monotonic() + 60
     pending = list(tokens)
     while pending and time.monotonic() < deadline:
         pending = [
             token
             for token in pending
-            if client.get(path, headers={"Authorization": f"Bearer {token}"}).json()["ai_summary"] is None
+            if client.get(
+                path, params={"summary": "true"}, headers={"Authorization": f"Bearer {token}"}
+            ).json()["ai_summary"]
+            is None
         ]
         time.sleep(0.5)
     if pending:
