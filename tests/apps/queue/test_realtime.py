@@ -330,9 +330,10 @@ async def test_events_published_out_of_order_reach_a_socket_in_order_once(
 async def test_a_busy_line_reaches_a_socket_as_its_latest_state_at_most_once_an_interval(
     live: Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first change after a quiet moment leaves at once; those within the interval after it
-    leave as one frame, the line as it is then (the interval is stretched so the test's own
-    bookings surely fall inside it)."""
+    """The first change after a quiet moment leaves at once; while changes keep coming closer
+    than the busy gap, those within the interval after a frame leave as one, the line as it is
+    then (both stretched so the test's own bookings surely fall inside them)."""
+    monkeypatch.setattr(hub_module, "BUSY_GAP_SECONDS", 10.0)
     monkeypatch.setattr(hub_module, "STATE_INTERVAL_SECONDS", 2.0)
     owner = await builders.account(live.http, name="Owner")
     store_id = await builders.store(live.http, owner)
@@ -344,6 +345,23 @@ async def test_a_busy_line_reaches_a_socket_as_its_latest_state_at_most_once_an_
         assert [first["data"]["current_queue_count"], latest["data"]["current_queue_count"]] == [1, 3]
         assert latest["id"].endswith(f"store/{store_id}:3")
         await nothing_more(watcher)
+
+
+async def test_a_quiet_line_reaches_a_socket_with_every_change_at_once(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes further apart than the busy gap are each sent as they come, however soon after
+    the previous frame: a status change after a pause reaches everyone without waiting."""
+    monkeypatch.setattr(hub_module, "BUSY_GAP_SECONDS", 0.0)
+    monkeypatch.setattr(hub_module, "STATE_INTERVAL_SECONDS", 60.0)
+    owner = await builders.account(live.http, name="Owner")
+    store_id = await builders.store(live.http, owner)
+    async with connect(f"{live.ws_url}?store_id={store_id}") as watcher:
+        counts = []
+        for _ in range(3):
+            await builders.booking(live.http, await builders.account(live.http), store_id)
+            counts.append((await receive(watcher))["data"]["current_queue_count"])
+        assert counts == [1, 2, 3]
 
 
 @pytest.fixture

@@ -21,11 +21,13 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 1013
 SEND_QUEUE_SIZE = 1024
 SEND_TIMEOUT_SECONDS = 5.0
-# A socket is sent a channel's state at most this often: the latest when the time comes (a
-# change after a quiet moment leaves at once). A line taking hundreds of bookings a second is
-# then ten frames a second per customer, not hundreds, and the process keeps its time for the
-# bookings themselves; people watching a number cannot read faster.
-STATE_INTERVAL_SECONDS = 0.1
+# A busy channel (its states coming less than BUSY_GAP_SECONDS apart) is sent to a socket at
+# most every STATE_INTERVAL_SECONDS: the latest when the time comes. A state after a quiet
+# moment leaves at once. A line taking hundreds of bookings a second is then two frames a
+# second per customer, not hundreds, and the process keeps its time for the bookings
+# themselves; people watching a number cannot read faster.
+BUSY_GAP_SECONDS = 0.05
+STATE_INTERVAL_SECONDS = 0.5
 REPLAY_LIMIT = 1000
 CHANNEL_LENGTH = 64
 # In a cursor, the signed-in user's own channel is written `me`.

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from keel.core.db import Database
 from keel.core.realtime.events import (
+    BUSY_GAP_SECONDS,
     CLOSE_TOO_SLOW,
     FILL_SECONDS,
     SEND_QUEUE_SIZE,
@@ -52,8 +53,8 @@ class Connection:
         self.waiting: dict[str, list[tuple[int, Event]]] = {}
         self.ready: asyncio.Queue[str] = asyncio.Queue()
         self.backlog = 0
-        # Per channel, when a state was last sent (loop time): the next waits for
-        # STATE_INTERVAL_SECONDS after it.
+        # Per channel, when a state was last sent (loop time): on a busy channel the next waits
+        # for STATE_INTERVAL_SECONDS after it.
         self.state_sent: dict[str, float] = {}
         self.task: asyncio.Task[None] | None = None
 
@@ -78,7 +79,7 @@ class Connection:
         elif run is None:
             loop = asyncio.get_running_loop()
             due = self.state_sent.get(event.channel, -STATE_INTERVAL_SECONDS) + STATE_INTERVAL_SECONDS
-            if due > loop.time():
+            if self.hub.is_busy(event.channel) and due > loop.time():
                 loop.call_at(due, self.ready.put_nowait, event.channel)
             else:
                 self.ready.put_nowait(event.channel)
@@ -171,6 +172,10 @@ class Hub:
         self._held: dict[str, dict[int, Event]] = {}
         self._subscriber: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        # Per channel: when its last state was handed out here, and whether it came less than
+        # BUSY_GAP_SECONDS after the one before (loop time).
+        self._state_at: dict[str, float] = {}
+        self._busy: set[str] = set()
 
     @property
     def connection_count(self) -> int:
@@ -210,6 +215,8 @@ class Hub:
                 # Nobody here follows it: no order to keep (a socket that starts following
                 # reads its position, and its own gap check covers the moment after).
                 self._last.pop(channel, None)
+                self._state_at.pop(channel, None)
+                self._busy.discard(channel)
                 self.feed.observe(self, event)
                 for connection in self._channels.get(channel, ()):
                     connection.push(event)  # the one `observe` just moved onto it
@@ -229,8 +236,23 @@ class Hub:
                 task.add_done_callback(_background.discard)
             held[event.seq] = event
 
+    def is_busy(self, channel: str) -> bool:
+        return channel in self._busy
+
+    def _note_arrival(self, event: Event) -> None:
+        if event.name not in self.feed.states:
+            return
+        now = asyncio.get_running_loop().time()
+        before = self._state_at.get(event.channel)
+        self._state_at[event.channel] = now
+        if before is not None and now - before < BUSY_GAP_SECONDS:
+            self._busy.add(event.channel)
+        else:
+            self._busy.discard(event.channel)
+
     def _hand_out(self, event: Event) -> None:
         self._last[event.channel] = event.seq
+        self._note_arrival(event)
         self.feed.observe(self, event)
         for connection in self._channels.get(event.channel, ()):
             connection.push(event)
