@@ -26,7 +26,7 @@ SEND_TIMEOUT_SECONDS = 5.0
 # moment leaves at once. A line taking hundreds of bookings a second is then two frames a
 # second per customer, not hundreds, and the process keeps its time for the bookings
 # themselves; people watching a number cannot read faster.
-BUSY_GAP_SECONDS = 0.05
+BUSY_GAP_SECONDS = 0.02
 STATE_INTERVAL_SECONDS = 0.5
 REPLAY_LIMIT = 1000
 CHANNEL_LENGTH = 64
