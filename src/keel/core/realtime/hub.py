@@ -172,8 +172,8 @@ class Hub:
         self._held: dict[str, dict[int, Event]] = {}
         self._subscriber: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
-        # Per channel: when its last state was handed out here, and whether it came less than
-        # BUSY_GAP_SECONDS after the one before (loop time).
+        # Per channel: when its last state was handed out here (loop time), and the busy ones
+        # (BUSY_GAP_SECONDS, STATE_INTERVAL_SECONDS).
         self._state_at: dict[str, float] = {}
         self._busy: set[str] = set()
 
@@ -245,7 +245,8 @@ class Hub:
         now = asyncio.get_running_loop().time()
         before = self._state_at.get(event.channel)
         self._state_at[event.channel] = now
-        if before is not None and now - before < BUSY_GAP_SECONDS:
+        gap = now - before if before is not None else STATE_INTERVAL_SECONDS
+        if gap < (STATE_INTERVAL_SECONDS if event.channel in self._busy else BUSY_GAP_SECONDS):
             self._busy.add(event.channel)
         else:
             self._busy.discard(event.channel)
