@@ -268,6 +268,42 @@ async def test_a_reconnecting_client_receives_each_missed_event_once_in_order(li
     assert after_live["last_id"] == live_event["id"]
 
 
+async def test_a_line_stored_before_spans_replays_with_the_right_position(
+    live: Live, queue_database: Database
+) -> None:
+    """Events of the week before a deploy wrote the line as every waiting number per day."""
+    owner = await builders.account(live.http, name="Owner")
+    store_id = await builders.store(live.http, owner)
+    first, second = await builders.account(live.http), await builders.account(live.http)
+    await builders.booking(live.http, first, store_id)
+    mine = await builders.booking(live.http, second, store_id)
+    assert (await live.http.get(f"/bookings/{mine['id']}", headers=second.headers)).json()[
+        "your_position"
+    ] == 2
+    day = days.local_day("Asia/Taipei", utcnow()).isoformat()  # the store's day (its default zone)
+    cursor = (await live.http.get("/events", headers=second.headers)).json()["last_id"]
+    seq = int(cursor.rpartition(":")[2])
+    async with queue_database.sessionmaker() as session, session.begin():
+        session.add(
+            Event(
+                channel=f"store/{store_id}",
+                seq=seq + 1,
+                name="queue_updated",
+                data={
+                    "store_id": store_id,
+                    "current_queue_count": 2,
+                    "updated_at": utcnow().isoformat(),
+                    "line": [[day, [1, 2]]],
+                    "minutes": 5,
+                    "left": owner.id,
+                },
+                created_at=utcnow(),
+            )
+        )
+    replayed = (await live.http.get("/events", params={"since": cursor}, headers=second.headers)).json()
+    assert [(e["event"], e["data"]["your_position"]) for e in replayed["events"]] == [("queue_updated", 2)]
+
+
 async def test_events_since_accepts_a_time_and_an_old_numeric_position(live: Live) -> None:
     owner = await builders.account(live.http, name="Owner")
     _store, _first, second, a = await _history(live, owner)

@@ -107,7 +107,9 @@ class QueueFeed:
                 connection.viewer.places[store_id] = (date.fromisoformat(day), number)
                 if event.channel not in connection.channels:
                     hub.follow(connection, event.channel, from_seq=event.seq)
-        for left in event.data.get("left", ()):
+        left_line = event.data.get("left", ())
+        # One customer's id, in events stored before several could leave at once (the day's end).
+        for left in [left_line] if isinstance(left_line, str) else left_line:
             for connection in list(hub.connections_of(left)):
                 viewer: Viewer = connection.viewer
                 viewer.places.pop(store_id, None)
@@ -154,10 +156,20 @@ def _spans(event: Event) -> list[Span]:
     """The event's line, read once per event per process."""
     spans = event.rendered.get("spans")
     if spans is None:
-        spans = event.rendered["spans"] = [
-            Span(date.fromisoformat(day), lo, hi, tuple(holes)) for day, lo, hi, holes in event.data["line"]
-        ]
+        spans = event.rendered["spans"] = [_span(*entry) for entry in event.data["line"]]
     return spans
+
+
+def _span(day: str, *rest: Any) -> Span:
+    """`[day, first, last, holes]`; or, stored before the line was written as spans (a cursor
+    replaying events of the week before a deploy), `[day, [every waiting number]]`."""
+    if len(rest) == 3:
+        lo, hi, holes = rest
+        return Span(date.fromisoformat(day), lo, hi, tuple(holes))
+    (numbers,) = rest
+    waiting = set(numbers)
+    lo, hi = min(numbers), max(numbers)
+    return Span(date.fromisoformat(day), lo, hi, tuple(n for n in range(lo, hi + 1) if n not in waiting))
 
 
 def _shared(event: Event, role: str) -> dict[str, Any]:
