@@ -1,6 +1,7 @@
 // A JSON client for one app's API with a signed-in admin's tokens, kept in memory only (a
 // reload signs out), refreshed with the refresh token a minute before the access token expires
-// and once more if a request is answered 401.
+// and once more if a request is answered 401. An app whose login answers the tokens alone
+// (fitness) names the signed-in user at `me`, asked once with the new token.
 import { reactive } from 'vue'
 
 export class ApiError extends Error {
@@ -20,14 +21,15 @@ function describe(status, body) {
   return `HTTP ${status}`
 }
 
-export function createSession({ base, login, refresh, logout }) {
+export function createSession({ base, login, refresh, logout, me }) {
   const state = reactive({ user: null })
   let tokens = null
   let timer = null
 
   function keep(answer) {
     tokens = { access: answer.access_token, refresh: answer.refresh_token }
-    state.user = answer.user
+    // A refresh that answers no user keeps the one signed in.
+    state.user = answer.user ?? state.user
     clearTimeout(timer)
     const seconds = Math.max(10, (answer.expires_in || 60) - 60)
     timer = setTimeout(() => renew().catch(() => forget()), seconds * 1000)
@@ -39,7 +41,7 @@ export function createSession({ base, login, refresh, logout }) {
     state.user = null
   }
 
-  async function send(method, path, { body, params, auth = true } = {}) {
+  async function send(method, path, { body, params, auth = true, token } = {}) {
     const query = new URLSearchParams()
     for (const [key, value] of Object.entries(params || {})) {
       if (value !== null && value !== undefined && value !== '') query.append(key, value)
@@ -47,7 +49,8 @@ export function createSession({ base, login, refresh, logout }) {
     const url = `${base()}${path}${query.size ? `?${query}` : ''}`
     const headers = { Accept: 'application/json' }
     if (body !== undefined) headers['Content-Type'] = 'application/json'
-    if (auth && tokens) headers.Authorization = `Bearer ${tokens.access}`
+    const bearer = token ?? (auth && tokens ? tokens.access : null)
+    if (bearer) headers.Authorization = `Bearer ${bearer}`
     const response = await fetch(url, {
       method,
       headers,
@@ -90,9 +93,10 @@ export function createSession({ base, login, refresh, logout }) {
     request,
     async signIn(email, password, accept) {
       const { data } = await send('POST', login, { body: { email, password }, auth: false })
-      const refusal = accept(data.user)
+      const user = data.user ?? (await send('GET', me, { token: data.access_token })).data
+      const refusal = accept(user)
       if (refusal) throw new ApiError(403, refusal)
-      keep(data)
+      keep({ ...data, user })
     },
     async signOut() {
       if (tokens) {

@@ -6,6 +6,7 @@ import zhTw from 'element-plus/es/locale/lang/zh-tw'
 import { computed } from 'vue'
 import { createI18n } from 'vue-i18n'
 
+import fitness from './sections/fitness/messages.js'
 import shop from './sections/shop/messages.js'
 
 export const LOCALES = [
@@ -104,7 +105,7 @@ const common = {
 const STORED = 'keel-console-locale'
 
 const messages = Object.fromEntries(
-  LOCALES.map(({ code }) => [code, { ...common[code], shop: shop[code] }]),
+  LOCALES.map(({ code }) => [code, { ...common[code], fitness: fitness[code], shop: shop[code] }]),
 )
 
 export const i18n = createI18n({
