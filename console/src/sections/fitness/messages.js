@@ -6,7 +6,7 @@ export default {
     session: {
       start: '開始時間', user: '使用者', device: '裝置', source: '來源', duration: '時間', calories: '熱量 (kcal)',
       distance: '距離 (m)', allDevices: '全部裝置', allSources: '全部來源', metrics: '指標摘要',
-      noMetrics: '這筆紀錄沒有指標摘要。', unknown: '沒有定義', course: '課程',
+      noMetrics: '這筆紀錄沒有指標摘要。', unknown: '沒有定義',
     },
     source: { free: '自由訓練', backend: '後台課程', local: '內建課程' },
     user: {
@@ -21,7 +21,7 @@ export default {
     session: {
       start: '开始时间', user: '用户', device: '设备', source: '来源', duration: '时长', calories: '热量 (kcal)',
       distance: '距离 (m)', allDevices: '全部设备', allSources: '全部来源', metrics: '指标摘要',
-      noMetrics: '这条记录没有指标摘要。', unknown: '没有定义', course: '课程',
+      noMetrics: '这条记录没有指标摘要。', unknown: '没有定义',
     },
     source: { free: '自由训练', backend: '后台课程', local: '内置课程' },
     user: {
@@ -36,7 +36,7 @@ export default {
     session: {
       start: 'Started', user: 'User', device: 'Device', source: 'Source', duration: 'Duration', calories: 'Calories (kcal)',
       distance: 'Distance (m)', allDevices: 'All devices', allSources: 'All sources', metrics: 'Metrics summary',
-      noMetrics: 'This session has no metrics summary.', unknown: 'no schema', course: 'Course',
+      noMetrics: 'This session has no metrics summary.', unknown: 'no schema',
     },
     source: { free: 'Free', backend: 'Back-office course', local: 'Built-in course' },
     user: {
