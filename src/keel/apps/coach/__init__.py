@@ -8,7 +8,7 @@ from keel.apps.coach.models import AIUsage, Base, ReminderSend, SweepLease
 from keel.apps.coach.routes import routers
 from keel.apps.coach.seed import seed
 from keel.apps.coach.services import summaries
-from keel.apps.coach.services.records import DIMENSIONS
+from keel.apps.coach.services.dimensions import DIMENSIONS
 from keel.apps.coach.tasks import queue
 from keel.core import mail
 from keel.core.app import KeelApp

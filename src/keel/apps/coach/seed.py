@@ -17,6 +17,7 @@ from keel.apps.coach.schemas import (
     WorkoutCreate,
 )
 from keel.apps.coach.services import accounts, records
+from keel.apps.coach.services.dimensions import DIMENSIONS
 from keel.settings import Settings
 
 DEMO_USER = ("coach@example.com", "Demo Coachee", "password123")
@@ -103,7 +104,5 @@ async def _demo(session: AsyncSession, settings: Settings) -> None:
     today = records.today(user.timezone)
     for n in range(DAYS):
         for dimension, data in _demo_records(today - dt.timedelta(days=DAYS - n), n):
-            await records.create_in_session(
-                session, records.DIMENSIONS[dimension], user.id, user.timezone, data
-            )  # type: ignore[arg-type]
+            await records.create_in_session(session, DIMENSIONS[dimension], user.id, user.timezone, data)  # type: ignore[arg-type]
     await session.flush()

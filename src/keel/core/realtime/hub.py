@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("keel.realtime")
 
 
+def encoded(events: Sequence[Event]) -> bytes:
+    """Events as one Redis message, as every process's subscriber reads them."""
+    return orjson.dumps([event.row() for event in events])
+
+
 class Connection:
     """One WebSocket: the channels it follows, its position on each, the events waiting to be
     sent and the task that renders and sends them, each channel in order."""
@@ -203,7 +208,7 @@ class Hub:
         if self.redis is None:
             self.dispatch(events)
             return
-        await self.redis.publish(self.channel, orjson.dumps([event.row() for event in events]))
+        await self.redis.publish(self.channel, encoded(events))
 
     def dispatch(self, events: Iterable[Event]) -> None:
         """Hand each event, in its channel's order, to the connections following the channel;

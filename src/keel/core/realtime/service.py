@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from fastapi import Request
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +28,7 @@ from keel.core.realtime.events import (
     parse_since,
     superseded,
 )
-from keel.core.realtime.hub import Connection, Hub
+from keel.core.realtime.hub import Connection, Hub, encoded
 from keel.core.redis import connect as connect_redis
 from keel.core.sql import dialect_of, insert_adding
 from keel.settings import Settings
@@ -136,7 +135,7 @@ class Realtime:
             client = connect_redis(settings)
             assert client is not None
             try:
-                await client.publish(self.redis_channel, orjson.dumps([e.row() for e in events]))
+                await client.publish(self.redis_channel, encoded(events))
             finally:
                 await client.aclose()
             return

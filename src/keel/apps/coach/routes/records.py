@@ -1,7 +1,7 @@
 """`/records/{dimension}` for the five dimensions. Each gets its own routes (and its own
 schemas in the OpenAPI document), under its name and under its table's name of spec 001
 section 4.1 (`workouts`, `meals`, `sleeps`, `work_notes`, `readings`), the aliases the one
-resolver (`records.NAMES`) knows; any other dimension is a 404 that names the valid ones."""
+resolver (`dimensions.NAMES`) knows; any other dimension is a 404 that names the valid ones."""
 
 import datetime as dt
 import re
@@ -12,8 +12,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from keel.apps.coach.deps import CurrentUser, ReadLimit, WriteLimit
 from keel.apps.coach.schemas import Tombstone, conflict_response
-from keel.apps.coach.services import privacy, records
-from keel.apps.coach.services.records import NAMES, DimensionSpec
+from keel.apps.coach.services import dimensions, privacy, record_feed, records
+from keel.apps.coach.services.dimensions import NAMES, DimensionSpec
 from keel.core.changes import ChangePage, ChangesParams
 from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import (
@@ -81,7 +81,7 @@ def _add_routes(spec: DimensionSpec, name: str) -> None:
         if changed is not None:
             if (since, until) != (None, None):
                 raise Unprocessable("the change feed takes no from or to", loc=("query", "updated_since"))
-            return await records.changes(db, spec, user.id, changed)
+            return await record_feed.changes(db, spec, user.id, changed)
         rows, total = await fetch_page(db, records.listing(spec, user.id, since, until), page)
         return page_of([dict(row._mapping) for row in rows], total, page)
 
@@ -191,4 +191,4 @@ for _name, _spec in NAMES.items():
     responses=error_responses(NotFound),
 )
 async def unknown_dimension(dimension: str, _user: CurrentUser) -> None:
-    raise records.unknown_dimension(dimension)
+    raise dimensions.unknown_dimension(dimension)

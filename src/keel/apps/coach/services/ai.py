@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.apps.coach.models import AITask, DayLog, IdempotencyKey, Reading, StatsSummary
 from keel.apps.coach.schemas import DayStatus, TaskStatus, TaskType, is_fallback
 from keel.apps.coach.services import preferences, providers, quota, records, scoring, stats
+from keel.apps.coach.services.dimensions import live
 from keel.apps.coach.tasks import queue
 from keel.core.db import Executor, utcnow
 from keel.core.errors import Conflict, NotFound
@@ -218,7 +219,7 @@ async def _reading_prompt(session: AsyncSession, user_id: int, given: dict[str, 
     since, until = dt.date.fromisoformat(given["from"]), dt.date.fromisoformat(given["to"])
     rows = await session.execute(
         select(Reading.title, Reading.pages, Reading.minutes, Reading.notes)
-        .where(Reading.user_id == user_id, Reading.date.between(since, until), records.live(Reading))
+        .where(Reading.user_id == user_id, Reading.date.between(since, until), live(Reading))
         .order_by(Reading.date, Reading.created_at)
     )
     targets = await preferences.targets(session, user_id)

@@ -89,7 +89,7 @@ _LOG_KEYS = ("date", "status", "note", "ai_report", "ai_plan", "version", "updat
 
 async def changes(db: Executor, user_id: int, request: ChangesRequest) -> ChangePage[dict[str, Any]]:
     """What changed in the user's day logs after the request's position, oldest first, ordered
-    and settled as the records' feed is (`records.changes` says why). Day logs are never
+    and settled as the records' feed is (`record_feed.changes` says why). Day logs are never
     deleted (only with the account), so there are no tombstones."""
     source = Source(
         select(DayLog.id, *(getattr(DayLog, key) for key in _LOG_KEYS)).where(DayLog.user_id == user_id),

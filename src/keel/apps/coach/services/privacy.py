@@ -21,7 +21,7 @@ from keel.apps.coach.models import (
     UserSettings,
 )
 from keel.apps.coach.services import files
-from keel.apps.coach.services.records import DIMENSIONS, live
+from keel.apps.coach.services.dimensions import DIMENSIONS, live
 from keel.core.db import utcnow
 from keel.core.errors import Unprocessable
 from keel.core.storage import Presigner

@@ -1,5 +1,6 @@
 """The five dimensions' records: idempotent create with the client's id, versioned edits, soft
-deletes, the change feed an offline client syncs by, and the day log each record belongs to.
+deletes, and the day log each record belongs to (the dimensions themselves: dimensions.py; the
+change feed an offline client syncs by: record_feed.py).
 Every write moves the day's totals (`DayTotal`) in the same transaction, so stats never sum the
 records themselves.
 
@@ -10,8 +11,7 @@ KEEL_RETENTION_TOMBSTONES_DAYS (retention) or with the account."""
 import datetime as dt
 import math
 import uuid
-from dataclasses import dataclass
-from functools import cache, cached_property, partial
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,90 +34,12 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, TextualSelect
 
 from keel.apps.coach import schemas
-from keel.apps.coach.models import DayLog, DayTotal, Meal, Reading, Sleep, WorkNote, Workout
+from keel.apps.coach.models import DayLog, DayTotal
 from keel.apps.coach.schemas import DayStatus, Dimension
-from keel.core import changes as change_feed
-from keel.core.changes import ChangePage, ChangesRequest, Source
+from keel.apps.coach.services.dimensions import DIMENSIONS, DimensionSpec, live
 from keel.core.db import Database, Executor, fetch_all, utcnow
 from keel.core.errors import Conflict, NotFound, PreconditionRequired, Unprocessable
 from keel.core.sql import dialect_of, insert_adding, insert_skipping_duplicates
-
-
-@dataclass(frozen=True)
-class DimensionSpec:
-    name: Dimension
-    model: Any
-    create: type[schemas.RecordCreate]
-    update: type[schemas.RecordUpdate]
-    out: type[schemas.RecordOut]
-    # The column a record adds to its day's total (None counts as 0).
-    measure: str
-
-    # Cached: every create, read and edit asks for them.
-    @cached_property
-    def columns(self) -> list[Any]:
-        """What a client reads: everything but the owner, the day log's internal id and the
-        deletion time (only the change feed reads deleted records)."""
-        return [c for c in self.model.__table__.c if c.key not in ("user_id", "day_log_id", "deleted_at")]
-
-    @cached_property
-    def change(self) -> type[schemas.RecordOut]:
-        return schemas.change_of(self.out)
-
-    @property
-    def table(self) -> str:
-        """Spec 001 section 4.1's name for the dimension's records, an alias of the dimension."""
-        return str(self.model.__tablename__)
-
-    @cached_property
-    def keys(self) -> tuple[str, ...]:
-        return tuple(column.key for column in self.columns)
-
-
-DIMENSIONS: dict[str, DimensionSpec] = {
-    spec.name.value: spec
-    for spec in (
-        DimensionSpec(
-            Dimension.workout,
-            Workout,
-            schemas.WorkoutCreate,
-            schemas.WorkoutUpdate,
-            schemas.WorkoutOut,
-            "minutes",
-        ),
-        DimensionSpec(
-            Dimension.meal, Meal, schemas.MealCreate, schemas.MealUpdate, schemas.MealOut, "calories"
-        ),
-        DimensionSpec(
-            Dimension.sleep,
-            Sleep,
-            schemas.SleepCreate,
-            schemas.SleepUpdate,
-            schemas.SleepOut,
-            "duration_minutes",
-        ),
-        DimensionSpec(
-            Dimension.work, WorkNote, schemas.WorkCreate, schemas.WorkUpdate, schemas.WorkOut, "focus_minutes"
-        ),
-        DimensionSpec(
-            Dimension.reading,
-            Reading,
-            schemas.ReadingCreate,
-            schemas.ReadingUpdate,
-            schemas.ReadingOut,
-            "minutes",
-        ),
-    )
-}
-
-
-# One resolver for `/records/{dimension}`: each dimension's name and its table's name (4.1).
-NAMES: dict[str, DimensionSpec] = DIMENSIONS | {spec.table: spec for spec in DIMENSIONS.values()}
-
-
-def live(model: Any) -> ColumnElement[bool]:
-    """Not deleted: the condition of every read but the change feed."""
-    return model.deleted_at.is_(None)  # type: ignore[no-any-return]
 
 
 class VersionConflict(Conflict):
@@ -180,13 +102,6 @@ def _day_records() -> Subquery:
 
 DAY_RECORDS = _day_records()
 _DAY_QUERY = select(DAY_RECORDS).order_by(DAY_RECORDS.c.created_at, DAY_RECORDS.c.id)
-
-
-def unknown_dimension(name: str) -> NotFound:
-    return NotFound(
-        f"Unknown dimension {name!r}; the dimensions are: {', '.join(DIMENSIONS)} "
-        f"(or their tables: {', '.join(spec.table for spec in DIMENSIONS.values())})"
-    )
 
 
 def today(timezone: str) -> dt.date:
@@ -544,41 +459,6 @@ def by_dimension(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 _KEYS = {name: spec.keys for name, spec in DIMENSIONS.items()}
-
-
-async def changes(
-    db: Executor, spec: DimensionSpec, user_id: int, request: ChangesRequest
-) -> ChangePage[dict[str, Any]]:
-    """What changed in the user's records of the dimension after the request's position, oldest
-    first: records stored or edited since, and tombstones of those deleted since.
-
-    Ordered by (updated_at, id) through core/changes.py, whose cursor never passes the last
-    minute: a transaction stamps updated_at before it commits, so a row can appear after rows
-    stamped later, and re-reading that minute is what keeps it from being skipped (ties on
-    updated_at are ordered by id). A per-user change sequence would also close that gap, but
-    every write would then lock the user's counter row until its commit (and the one-statement
-    create would need a second write); a repeated item costs the client nothing, as it applies
-    items by id."""
-    model = spec.model
-    source = Source(
-        select(*spec.columns, model.deleted_at).where(model.user_id == user_id),
-        changed_at=model.updated_at,
-        id=model.id,
-        item=partial(_change, spec.keys),
-        id_of=uuid.UUID,
-    )
-    return await change_feed.read(db, [source], request, utcnow())
-
-
-def _change(keys: tuple[str, ...], row: Any) -> dict[str, Any]:
-    if row["deleted_at"] is not None:
-        return {
-            "id": row["id"],
-            "deleted": True,
-            "deleted_at": row["deleted_at"],
-            "updated_at": row["updated_at"],
-        }
-    return {key: row[key] for key in keys} | {"deleted": False, "deleted_at": None}
 
 
 async def of_day(db: Executor, user_id: int, day: dt.date) -> dict[str, list[dict[str, Any]]]:
