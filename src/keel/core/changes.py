@@ -81,7 +81,11 @@ async def _changes_request(
     if cursor is not None:
         return ChangesRequest(Position.decode(cursor), limit, kept)
     if updated_since is not None:
-        return ChangesRequest(Position(updated_since.astimezone(UTC)), limit, kept)
+        try:
+            since = updated_since.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment there is
+            raise Unprocessable("updated_since is out of range", loc=("query", "updated_since")) from None
+        return ChangesRequest(Position(since), limit, kept)
     return None
 
 

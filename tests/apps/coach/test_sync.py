@@ -119,6 +119,8 @@ async def test_a_feed_asked_for_wrongly_is_422_and_a_forgotten_position_410(
         {"updated_since": now.isoformat(), "cursor": "x"},
         {"updated_since": now.isoformat(), "from": DAY},
         {"updated_since": now.isoformat(), "limit": 0},
+        # Before the first UTC moment (found by the schema fuzzing: it was a 500).
+        {"updated_since": "0001-01-01T00:00:00+01:00"},
     ):
         response = await feed(coach, member, path, **params)
         assert response.status_code == 422, (params, response.text)
