@@ -6,7 +6,10 @@ import zhTw from 'element-plus/es/locale/lang/zh-tw'
 import { computed } from 'vue'
 import { createI18n } from 'vue-i18n'
 
+import badge from './sections/badge/messages.js'
+import coach from './sections/coach/messages.js'
 import fitness from './sections/fitness/messages.js'
+import queue from './sections/queue/messages.js'
 import shop from './sections/shop/messages.js'
 
 export const LOCALES = [
@@ -105,7 +108,14 @@ const common = {
 const STORED = 'keel-console-locale'
 
 const messages = Object.fromEntries(
-  LOCALES.map(({ code }) => [code, { ...common[code], fitness: fitness[code], shop: shop[code] }]),
+  LOCALES.map(({ code }) => [code, {
+    ...common[code],
+    badge: badge[code],
+    coach: coach[code],
+    fitness: fitness[code],
+    queue: queue[code],
+    shop: shop[code],
+  }]),
 )
 
 export const i18n = createI18n({

@@ -8,7 +8,7 @@ import { sectionLocale } from './i18n.js'
 import { SECTIONS } from './sections/index.js'
 
 export function servedSections(config) {
-  return SECTIONS.filter((section) => config.apps?.[section.slug])
+  return SECTIONS.filter((section) => config.apps?.[section.slug] && section.nav.length)
 }
 
 export function createConsoleRouter(config) {

@@ -1,0 +1,5 @@
+export default {
+  'zh-Hant': { nav: {} },
+  'zh-Hans': { nav: {} },
+  en: { nav: {} },
+}
