@@ -1,3 +1,4 @@
-from tests.contract.live import contract_test
+from tests.contract.live import contract_tests
 
-test_badge_honours_its_own_schema = contract_test("badge")
+SLUG = "badge"
+test_badge_on_sqlite, test_badge_on_postgresql, test_badge_on_mariadb = contract_tests(SLUG)

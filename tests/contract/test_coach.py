@@ -1,3 +1,4 @@
-from tests.contract.live import contract_test
+from tests.contract.live import contract_tests
 
-test_coach_honours_its_own_schema = contract_test("coach")
+SLUG = "coach"
+test_coach_on_sqlite, test_coach_on_postgresql, test_coach_on_mariadb = contract_tests(SLUG)

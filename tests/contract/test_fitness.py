@@ -1,3 +1,4 @@
-from tests.contract.live import contract_test
+from tests.contract.live import contract_tests
 
-test_fitness_honours_its_own_schema = contract_test("fitness")
+SLUG = "fitness"
+test_fitness_on_sqlite, test_fitness_on_postgresql, test_fitness_on_mariadb = contract_tests(SLUG)

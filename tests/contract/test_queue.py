@@ -1,3 +1,4 @@
-from tests.contract.live import contract_test
+from tests.contract.live import contract_tests
 
-test_queue_honours_its_own_schema = contract_test("queue")
+SLUG = "queue"
+test_queue_on_sqlite, test_queue_on_postgresql, test_queue_on_mariadb = contract_tests(SLUG)

@@ -1,3 +1,4 @@
-from tests.contract.live import contract_test
+from tests.contract.live import contract_tests
 
-test_shop_honours_its_own_schema = contract_test("shop")
+SLUG = "shop"
+test_shop_on_sqlite, test_shop_on_postgresql, test_shop_on_mariadb = contract_tests(SLUG)
