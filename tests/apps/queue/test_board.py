@@ -125,3 +125,18 @@ async def test_the_staffs_socket_hears_the_line_it_runs(live: Live) -> None:
         assert heard["data"]["your_position"] is None
         assert f"store/{store_id}:" in heard["id"]
         await nothing_more(ws)
+
+
+async def test_chats_name_the_booking_s_number_and_status_and_leave_out_walk_ins(
+    queue: httpx.AsyncClient, owner: Account, customer: Account, store_id: str
+) -> None:
+    booking = await builders.booking(queue, customer, store_id)
+    walked = await queue.post(f"/stores/{store_id}/walk-ins", json={"name": "王先生"}, headers=owner.headers)
+    assert walked.status_code == 201
+    await queue.post(f"/stores/{store_id}/call-next", headers=owner.headers)
+    rooms = (await queue.get("/chats", headers=owner.headers)).json()["chats"]
+    assert [(r["booking_id"], r["queue_number"], r["booking_status"]) for r in rooms] == [
+        (booking["id"], 1, "serving")
+    ]
+    mine = (await queue.get("/chats", headers=customer.headers)).json()["chats"]
+    assert [(r["queue_number"], r["booking_status"]) for r in mine] == [(1, "serving")]

@@ -20,8 +20,9 @@ export default {
       moved: { serving: '{number} 號開始服務', completed: '{number} 號已完成', no_show: '{number} 號已過號', waiting: '{number} 號已重新排入隊伍' },
       newMessage: '{name} 傳來新訊息',
     },
+    status: { waiting: '等候中', serving: '服務中', completed: '已完成', cancelled: '已取消', no_show: '過號' },
     chats: {
-      choose: '請從左側選擇一段對話。', noMessages: '還沒有訊息', booking: '的預約',
+      choose: '請從左側選擇一段對話。', noMessages: '還沒有訊息', booking: '{number} 號',
       placeholder: '輸入回覆…', send: '送出',
     },
   },
@@ -46,8 +47,9 @@ export default {
       moved: { serving: '{number} 号开始服务', completed: '{number} 号已完成', no_show: '{number} 号已过号', waiting: '{number} 号已重新排入队伍' },
       newMessage: '{name} 发来新消息',
     },
+    status: { waiting: '等候中', serving: '服务中', completed: '已完成', cancelled: '已取消', no_show: '过号' },
     chats: {
-      choose: '请从左侧选择一段对话。', noMessages: '还没有消息', booking: '的预约',
+      choose: '请从左侧选择一段对话。', noMessages: '还没有消息', booking: '{number} 号',
       placeholder: '输入回复…', send: '发送',
     },
   },
@@ -72,8 +74,9 @@ export default {
       moved: { serving: 'Serving number {number}', completed: 'Number {number} completed', no_show: 'Number {number} is a no-show', waiting: 'Number {number} is back in line' },
       newMessage: 'New message from {name}',
     },
+    status: { waiting: 'waiting', serving: 'being served', completed: 'completed', cancelled: 'cancelled', no_show: 'no-show' },
     chats: {
-      choose: 'Choose a conversation on the left.', noMessages: 'No messages yet', booking: "'s booking",
+      choose: 'Choose a conversation on the left.', noMessages: 'No messages yet', booking: 'number {number}',
       placeholder: 'Write a reply…', send: 'Send',
     },
   },

@@ -471,6 +471,8 @@ class LastMessage(BaseModel):
 
 class Chat(BaseModel):
     booking_id: uuid.UUID
+    queue_number: int = Field(description="The booking's number, as the counter calls it")
+    booking_status: BookingStatus
     store: ChatStore
     customer: ChatCustomer
     last_message: LastMessage | None = Field(description="null until the first message")
