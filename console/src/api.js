@@ -1,7 +1,10 @@
 // A JSON client for one app's API with a signed-in admin's tokens, kept in memory only (a
 // reload signs out), refreshed with the refresh token a minute before the access token expires
 // and once more if a request is answered 401. An app whose login answers the tokens alone
-// (fitness) names the signed-in user at `me`, asked once with the new token.
+// (fitness) names the signed-in user at `me`, asked once with the new token. An app whose answers
+// name the tokens otherwise maps them with `tokens` (answer -> {access, refresh, expires_in});
+// `admit(user, get)` may ask more with the new token before the sign-in is kept (`get(path)`):
+// it answers the user to keep, or throws an ApiError saying why this account may not sign in.
 import { reactive } from 'vue'
 
 export class ApiError extends Error {
@@ -21,17 +24,20 @@ function describe(status, body) {
   return `HTTP ${status}`
 }
 
-export function createSession({ base, login, refresh, logout, me }) {
+const OAUTH = (answer) => ({ access: answer.access_token, refresh: answer.refresh_token, expires_in: answer.expires_in })
+
+export function createSession({ base, login, refresh, logout, me, tokens: read = OAUTH, admit }) {
   const state = reactive({ user: null })
   let tokens = null
   let timer = null
 
   function keep(answer) {
-    tokens = { access: answer.access_token, refresh: answer.refresh_token }
+    const { access, refresh: again, expires_in } = read(answer)
+    tokens = { access, refresh: again }
     // A refresh that answers no user keeps the one signed in.
     state.user = answer.user ?? state.user
     clearTimeout(timer)
-    const seconds = Math.max(10, (answer.expires_in || 60) - 60)
+    const seconds = Math.max(10, (expires_in || 60) - 60)
     timer = setTimeout(() => renew().catch(() => forget()), seconds * 1000)
   }
 
@@ -91,9 +97,13 @@ export function createSession({ base, login, refresh, logout, me }) {
   return {
     state,
     request,
+    // For what cannot send a header (a WebSocket's URL): the access token now, or null.
+    accessToken: () => tokens?.access ?? null,
     async signIn(email, password, accept) {
       const { data } = await send('POST', login, { body: { email, password }, auth: false })
-      const user = data.user ?? (await send('GET', me, { token: data.access_token })).data
+      const token = read(data).access
+      let user = data.user ?? (await send('GET', me, { token })).data
+      if (admit) user = await admit(user, async (path) => (await send('GET', path, { token })).data)
       const refusal = accept(user)
       if (refusal) throw new ApiError(403, refusal)
       keep({ ...data, user })

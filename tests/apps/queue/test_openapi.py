@@ -13,6 +13,7 @@ MALFORMED = {
     ("/chats/{booking_id}/messages", "get"): {"page": "-1"},
     ("/notifications", "get"): {"is_read": "perhaps"},
     ("/events", "get"): {"since": "yesterday-ish"},
+    ("/stores/{store_id}/board", "get"): {"limit": "0"},
 }
 
 
@@ -36,7 +37,7 @@ async def test_query_errors_are_documented_as_the_400_they_are(
     # And the server answers so.
     booking_id = "00000000-0000-0000-0000-000000000000"
     for (path, _method), params in MALFORMED.items():
-        url = path.replace("{booking_id}", booking_id)
+        url = path.replace("{booking_id}", booking_id).replace("{store_id}", booking_id)
         response = await queue.get(url, params=params, headers=owner.headers)
         assert response.status_code == 400, (path, response.text)
         assert response.json()["detail"][0]["loc"][0] == "query", path

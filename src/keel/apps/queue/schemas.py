@@ -1,7 +1,7 @@
 """The queue API's bodies (spec 002), field names as the spec spells them."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -381,6 +381,74 @@ class BookingCancelled(Message):
     cancelled_at: datetime
 
 
+# --- the counter's board (the console) ---------------------------------------------------
+
+
+class StoreRole(StrEnum):
+    owner = "owner"
+    staff = "staff"
+
+
+class RunStore(BaseModel):
+    """A store the user runs, as its owner or on its staff."""
+
+    id: uuid.UUID
+    name: str
+    address: str | None
+    avatar_url: str | None
+    role: StoreRole
+    is_active: bool
+    accepting_bookings: bool
+    time_zone: str
+    current_queue_count: int = Field(description="Bookings waiting now")
+
+
+class RunStores(BaseModel):
+    stores: list[RunStore]
+
+
+class BoardCustomer(BaseModel):
+    id: uuid.UUID | None = Field(description="null for a walk-in")
+    name: str = Field(description="The account's name, or the name a walk-in gave")
+    email: str | None = Field(description="null for a walk-in")
+
+
+class BoardEntry(BaseModel):
+    id: uuid.UUID
+    queue_day: date = Field(description="The store's local day the number was taken on")
+    queue_number: int
+    status: BookingStatus
+    customer: BoardCustomer
+    walk_in: bool
+    notes: str | None
+    created_at: datetime
+    serving_at: datetime | None
+    updated_at: datetime
+
+
+class BoardWaiting(BoardEntry):
+    position: int = Field(description="1 = next in line")
+    estimated_wait_time: int = Field(description="Minutes until served")
+
+
+class BoardStore(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: StoreRole
+    is_active: bool
+    accepting_bookings: bool
+    today: date = Field(description="The store's local date now")
+    minutes_per_person: float = Field(description="What each person ahead adds to a wait now")
+
+
+class Board(BaseModel):
+    store: BoardStore
+    serving: list[BoardEntry] = Field(description="Being served, the longest first")
+    waiting: list[BoardWaiting] = Field(description="The first `limit` in line order")
+    waiting_total: int
+    no_shows: list[BoardEntry] = Field(description="Today's no-shows, latest first: they may be recalled")
+
+
 # --- chats ---------------------------------------------------------------------------------
 
 
@@ -403,6 +471,8 @@ class LastMessage(BaseModel):
 
 class Chat(BaseModel):
     booking_id: uuid.UUID
+    queue_number: int = Field(description="The booking's number, as the counter calls it")
+    booking_status: BookingStatus
     store: ChatStore
     customer: ChatCustomer
     last_message: LastMessage | None = Field(description="null until the first message")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.queue.models import Booking, Message, QueueCounter, Store, User
+from keel.apps.queue.services import days
 from keel.apps.queue.services.accounts import create_user
 from keel.core.db import utcnow
 from keel.core.security.identity import normalize_email
@@ -35,10 +36,10 @@ async def seed(session: AsyncSession, settings: Settings, *, demo: bool) -> None
     admin = await _ensure_user(session, settings.admin_email, "Admin", settings.admin_password)
     admin.is_admin = True
     if demo:
-        await _demo(session)
+        await _demo(session, settings.queue_default_time_zone)
 
 
-async def _demo(session: AsyncSession) -> None:
+async def _demo(session: AsyncSession, time_zone: str) -> None:
     owner = await _ensure_user(session, *OWNER, PASSWORD)
     customers = [await _ensure_user(session, email, name, PASSWORD) for email, name in CUSTOMERS]
     exists = (
@@ -47,15 +48,18 @@ async def _demo(session: AsyncSession) -> None:
     if exists:
         await session.flush()
         return
-    store = Store(owner_id=owner.id, **STORE)
+    store = Store(owner_id=owner.id, time_zone=time_zone, **STORE)
     session.add(store)
     await session.flush()
     now = utcnow()
+    # The store's own date (numbers and the day's end follow it), not UTC's: in Taipei's
+    # evening UTC's date is the day before, whose line the day-end sweep would close.
+    today = days.local_day(time_zone, now)
     bookings = [
         Booking(
             store_id=store.id,
             user_id=customer.id,
-            queue_day=now.date(),
+            queue_day=today,
             queue_number=number,
             status="waiting",
             created_at=now + timedelta(seconds=number),
@@ -64,7 +68,7 @@ async def _demo(session: AsyncSession) -> None:
         for number, customer in enumerate(customers, 1)
     ]
     session.add_all(bookings)
-    session.add(QueueCounter(store_id=store.id, day=now.date(), last_number=len(bookings)))
+    session.add(QueueCounter(store_id=store.id, day=today, last_number=len(bookings)))
     await session.flush()
     session.add_all(
         [

@@ -2,12 +2,13 @@
 owner adds. No-show and recall are status changes: `PUT /bookings/{id}/status`."""
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from keel.apps.queue.deps import CurrentUser, DefaultServiceMinutes, Events
 from keel.apps.queue.schemas import (
+    Board,
     BookingCreated,
     CalledBooking,
     StaffAdd,
@@ -15,11 +16,25 @@ from keel.apps.queue.schemas import (
     StaffMember,
     WalkInCreate,
 )
-from keel.apps.queue.services import counter, staff
+from keel.apps.queue.services import board, counter, staff
 from keel.core.db import AppDatabase, DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
 
 router = APIRouter(prefix="/stores/{store_id}", tags=["staff"], route_class=TransactionalRoute)
+
+
+@router.get("/board", response_model=Board, responses=error_responses(Unauthorized, Forbidden, NotFound))
+async def store_board(
+    store_id: uuid.UUID,
+    user: CurrentUser,
+    db: ReadDb,
+    default_minutes: DefaultServiceMinutes,
+    limit: Annotated[int, Query(ge=1, le=500, description="How many of the waiting to list")] = 100,
+) -> dict[str, Any]:
+    """The counter's board: who is being served, who waits (by name, with their place and
+    wait; the first `limit`, and `waiting_total`) and the day's no-shows, for the owner and
+    the store's staff (403 for anyone else, 404 for no such store)."""
+    return await board.board(db, user.id, store_id, default_minutes, limit)
 
 
 @router.post(

@@ -4,8 +4,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from keel.apps.queue.deps import AppSettings, CurrentUser
-from keel.apps.queue.schemas import StoreCreate, StoreCreated, StoreList, StoreOut, StoreUpdate
-from keel.apps.queue.services import stores
+from keel.apps.queue.schemas import (
+    RunStores,
+    StoreCreate,
+    StoreCreated,
+    StoreList,
+    StoreOut,
+    StoreUpdate,
+)
+from keel.apps.queue.services import board, stores
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Forbidden, NotFound, Unauthorized, error_responses
 from keel.core.pagination import PageParams
@@ -47,6 +54,13 @@ async def create_store(
         "accepting_bookings": store.accepting_bookings,
         "end_of_day_no_show": store.end_of_day_no_show,
     }
+
+
+@router.get("/mine", response_model=RunStores, responses=error_responses(Unauthorized))
+async def my_stores(user: CurrentUser, db: ReadDb) -> dict[str, Any]:
+    """The stores the signed-in user runs, as their owner or on their staff (`role`), active or
+    not, oldest first; empty for a customer. What the counter's board lists."""
+    return {"stores": await board.my_stores(db, user.id)}
 
 
 @router.get("/{store_id}", response_model=StoreOut, responses=error_responses(NotFound))

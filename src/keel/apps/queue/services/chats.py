@@ -44,13 +44,16 @@ async def _conversation(db: Executor, booking_id: uuid.UUID, user_id: uuid.UUID)
 
 
 async def list_chats(db: Executor, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every booking of the user's (as booker or owner), a room from the booking on: those with
-    messages by their latest, the others (`last_message: null`) by when they were booked."""
+    """Every booking of the user's (as booker or owner; not a walk-in's, who has no app), a room
+    from the booking on: those with messages by their latest, the others (`last_message: null`)
+    by when they were booked."""
     mine = (
         select(Booking.id)
         .join(Store, Store.id == Booking.store_id)
         .where(or_(Booking.user_id == user_id, Store.owner_id == user_id))
     )
+    # A walk-in has no app to chat in: its bookings are nobody's conversation.
+    spoken = Booking.walk_in_name.is_(None)
     ranked = (
         select(
             Message.booking_id,
@@ -72,6 +75,8 @@ async def list_chats(db: Executor, user_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = await db.execute(
         select(
             Booking.id,
+            Booking.queue_number,
+            Booking.status,
             Store.id.label("store_id"),
             Store.name.label("store_name"),
             Store.avatar_url.label("store_avatar_url"),
@@ -86,12 +91,14 @@ async def list_chats(db: Executor, user_id: uuid.UUID) -> list[dict[str, Any]]:
         .join(User, User.id == Booking.user_id)
         .outerjoin(ranked, and_(ranked.c.booking_id == Booking.id, ranked.c.rank == 1))
         .outerjoin(unread, unread.c.booking_id == Booking.id)
-        .where(or_(Booking.user_id == user_id, Store.owner_id == user_id))
+        .where(or_(Booking.user_id == user_id, Store.owner_id == user_id), spoken)
         .order_by(func.coalesce(ranked.c.created_at, Booking.created_at).desc(), Booking.id)
     )
     return [
         {
             "booking_id": row.id,
+            "queue_number": row.queue_number,
+            "booking_status": row.status,
             "store": {"id": row.store_id, "name": row.store_name, "avatar_url": row.store_avatar_url},
             "customer": {
                 "id": row.customer_id,

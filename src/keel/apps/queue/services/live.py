@@ -10,8 +10,8 @@ in that line: a subtraction and a binary search in the few holes, not a query. T
 size does not grow with the line, and every event is the line's whole state, so a later one
 makes an earlier one unneeded (`Feed.states`: a socket that is behind sends only the latest).
 
-Who hears a store: its owner (position and wait null), the customers waiting in its line, and
-anyone watching it through `/ws?store_id=` (count only, nothing personal). A booking's event
+Who hears a store: its owner and staff (position and wait null), the customers waiting in its
+line, and anyone watching it through `/ws?store_id=` (count only, nothing personal). A booking's event
 names who `joined` or `left` the line, so each process moves its own sockets of that person
 onto or off the channel as the event passes.
 """
@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from keel.apps.queue.models import Booking, Store
 from keel.apps.queue.schemas import BookingStatus
+from keel.apps.queue.services import staff
 from keel.apps.queue.services.line import Line, Span, estimated_wait, position_in
 from keel.core.errors import NotFound, Unauthorized
 from keel.core.realtime import Event, Hub, Outgoing
@@ -74,8 +75,8 @@ class QueueFeed:
 
     async def viewer(self, db: Any, user: Any | None, params: Mapping[str, str]) -> tuple[Viewer, set[str]]:
         """A signed-in user follows their own channel, the lines they wait in and the stores
-        they own; `store_id` adds a store to watch, which needs no token while it takes
-        bookings."""
+        they own or are on the staff of; `store_id` adds a store to watch, which needs no token
+        while it takes bookings."""
         viewer = Viewer()
         store_id = params.get("store_id")
         if store_id:
@@ -90,7 +91,8 @@ class QueueFeed:
                 )
             )
             viewer.places = {str(r.store_id): (r.queue_day, r.queue_number) for r in waiting}
-            owned = await db.execute(select(Store.id).where(Store.owner_id == user.id))
+            # Their staff too: the people at the counter hear the line as its owner does.
+            owned = await db.execute(select(Store.id).where(staff.runs(user.id)))
             viewer.owned = {str(store) for store in owned.scalars()}
             channels |= {store_channel(s) for s in (*viewer.places, *viewer.owned)}
             channels.add(user_channel(user.id))

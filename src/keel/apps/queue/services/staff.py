@@ -4,7 +4,7 @@ move bookings (call next, no-show, recall, walk-ins) but not change the store or
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,12 @@ async def _roles(db: Executor, store_id: uuid.UUID, user_id: uuid.UUID) -> Any:
     if row is None:
         raise NotFound("Store not found")
     return row
+
+
+def runs(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """A condition on stores: those the user owns or is on the staff of."""
+    on_staff = exists().where(StoreStaff.store_id == Store.id, StoreStaff.user_id == user_id)
+    return or_(Store.owner_id == user_id, on_staff)
 
 
 async def require_operator(db: Executor, store_id: uuid.UUID, user_id: uuid.UUID) -> None:
