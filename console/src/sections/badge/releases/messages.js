@@ -32,7 +32,7 @@ export default {
       config: {
         configs: '配置', templates: '模板', key: '配置键', value: '值', type: '类型', scope: '作用范围',
         version: '版本', reported: '设备已应用', synced: '已同步', pending: '待同步', updated: '更新时间',
-        allScopes: '全部范围', global: '全局', module: '模块', device: '单台工牌', moduleWide: '模块 {name}（所有工牌）',
+        allScopes: '全部范围', global: '全局', module: '模块', device: '单台工牌', moduleWide: '{name}（所有工牌）',
         deviceFilter: '工牌 ID', keyFilter: '搜索配置键', allModules: '全部模块', noModule: '不属于模块',
         new: '新建配置', editTitle: '编辑 {key}', encrypted: '加密存储', hidden: '（已加密）', history: '历史',
         historyTitle: '{key} 的历史', changedBy: '修改人', change: '方式', changedAt: '时间', current: '当前',
@@ -78,7 +78,7 @@ export default {
       config: {
         configs: '設定', templates: '範本', key: '設定鍵', value: '值', type: '類型', scope: '作用範圍',
         version: '版本', reported: '裝置已套用', synced: '已同步', pending: '待同步', updated: '更新時間',
-        allScopes: '全部範圍', global: '全域', module: '模組', device: '單台工牌', moduleWide: '模組 {name}（所有工牌）',
+        allScopes: '全部範圍', global: '全域', module: '模組', device: '單台工牌', moduleWide: '{name}（所有工牌）',
         deviceFilter: '工牌 ID', keyFilter: '搜尋設定鍵', allModules: '全部模組', noModule: '不屬於模組',
         new: '新增設定', editTitle: '編輯 {key}', encrypted: '加密儲存', hidden: '（已加密）', history: '歷史',
         historyTitle: '{key} 的歷史', changedBy: '修改人', change: '方式', changedAt: '時間', current: '目前',
@@ -124,7 +124,7 @@ export default {
       config: {
         configs: 'Configs', templates: 'Templates', key: 'Key', value: 'Value', type: 'Type', scope: 'Scope',
         version: 'Version', reported: 'Applied on badge', synced: 'in sync', pending: 'pending', updated: 'Updated',
-        allScopes: 'All scopes', global: 'Global', module: 'Module', device: 'One badge', moduleWide: 'module {name} (every badge)',
+        allScopes: 'All scopes', global: 'Global', module: 'Module', device: 'One badge', moduleWide: '{name} (every badge)',
         deviceFilter: 'Badge id', keyFilter: 'Search keys', allModules: 'All modules', noModule: 'No module',
         new: 'New config', editTitle: 'Edit {key}', encrypted: 'Encrypted at rest', hidden: '(encrypted)', history: 'History',
         historyTitle: 'History of {key}', changedBy: 'By', change: 'Change', changedAt: 'When', current: 'current',
