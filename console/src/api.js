@@ -47,7 +47,8 @@ export function createSession({ base, login, refresh, logout, me, tokens: read =
     state.user = null
   }
 
-  async function send(method, path, { body, params, auth = true, token } = {}) {
+  // `form`: a FormData body (a file upload), sent as multipart with the browser's own boundary.
+  async function send(method, path, { body, form, params, auth = true, token } = {}) {
     const query = new URLSearchParams()
     for (const [key, value] of Object.entries(params || {})) {
       if (value !== null && value !== undefined && value !== '') query.append(key, value)
@@ -60,7 +61,7 @@ export function createSession({ base, login, refresh, logout, me, tokens: read =
     const response = await fetch(url, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
     })
     const text = await response.text()
     let data = null

@@ -1,5 +1,6 @@
 """`keel seed`: the admin (username `admin`) always; with `demo`, an operator, three badges,
-three firmware versions, the device's modules and a few error codes. Idempotent: rows are
+three firmware versions, the device's modules, a few error codes, and the config centre's
+keys (global, module-wide and one badge's) with a template. Idempotent: rows are
 matched by their unique fields, so a second run adds nothing. Seeded devices get a random
 secret: give a real badge its credentials by registering it through the API."""
 
@@ -9,9 +10,10 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.badge.models import Device, ErrorCode, Module, User, Version
+from keel.apps.badge.models import Config, ConfigTemplate, Device, ErrorCode, Module, User, Version
 from keel.apps.badge.schemas import Role, UserCreate
-from keel.apps.badge.services import accounts, crypto
+from keel.apps.badge.schemas.configs import ConfigItem, TemplateCreate
+from keel.apps.badge.services import accounts, configs, crypto
 from keel.core.db import utcnow
 from keel.settings import Settings
 
@@ -91,6 +93,30 @@ ERROR_CODES = [
     ),
 ]
 
+# (device_id, module_name, key, type, value): global keys, module-wide ones, one badge's own.
+CONFIGS = [
+    (None, None, "heartbeat_interval", "integer", "30"),
+    (None, None, "log_level", "string", "info"),
+    (None, "yolo", "detection_interval", "integer", "5"),
+    (None, "whisper", "language", "string", "zh"),
+    ("luna_badge_001", "tts", "volume", "integer", "60"),
+]
+TEMPLATES = [
+    {
+        "name": "安静模式",
+        "description": "会议与夜间：降低音量，放慢检测。",
+        "items": [
+            {"config_key": "volume", "config_type": "integer", "config_value": "20", "module_name": "tts"},
+            {
+                "config_key": "detection_interval",
+                "config_type": "integer",
+                "config_value": "15",
+                "module_name": "yolo",
+            },
+        ],
+    },
+]
+
 
 async def _ensure_user(session: AsyncSession, username: str, email: str, password: str, role: Role) -> None:
     if (await session.execute(select(User.id).where(User.username == username))).first() is None:
@@ -144,3 +170,19 @@ async def _demo(session: AsyncSession, settings: Settings) -> None:
         if c not in codes
     )
     await session.flush()
+    await _demo_configs(session, settings)
+
+
+async def _demo_configs(session: AsyncSession, settings: Settings) -> None:
+    """Through the config centre's service, so each key has its first version in its history."""
+    have = set((await session.execute(select(Config.device_id, Config.module_name, Config.config_key))).all())
+    for device_id, module_name, key, kind, value in CONFIGS:
+        if (device_id, module_name, key) not in have:
+            item = ConfigItem(config_key=key, config_type=kind, config_value=value, module_name=module_name)
+            await configs.set_config(
+                session, item, device_id=device_id, actor="seed", change="set", secret_key=settings.secret_key
+            )
+    names = set((await session.scalars(select(ConfigTemplate.name))).all())
+    for template in TEMPLATES:
+        if template["name"] not in names:
+            await configs.create_template(session, TemplateCreate.model_validate(template))

@@ -9,7 +9,9 @@ from keel.apps.badge.schemas.configs import (
     ConfigCentreSet,
     ConfigHistoryOut,
     ConfigOut,
+    ConfigPage,
     ConfigRollback,
+    ConfigScope,
     TemplateApply,
     TemplateCreate,
     TemplateOut,
@@ -17,6 +19,7 @@ from keel.apps.badge.schemas.configs import (
 from keel.apps.badge.services import configs, devices
 from keel.core.db import DbSession, ReadDb, TransactionalRoute
 from keel.core.errors import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from keel.core.pagination import PageParams
 from keel.core.params import IntId
 
 router = APIRouter(prefix="/api/v1/configs", tags=["configs"], route_class=TransactionalRoute)
@@ -51,6 +54,38 @@ async def list_configs(
         db, device_id=device_id, module_name=module_name, effective=False, owner=principal.owner
     )
     return [configs.view(row, reveal=principal.is_admin, secret_key=_secret_key(request)) for row in rows]
+
+
+@router.get(
+    "/search", response_model=ConfigPage, responses=error_responses(Unauthorized, Forbidden, NotFound)
+)
+async def search(
+    request: Request,
+    principal: Viewer,
+    db: ReadDb,
+    page: PageParams,
+    scope: ConfigScope | None = None,
+    device_id: Annotated[str | None, Query(max_length=64)] = None,
+    module_name: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=128, description="Part of the key, any case")] = None,
+) -> dict[str, Any]:
+    """The config centre's list, a page at a time: by `scope` (`global`: every badge, no module;
+    `module`: every badge using a module; `device`: one badge's own), badge, module and part of
+    the key. What each caller sees is as for `GET /configs` (encrypted values for admins; a
+    `user`, the module-wide keys and their badges'; another's badge is 404)."""
+    if device_id is not None:
+        await devices.require_device(db, device_id, principal.owner)
+    return await configs.search_configs(
+        db,
+        page,
+        scope=scope.value if scope is not None else None,
+        device_id=device_id,
+        module_name=module_name,
+        q=q,
+        owner=principal.owner,
+        reveal=principal.is_admin,
+        secret_key=_secret_key(request),
+    )
 
 
 @router.put("", response_model=ConfigOut, responses=error_responses(Unauthorized, Forbidden, NotFound))

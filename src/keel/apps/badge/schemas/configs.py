@@ -1,6 +1,7 @@
 """The badge API's config centre bodies (spec 004); the types every area uses are in the package."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -38,6 +39,22 @@ class ConfigOut(BaseModel):
     # Issue 17 item 6: what the device reported applied (its own keys only).
     reported_version: str | None = None
     reported_at: datetime | None = None
+
+
+class ConfigScope(StrEnum):
+    """Every badge (no device, no module), every badge using a module, or one badge."""
+
+    global_ = "global"
+    module = "module"
+    device = "device"
+
+
+class ConfigPage(BaseModel):
+    items: list[ConfigOut]
+    total: int
+    page: int
+    limit: int
+    total_pages: int
 
 
 class ConfigHistoryOut(BaseModel):

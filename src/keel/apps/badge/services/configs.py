@@ -23,6 +23,7 @@ from keel.apps.badge.schemas.configs import ConfigItem, ConfigSet, TemplateCreat
 from keel.apps.badge.services import crypto, devices
 from keel.core.db import Executor
 from keel.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from keel.core.pagination import PageRequest, fetch_page, page_of
 
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
 _BOOLS = {
@@ -219,6 +220,46 @@ async def list_configs(
     if module_name is not None:
         statement = statement.where(Config.module_name == module_name)
     return list((await db.execute(statement)).all())
+
+
+# The config centre's scopes: every badge (no device, no module), every badge using a module, one badge.
+SCOPES = {
+    "global": lambda: (Config.device_id.is_(None), Config.module_name.is_(None)),
+    "module": lambda: (Config.device_id.is_(None), Config.module_name.is_not(None)),
+    "device": lambda: (Config.device_id.is_not(None),),
+}
+
+
+async def search_configs(
+    db: Executor,
+    page: PageRequest,
+    *,
+    scope: str | None,
+    device_id: str | None,
+    module_name: str | None,
+    q: str | None,
+    owner: int | None,
+    reveal: bool,
+    secret_key: str,
+) -> dict[str, Any]:
+    """One page of keys by scope, badge, module and part of the key, as `list_configs` shows
+    them to the same caller; oldest first, like it."""
+    statement = select(*Config.__table__.columns).order_by(Config.id)
+    if owner is not None:
+        statement = statement.where(
+            or_(Config.device_id.is_(None), Config.device_id.in_(devices.owned_by(owner)))
+        )
+    if scope is not None:
+        statement = statement.where(*SCOPES[scope]())
+    if device_id is not None:
+        statement = statement.where(Config.device_id == device_id)
+    if module_name is not None:
+        statement = statement.where(Config.module_name == module_name)
+    if q:
+        statement = statement.where(Config.config_key.icontains(q, autoescape=True))
+    rows, total = await fetch_page(db, statement, page)
+    items = [view(row, reveal=reveal, secret_key=secret_key) for row in rows]
+    return page_of(items, total, page).model_dump()
 
 
 async def check_change(
