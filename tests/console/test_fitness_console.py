@@ -192,8 +192,6 @@ def test_an_admin_reads_curves_and_stats_and_edits_trainings_and_versions(
             expect(drawer).to_contain_text("61 個資料點")
             expect(drawer.locator("[data-metric=avg_watts]")).to_have_text("160")
             expect(drawer.locator("[data-test=curves-chart] canvas")).to_be_visible()
-            page.wait_for_timeout(300)  # the drawer's slide ends
-            page.screenshot(path=shots / "fitness-curves.png", animations="disabled")
             drawer.locator(".el-drawer__close-btn").click()
             expect(drawer).to_be_hidden()
             page.wait_for_url("**/admin/fitness/sessions")
@@ -214,9 +212,14 @@ def test_an_admin_reads_curves_and_stats_and_edits_trainings_and_versions(
             expect(detail.locator("[data-test=user-stats]")).to_contain_text("等級")
             page.wait_for_timeout(300)
             page.screenshot(path=shots / "fitness-users.png", animations="disabled")
-            # A recent session opens its curves over the user.
+            # A recent session (the seeded course on the rower) opens its curves over the user.
             detail.locator("[data-test=recent-sessions] .el-table__body tr").first.click()
-            expect(page.locator("[data-test=session-detail] [data-test=curves-chart] canvas")).to_be_visible()
+            expect(drawer).to_contain_text("Rowing Intervals 20'")
+            expect(drawer).to_contain_text("121 個資料點")
+            expect(drawer.locator("[data-test=curves-chart] canvas")).to_be_visible()
+            page.mouse.move(0, 0)
+            page.wait_for_timeout(400)  # the drawer's slide ends
+            page.screenshot(path=shots / "fitness-curves.png", animations="disabled")
             page.keyboard.press("Escape")
             page.keyboard.press("Escape")
             expect(detail).to_be_hidden()
