@@ -7,7 +7,7 @@ export default {
       start: '開始時間', user: '使用者', device: '裝置', source: '來源', duration: '時間', calories: '熱量 (kcal)',
       distance: '距離 (m)', allDevices: '全部裝置', allSources: '全部來源', metrics: '指標摘要',
       noMetrics: '這筆紀錄沒有指標摘要。', unknown: '沒有定義',
-      end: '結束時間', xp: '經驗值',
+      end: '結束時間', xp: '經驗值', userId: '使用者編號',
     },
     source: { free: '自由訓練', backend: '後台課程', local: '內建課程' },
     user: {
@@ -17,7 +17,7 @@ export default {
       time: '總時間', distanceKm: '距離 (km)', firstSession: '第一次運動', lastSession: '最近一次運動',
       appTotals: 'App 的累計數據', appTotalsHint: 'App 保存並可覆寫的累計值；上方是依伺服器上的紀錄計算。',
       level: '等級', xp: '經驗值', streak: '連續天數', days: '{n} 天', lastWorkout: '最後運動日',
-      recent: '最近的運動紀錄', moreSessions: '顯示最近 {shown} 筆，共 {total} 筆：完整列表在「運動紀錄」依使用者篩選。',
+      recent: '最近的運動紀錄', moreSessions: '顯示最近 {shown} 筆：查看全部 {total} 筆運動紀錄',
     },
     device: { rower: '划船機', bike: '健身車', treadmill: '跑步機' },
     curves: {
@@ -53,7 +53,7 @@ export default {
       start: '开始时间', user: '用户', device: '设备', source: '来源', duration: '时长', calories: '热量 (kcal)',
       distance: '距离 (m)', allDevices: '全部设备', allSources: '全部来源', metrics: '指标摘要',
       noMetrics: '这条记录没有指标摘要。', unknown: '没有定义',
-      end: '结束时间', xp: '经验值',
+      end: '结束时间', xp: '经验值', userId: '用户编号',
     },
     source: { free: '自由训练', backend: '后台课程', local: '内置课程' },
     user: {
@@ -63,7 +63,7 @@ export default {
       time: '总时长', distanceKm: '距离 (km)', firstSession: '第一次运动', lastSession: '最近一次运动',
       appTotals: 'App 的累计数据', appTotalsHint: 'App 保存并可覆盖的累计值；上方是按服务器上的记录计算。',
       level: '等级', xp: '经验值', streak: '连续天数', days: '{n} 天', lastWorkout: '最后运动日',
-      recent: '最近的运动记录', moreSessions: '显示最近 {shown} 条，共 {total} 条：完整列表在“运动记录”按用户筛选。',
+      recent: '最近的运动记录', moreSessions: '显示最近 {shown} 条：查看全部 {total} 条运动记录',
     },
     device: { rower: '划船机', bike: '健身车', treadmill: '跑步机' },
     curves: {
@@ -99,7 +99,7 @@ export default {
       start: 'Started', user: 'User', device: 'Device', source: 'Source', duration: 'Duration', calories: 'Calories (kcal)',
       distance: 'Distance (m)', allDevices: 'All devices', allSources: 'All sources', metrics: 'Metrics summary',
       noMetrics: 'This session has no metrics summary.', unknown: 'no schema',
-      end: 'Ended', xp: 'XP',
+      end: 'Ended', xp: 'XP', userId: 'User id',
     },
     source: { free: 'Free', backend: 'Back-office course', local: 'Built-in course' },
     user: {
@@ -109,7 +109,7 @@ export default {
       time: 'Time', distanceKm: 'Distance (km)', firstSession: 'First session', lastSession: 'Last session',
       appTotals: "The app's totals", appTotalsHint: 'What the app keeps and may overwrite; the figures above are counted from the stored sessions.',
       level: 'Level', xp: 'XP', streak: 'Streak', days: '{n} days', lastWorkout: 'Last workout',
-      recent: 'Recent sessions', moreSessions: 'The latest {shown} of {total}: Sessions, filtered by user, lists them all.',
+      recent: 'Recent sessions', moreSessions: 'The latest {shown}: see all {total} sessions',
     },
     device: { rower: 'Rower', bike: 'Bike', treadmill: 'Treadmill' },
     curves: {
