@@ -196,6 +196,45 @@ async def test_a_users_detail_has_their_totals(fitness: httpx.AsyncClient, admin
     assert (await fitness.get(f"{ADMIN}/users/0", headers=admin.headers)).status_code == 422
 
 
+async def test_a_users_activity_is_summed_from_their_stored_sessions_per_device(
+    fitness: httpx.AsyncClient, admin: Athlete
+) -> None:
+    ann, other = await member(fitness), await member(fitness)
+    nothing = (await fitness.get(f"{ADMIN}/users/{ann.id}", headers=admin.headers)).json()["activity"]
+    assert nothing == {
+        "sessions": 0,
+        "duration_seconds": 0,
+        "calories": 0,
+        "distance_meters": 0,
+        "first_start_time": None,
+        "last_start_time": None,
+        "by_device": [],
+    }
+    first = workout(DAY - timedelta(days=3), minutes=20)
+    bike = workout(DAY - timedelta(days=1), minutes=45, device="bike", total_calories=400.0)
+    last = workout(DAY, minutes=30, total_distance_meters=5000.0)
+    await upload(fitness, ann, first, bike, last)
+    await upload(fitness, other, workout(DAY + timedelta(days=2)))
+    # The app's overwrite of the totals leaves the activity, counted from the sessions, alone.
+    overwrite = await fitness.patch("/api/v1/users/me/stats", json={"total_calories": 1}, headers=ann.headers)
+    assert overwrite.status_code == 200, overwrite.text
+
+    body = (await fitness.get(f"{ADMIN}/users/{ann.id}", headers=admin.headers)).json()
+    assert body["stats"]["total_calories"] == 1
+    activity = body["activity"]
+    assert (activity["sessions"], activity["duration_seconds"]) == (3, (20 + 45 + 30) * 60)
+    assert activity["calories"] == pytest.approx(250.5 * 2 + 400)
+    assert activity["distance_meters"] == pytest.approx(6000 * 2 + 5000)
+    assert activity["first_start_time"][:16] == first["start_time"][:16]
+    assert activity["last_start_time"][:16] == last["start_time"][:16]
+    rower, cycle = activity["by_device"]
+    assert (rower["device_type"], rower["sessions"], rower["duration_seconds"]) == ("rower", 2, 50 * 60)
+    assert rower["distance_meters"] == pytest.approx(11000)
+    assert rower["last_start_time"][:16] == last["start_time"][:16]
+    assert (cycle["device_type"], cycle["sessions"], cycle["calories"]) == ("bike", 1, pytest.approx(400))
+    assert cycle["last_start_time"][:16] == bike["start_time"][:16]
+
+
 async def test_the_admin_sees_disabled_trainings_the_app_does_not(
     fitness: httpx.AsyncClient, admin: Athlete
 ) -> None:

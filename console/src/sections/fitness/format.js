@@ -15,3 +15,19 @@ export function duration(seconds) {
   const s = String(seconds % 60).padStart(2, '0')
   return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`
 }
+
+// Seconds since a session's start on a chart's axis: 75 → 1:15.
+export function clock(seconds) {
+  return duration(Math.max(0, Math.round(seconds)))
+}
+
+// Metres as kilometres, for the totals of many sessions.
+export function km(meters) {
+  return number(meters / 1000, 2)
+}
+
+// The machines fitness knows by name; any other is shown as the phone sent it.
+export function deviceName(type) {
+  const key = `fitness.device.${type}`
+  return i18n.global.te(key) ? i18n.global.t(key) : type
+}

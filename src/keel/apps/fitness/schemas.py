@@ -434,8 +434,33 @@ class AdminUserOut(ExportedUser):
     """A user as the back office lists them: every column but the password hash."""
 
 
+class DeviceActivity(BaseModel):
+    """A user's stored sessions on one kind of machine, summed."""
+
+    device_type: str
+    sessions: int
+    duration_seconds: int
+    calories: float
+    distance_meters: float
+    last_start_time: datetime
+
+
+class UserActivity(BaseModel):
+    """What the user's stored sessions add up to, counted from the sessions themselves (the
+    app may overwrite `stats`; these follow what is stored), per device type most used first."""
+
+    sessions: int
+    duration_seconds: int
+    calories: float
+    distance_meters: float
+    first_start_time: datetime | None
+    last_start_time: datetime | None
+    by_device: list[DeviceActivity]
+
+
 class AdminUserDetail(AdminUserOut):
     stats: UserStatOut
+    activity: UserActivity
 
 
 class AppVersionRecord(ORM):

@@ -86,7 +86,9 @@ async def list_users(
 
 @router.get("/users/{user_id}", response_model=AdminUserDetail, responses=error_responses(NotFound))
 async def user_detail(user_id: IntId, session: DbSession) -> dict[str, Any]:
-    """One user with their running totals (UserStat)."""
+    """One user with their running totals (`stats`, which the app may overwrite) and what their
+    stored sessions add up to (`activity`: count, time, calories, distance, first and last
+    session, per device type); their sessions are `GET /admin/sessions?user_id=`."""
     return await admin.user_detail(session, user_id)
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.apps.fitness.models import User, WorkoutSession
@@ -79,4 +79,37 @@ async def list_users(
 async def user_detail(session: AsyncSession, user_id: int) -> dict[str, Any]:
     if await session.get(User, user_id) is None:
         raise NotFound("User not found")
-    return await accounts.profile(session, user_id)
+    return await accounts.profile(session, user_id) | {"activity": await activity(session, user_id)}
+
+
+async def activity(db: Executor, user_id: int) -> dict[str, Any]:
+    """The user's stored sessions summed per device type, most sessions first, and in all."""
+    statement = (
+        select(
+            WorkoutSession.device_type,
+            func.count().label("sessions"),
+            func.coalesce(func.sum(WorkoutSession.duration_seconds), 0).label("duration_seconds"),
+            func.coalesce(func.sum(WorkoutSession.total_calories), 0).label("calories"),
+            func.coalesce(func.sum(WorkoutSession.total_distance_meters), 0).label("distance_meters"),
+            func.min(WorkoutSession.start_time).label("first_start_time"),
+            func.max(WorkoutSession.start_time).label("last_start_time"),
+        )
+        .where(WorkoutSession.user_id == user_id)
+        .group_by(WorkoutSession.device_type)
+    )
+    rows = [dict(row._mapping) for row in await db.execute(statement)]
+    # SUM answers a Decimal on some dialects: the numbers are made plain here.
+    for row in rows:
+        row["sessions"], row["duration_seconds"] = int(row["sessions"]), int(row["duration_seconds"])
+        row["calories"], row["distance_meters"] = float(row["calories"]), float(row["distance_meters"])
+    rows.sort(key=lambda row: (-row["sessions"], row["device_type"]))
+    firsts = [row.pop("first_start_time") for row in rows]
+    return {
+        "sessions": sum(row["sessions"] for row in rows),
+        "duration_seconds": sum(row["duration_seconds"] for row in rows),
+        "calories": sum(row["calories"] for row in rows),
+        "distance_meters": sum(row["distance_meters"] for row in rows),
+        "first_start_time": min(firsts, default=None),
+        "last_start_time": max((row["last_start_time"] for row in rows), default=None),
+        "by_device": rows,
+    }

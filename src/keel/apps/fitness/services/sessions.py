@@ -183,12 +183,11 @@ def check(fields: Fields | None, now: datetime) -> Checked:
     return row | {_SERIES: orjson.Fragment(bytes(series))}, None, warnings
 
 
-async def store(
-    session: AsyncSession, reader: Autocommit, user_id: int, items: list[Fields | None]
-) -> Outcome:
+async def store(session: AsyncSession, reader: Executor, user_id: int, items: list[Fields | None]) -> Outcome:
     """Check every item on its own (as `read_batch` gives them), store the new ones, and count
-    them in the user's totals. The checks read through `reader`, outside the transaction: a
-    batch with nothing new (a phone sending it again) never opens one."""
+    them in the user's totals. The checks read through `reader`, outside the transaction (the
+    route's autocommit; the seed, which has no other, its session): a batch with nothing new (a
+    phone sending it again) never opens one."""
     now = utcnow()
     parsed = [(fields, _client_id(fields)) for fields in items]
     # What is stored already, or was and has been deleted, is a duplicate whatever it holds:
