@@ -167,11 +167,12 @@ async def test_ai_tasks_across_users_filter_by_status_provider_and_user(
     ann, bo = await builders.member(coach), await builders.member(coach)
     good = await _review(coach, ann)
     await run_jobs(coach_llm_base_url=llm.url, coach_llm_model="fake-model")
-    queued = await _review(coach, ann, "2026-11-21")  # waits: no worker runs it
+    # Canceled before a worker runs it: its job then ends without running (no job stays queued).
+    queued = await _review(coach, ann, "2026-11-21")
+    await coach.post(f"/api/v1/ai/tasks/{queued}/cancel", headers=ann.headers)
     await _fail_next_run(monkeypatch)
     bad = await _review(coach, bo)
     await run_jobs()
-    await coach.post(f"/api/v1/ai/tasks/{queued}/cancel", headers=ann.headers)
 
     async def listed(**params: str | int) -> list[dict]:
         return _items(await coach.get(f"{ADMIN}/ai/tasks", params=params, headers=admin.headers))
