@@ -1,4 +1,5 @@
-// The coach admin's session: coach's own accounts, at the prefix the server serves it at.
+// The coach admin's session: coach's own accounts, at the prefix the server serves it at. Its
+// login answers the tokens alone (routes/auth.py), so the user comes from GET /api/v1/me.
 import { createSession } from '../../api.js'
 import { apiBase } from '../../config.js'
 

@@ -116,6 +116,7 @@ class UserOut(ORM):
     timezone: str
     privacy_policy_version: str
     privacy_accepted_at: dt.datetime
+    is_admin: bool = Field(description="May use the admin endpoints (`/admin/...`) and the console")
     created_at: dt.datetime
 
 
@@ -622,3 +623,102 @@ class PushTokenOut(BaseModel):
     platform: Platform
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+# --- the admin console's reads (issue 15) --------------------------------------------------
+
+
+class AdminUserOut(ORM):
+    """A user as support lists them: the account, never the password hash, and their AI tasks'
+    counts."""
+
+    id: int
+    email: str | None
+    phone: str | None
+    display_name: str | None
+    timezone: str
+    is_admin: bool
+    is_active: bool
+    created_at: dt.datetime
+    ai_tasks: int = Field(description="AI tasks of every status")
+    ai_failed: int = Field(description="Of them, failed ones")
+    last_task_at: dt.datetime | None = Field(description="When the newest AI task was made")
+
+
+class TaskOwner(BaseModel):
+    id: int
+    email: str | None
+    display_name: str | None
+
+
+class AdminTaskOut(BaseModel):
+    """An AI task as support lists it: its run, never what it wrote."""
+
+    id: uuid.UUID
+    user: TaskOwner
+    type: TaskType
+    status: TaskStatus
+    subject: str | None = Field(description="The day, range or period the task is about")
+    provider: str | None = Field(description="`llm:<model>`, `rules`, or `rules:fallback` (the LLM failed)")
+    model: str | None = Field(description="The model an `llm:` provider names")
+    fallback: bool = Field(description="The result is the rule-based writer's template")
+    runs: int
+    tokens_in: int | None
+    tokens_out: int | None
+    latency_ms: int | None = Field(description="How long the writer (the model or the rules) took")
+    error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None = Field(description="When it succeeded, failed or was canceled")
+
+
+class WithheldField(BaseModel):
+    field: str
+    size: int
+    unit: Literal["characters", "items"]
+
+
+class AdminTaskDetail(AdminTaskOut):
+    """One task with what it was asked (`input`: only its day, range or period) and its result's
+    bookkeeping; the text written for the user (summary, highlights, suggestions) is withheld,
+    each named in `withheld` with its size, since it reads back the user's day."""
+
+    input: dict[str, Any]
+    result: dict[str, Any] | None = Field(description="The stored result without the written text")
+    withheld: list[WithheldField]
+
+
+class DailyUsage(BaseModel):
+    day: dt.date
+    tasks: int
+
+
+class AIUsageOut(BaseModel):
+    daily_quota: int = Field(description="KEEL_COACH_AI_DAILY_QUOTA: tasks a user may start per UTC day")
+    today: int = Field(description="Tasks started today (UTC)")
+    days: list[DailyUsage] = Field(
+        description="The days still kept (KEEL_RETENTION_COACH_AI_USAGE_DAYS), newest first"
+    )
+    by_status: dict[str, int] = Field(description="The user's AI tasks per status, every status named")
+
+
+class SessionsSummary(BaseModel):
+    active: int = Field(description="Devices signed in now")
+    last_used_at: dt.datetime | None
+
+
+class AdminUserDetail(AdminUserOut):
+    privacy_policy_version: str
+    privacy_accepted_at: dt.datetime
+    ai_settings: AISettings
+    records: dict[str, int] = Field(description="Records kept per dimension (deleted ones not counted)")
+    day_logs: int
+    last_record_day: dt.date | None = Field(description="The latest day with a record")
+    sessions: SessionsSummary
+    ai_usage: AIUsageOut
+    recent_tasks: list[AdminTaskOut] = Field(description="The newest AI tasks (at most 10)")
+
+
+class ProviderCount(BaseModel):
+    provider: str
+    tasks: int

@@ -1,23 +1,32 @@
 """`keel seed`: the admin always; with `demo`, a demo user with two weeks of records in every
-dimension. Idempotent: users are matched by email, and records carry fixed ids."""
+dimension and three AI tasks for the console to show (a model's review, a plan that failed, a
+reading summary the rules wrote when the model did not answer). Idempotent: users are matched
+by email, records carry fixed ids, and a task is one per user, kind and subject."""
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.coach.models import User
+from keel.apps.coach.models import AITask, AIUsage, DayLog, User
 from keel.apps.coach.schemas import (
+    DayStatus,
     MealCreate,
     ReadingCreate,
     RegisterRequest,
     SleepCreate,
+    TaskStatus,
+    TaskType,
     WorkCreate,
     WorkoutCreate,
 )
 from keel.apps.coach.services import accounts, records
+from keel.apps.coach.services.ai import subject_of
 from keel.apps.coach.services.dimensions import DIMENSIONS
+from keel.core.db import utcnow
 from keel.settings import Settings
 
 DEMO_USER = ("coach@example.com", "Demo Coachee", "password123")
@@ -105,4 +114,117 @@ async def _demo(session: AsyncSession, settings: Settings) -> None:
     for n in range(DAYS):
         for dimension, data in _demo_records(today - dt.timedelta(days=DAYS - n), n):
             await records.create_in_session(session, DIMENSIONS[dimension], user.id, user.timezone, data)  # type: ignore[arg-type]
+    await session.flush()
+    await _demo_tasks(session, user, today)
+
+
+@dataclass(frozen=True)
+class _DemoTask:
+    kind: TaskType
+    given: dict[str, str]
+    status: TaskStatus
+    ago: dt.timedelta  # made this long before the seed runs
+    took: dt.timedelta
+    provider: str | None = None
+    latency_ms: int | None = None
+    tokens: tuple[int, int] | None = None
+    written: dict[str, Any] | None = None
+    fallback_reason: str | None = None
+    error: str | None = None
+
+
+def _demo_task_list(today: dt.date) -> list[_DemoTask]:
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    return [
+        _DemoTask(
+            TaskType.review,
+            {"date": yesterday},
+            TaskStatus.succeeded,
+            ago=dt.timedelta(hours=9),
+            took=dt.timedelta(seconds=3),
+            provider="llm:gpt-4o-mini",
+            latency_ms=2310,
+            tokens=(412, 168),
+            written={
+                "summary": "A steady day: seven hours of sleep and most of your focus target.",
+                "highlights": ["Slept 7 hours", "Read 33 minutes"],
+                "suggestions": ["Take a short walk after lunch", "Stop screens by 23:00"],
+            },
+        ),
+        _DemoTask(
+            TaskType.tomorrow_plan,
+            {"date": (today + dt.timedelta(days=1)).isoformat()},
+            TaskStatus.failed,
+            ago=dt.timedelta(hours=2),
+            took=dt.timedelta(minutes=5),
+            error="TimeoutError: the AI writer did not answer within the job's time limit",
+        ),
+        _DemoTask(
+            TaskType.reading_summary,
+            {"from": (today - dt.timedelta(days=7)).isoformat(), "to": yesterday},
+            TaskStatus.succeeded,
+            ago=dt.timedelta(hours=1),
+            took=dt.timedelta(seconds=21),
+            provider="rules:fallback",
+            latency_ms=4,
+            written={
+                "summary": "You read Deep Work on 7 days, 20 pages a day on average.",
+                "highlights": ["Read every day"],
+                "suggestions": ["Keep the evening reading slot"],
+            },
+            fallback_reason="gave up after 3 attempts; last: HTTP 503",
+        ),
+    ]
+
+
+async def _demo_tasks(session: AsyncSession, user: User, today: dt.date) -> None:
+    """The demo tasks, each made once (as the API makes one per user, kind and subject); the
+    review lands on its day log as a real one does. Today's usage counts them."""
+    now = utcnow()
+    for demo in _demo_task_list(today):
+        subject = subject_of(demo.kind, demo.given)
+        taken = await session.scalar(
+            select(AITask.id).where(
+                AITask.user_id == user.id, AITask.type == demo.kind, AITask.subject == subject
+            )
+        )
+        if taken is not None:
+            continue
+        task_id = uuid.uuid5(_NAMESPACE, f"task:{demo.kind}:{subject}")
+        created = now - demo.ago
+        result = None
+        if demo.written is not None:
+            result = {
+                **demo.written,
+                "fallback": demo.fallback_reason is not None,
+                **({"fallback_reason": demo.fallback_reason} if demo.fallback_reason else {}),
+                "task_id": str(task_id),
+                "provider": demo.provider,
+                "created_at": (created + demo.took).isoformat(),
+            }
+        session.add(
+            AITask(
+                id=task_id,
+                user_id=user.id,
+                type=demo.kind,
+                subject=subject,
+                input=demo.given,
+                result=result,
+                status=demo.status,
+                error=demo.error,
+                provider=demo.provider,
+                latency_ms=demo.latency_ms,
+                tokens_in=demo.tokens[0] if demo.tokens else None,
+                tokens_out=demo.tokens[1] if demo.tokens else None,
+                created_at=created,
+                updated_at=created + demo.took,
+            )
+        )
+        if demo.kind == TaskType.review and result is not None:
+            log_id = await records.day_log_id(session, user.id, dt.date.fromisoformat(demo.given["date"]))
+            await session.execute(
+                update(DayLog).where(DayLog.id == log_id).values(ai_report=result, status=DayStatus.reviewed)
+            )
+    if await session.get(AIUsage, (user.id, now.date())) is None:
+        session.add(AIUsage(user_id=user.id, day=now.date(), tasks=3))
     await session.flush()

@@ -1,4 +1,5 @@
 from keel.apps.coach.routes import (
+    admin,
     ai,
     auth,
     daylogs,
@@ -23,4 +24,5 @@ routers = (
     me.router,
     auth.router,
     password.router,
+    admin.router,
 )
