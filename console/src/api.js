@@ -41,7 +41,8 @@ export function createSession({ base, login, refresh, logout, me }) {
     state.user = null
   }
 
-  async function send(method, path, { body, params, auth = true, token } = {}) {
+  // `raw`: the answer's body as a Blob (a download), not parsed.
+  async function send(method, path, { body, params, auth = true, token, raw = false } = {}) {
     const query = new URLSearchParams()
     for (const [key, value] of Object.entries(params || {})) {
       if (value !== null && value !== undefined && value !== '') query.append(key, value)
@@ -56,6 +57,7 @@ export function createSession({ base, login, refresh, logout, me }) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     })
+    if (raw && response.ok) return { data: await response.blob(), total: null }
     const text = await response.text()
     let data = null
     try {
