@@ -48,7 +48,8 @@ export function createSession({ base, login, refresh, logout, me, tokens: read =
   }
 
   // `form`: a FormData body (a file upload), sent as multipart with the browser's own boundary.
-  async function send(method, path, { body, form, params, auth = true, token } = {}) {
+  // `raw`: the answer's body as a Blob (a download), not parsed.
+  async function send(method, path, { body, form, params, auth = true, token, raw = false } = {}) {
     const query = new URLSearchParams()
     for (const [key, value] of Object.entries(params || {})) {
       if (value !== null && value !== undefined && value !== '') query.append(key, value)
@@ -63,6 +64,7 @@ export function createSession({ base, login, refresh, logout, me, tokens: read =
       headers,
       body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
     })
+    if (raw && response.ok) return { data: await response.blob(), total: null }
     const text = await response.text()
     let data = null
     try {

@@ -1,16 +1,32 @@
 """`keel seed`: the admin (username `admin`) always; with `demo`, an operator, three badges,
-three firmware versions, the device's modules, a few error codes, and the config centre's
-keys (global, module-wide and one badge's) with a template. Idempotent: rows are
+three firmware versions, the device's modules, a few error codes, the config centre's keys
+(global, module-wide and one badge's) with a template, and for the console's fleet pages a day
+of the first badge's heartbeats and its status, a week of logs and two alert rules with one
+standing alert. Idempotent: rows are
 matched by their unique fields, so a second run adds nothing. Seeded devices get a random
 secret: give a real badge its credentials by registering it through the API."""
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.apps.badge.models import Config, ConfigTemplate, Device, ErrorCode, Module, User, Version
+from keel.apps.badge.models import (
+    Alert,
+    AlertRule,
+    Config,
+    ConfigTemplate,
+    Device,
+    DeviceStatus,
+    ErrorCode,
+    ErrorLog,
+    Heartbeat,
+    Module,
+    User,
+    Version,
+)
 from keel.apps.badge.schemas import Role, UserCreate
 from keel.apps.badge.schemas.configs import ConfigItem, TemplateCreate
 from keel.apps.badge.services import accounts, configs, crypto
@@ -171,6 +187,7 @@ async def _demo(session: AsyncSession, settings: Settings) -> None:
     )
     await session.flush()
     await _demo_configs(session, settings)
+    await _demo_fleet(session)
 
 
 async def _demo_configs(session: AsyncSession, settings: Settings) -> None:
@@ -186,3 +203,88 @@ async def _demo_configs(session: AsyncSession, settings: Settings) -> None:
     for template in TEMPLATES:
         if template["name"] not in names:
             await configs.create_template(session, TemplateCreate.model_validate(template))
+
+
+# (device, days and hours ago, level, module, code, message): a week of what the badges reported.
+DEMO_LOGS = [
+    ("luna_badge_001", 6, 9, "info", "yolo", "", "Detection model loaded"),
+    ("luna_badge_001", 5, 14, "warning", "whisper", "E2001", "Microphone level too low"),
+    ("luna_badge_002", 4, 10, "error", "yolo", "E1001", "Camera cannot be opened"),
+    ("luna_badge_003", 3, 16, "info", "tts", "", "Voice pack updated"),
+    ("luna_badge_002", 2, 11, "critical", None, "E9001", "Temperature too high: 81.5 C"),
+    ("luna_badge_002", 2, 11, "critical", None, "E9001", "Temperature too high: 83.0 C"),
+    ("luna_badge_001", 1, 8, "warning", "whisper", "E2001", "Microphone level too low"),
+    ("luna_badge_003", 0, 7, "error", "yolo", "E1001", "Camera cannot be opened"),
+]
+DEMO_RULES = [
+    ("Badge offline for 10 minutes", "device_offline", 1, 10),
+    ("Two critical logs in 5 minutes", "critical_logs", 2, 5),
+]
+
+
+async def _demo_fleet(session: AsyncSession) -> None:
+    """Each part only when there is none yet: the first badge's heartbeats and status, the logs,
+    the rules by name, and the critical-logs rule's alert."""
+    now = utcnow()
+    await session.flush()
+    first = DEVICES[0][0]
+    if (
+        await session.execute(select(Heartbeat.id).where(Heartbeat.device_id == first).limit(1))
+    ).first() is None:
+        for n in range(24):  # hourly over the last day, the newest just now
+            moment = now - timedelta(hours=23 - n)
+            session.add(
+                Heartbeat(
+                    device_id=first,
+                    occurred_at=moment,
+                    received_at=moment,
+                    status="online",
+                    cpu_usage=30.0 + n % 5 * 4,
+                    memory_usage=55.0 + n % 3 * 3,
+                    temperature=40.0 + n % 4,
+                )
+            )
+        session.add(
+            DeviceStatus(
+                device_id=first,
+                occurred_at=now,
+                received_at=now,
+                modules={"yolo": {"status": "running", "version": "2.1.0"}, "whisper": {"status": "idle"}},
+                performance={"battery": 76, "storage_free_mb": 2048, "uptime_seconds": 86_400},
+            )
+        )
+        device = (await session.execute(select(Device).where(Device.device_id == first))).scalar_one()
+        device.last_heartbeat = now
+        device.status = "online"
+    if (await session.execute(select(ErrorLog.id).limit(1))).first() is None:
+        session.add_all(
+            ErrorLog(
+                device_id=device_id,
+                occurred_at=now - timedelta(days=days, hours=hours),
+                error_level=level,
+                module_name=module,
+                error_code=code,
+                error_message=message,
+            )
+            for device_id, days, hours, level, module, code, message in DEMO_LOGS
+        )
+    named = set((await session.scalars(select(AlertRule.name))).all())
+    session.add_all(
+        AlertRule(name=name, kind=kind, threshold=threshold, window_minutes=window)
+        for name, kind, threshold, window in DEMO_RULES
+        if name not in named
+    )
+    await session.flush()
+    rule = (
+        await session.execute(select(AlertRule.id).where(AlertRule.name == DEMO_RULES[1][0]))
+    ).scalar_one()
+    if (await session.execute(select(Alert.id).where(Alert.rule_id == rule).limit(1))).first() is None:
+        session.add(
+            Alert(
+                rule_id=rule,
+                device_id=DEVICES[1][0],
+                message="2 critical logs within 5 minutes",
+                created_at=now - timedelta(days=2),
+            )
+        )
+    await session.flush()

@@ -33,6 +33,7 @@ from keel.apps.badge.schemas import (
     OnlineStatus,
     Published,
     StatusIn,
+    VersionType,
 )
 from keel.apps.badge.schemas.configs import ConfigOut, ConfigSet
 from keel.apps.badge.services import configs, devices, ingest
@@ -145,9 +146,14 @@ async def list_devices(
     page: PageParams,
     status: OnlineStatus | None = None,
     device_type: Annotated[str | None, Query(max_length=32)] = None,
+    channel: VersionType | None = None,
+    q: Annotated[
+        str | None, Query(max_length=64, description="A part of the device id, name or MAC address")
+    ] = None,
 ) -> Any:
     """Online means a heartbeat within `KEEL_BADGE_OFFLINE_AFTER_SECONDS`. A device sees itself,
-    a `user` the badges bound to them."""
+    a `user` the badges bound to them. `device_type`, `channel` and `q` (case-insensitive)
+    narrow the list."""
     return await devices.list_devices(
         db,
         page,
@@ -156,6 +162,8 @@ async def list_devices(
         only=principal.device_id,
         owner=principal.owner,
         device_type=device_type,
+        channel=None if channel is None else channel.value,
+        search=q,
     )
 
 

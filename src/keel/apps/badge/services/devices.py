@@ -155,12 +155,25 @@ async def list_devices(
     only: str | None = None,
     owner: int | None = None,
     device_type: str | None = None,
+    channel: str | None = None,
+    search: str | None = None,
 ) -> Any:
+    """`search`: a case-insensitive part of the device id, name or MAC address."""
     statement = _visible(select(*_COLUMNS).order_by(Device.id), owner)
     if only is not None:
         statement = statement.where(Device.device_id == only)
     if device_type is not None:
         statement = statement.where(Device.device_type == device_type)
+    if channel is not None:
+        statement = statement.where(Device.channel == channel)
+    if search:
+        statement = statement.where(
+            or_(
+                Device.device_id.icontains(search, autoescape=True),
+                Device.device_name.icontains(search, autoescape=True),
+                Device.mac_address.icontains(search, autoescape=True),
+            )
+        )
     rows, total = await fetch_page(db, _status_filter(statement, status, offline_after), page)
     return page_of([_answer(row, offline_after) for row in rows], total, page)
 
