@@ -1,6 +1,5 @@
 // What a drawer shows for the id it is given: read when the id changes, dropped when it is
 // closed (null), and an answer that arrives after another id was asked for is thrown away.
-import { ElMessageBox } from 'element-plus'
 import { ref, watch } from 'vue'
 
 export function useOpened(id, read, { reset = () => {}, loaded = () => {} } = {}) {
@@ -29,14 +28,4 @@ export function useOpened(id, read, { reset = () => {}, loaded = () => {} } = {}
     { immediate: true },
   )
   return { data, loading, error }
-}
-
-// A warning to confirm: true when the person goes ahead.
-export async function confirmed(message, title, button, cancel) {
-  try {
-    await ElMessageBox.confirm(message, title, { type: 'warning', confirmButtonText: button, cancelButtonText: cancel })
-    return true
-  } catch {
-    return false
-  }
 }

@@ -1,4 +1,4 @@
-// What the fleet pages' buttons and editors share: a confirmation before a destructive action,
+// What pages' buttons and editors share: a confirmation before a destructive action,
 // a row's action with its outcome said, and a dialog's form with its saving state and error.
 import { ElMessage, ElMessageBox } from 'element-plus'
 import { reactive, ref } from 'vue'
